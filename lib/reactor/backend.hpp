@@ -1,0 +1,49 @@
+// The contract every reactor backend implements (epoll.cpp, io_uring.cpp, kqueue.cpp). It is
+// deliberately small: register/modify/remove readiness, wait for events, and one waker. Meson
+// picks which backend files compile; make_backend.cpp is the one place that chooses at run time.
+//
+// Contract:
+// - Readiness is edge-triggered (EPOLLET, EV_CLEAR, re-armed multishot poll).
+// - wait() clears `out` first, fills at most out.capacity() events, returns early on a wake,
+//   and treats EINTR as "no events". A timeout is rounded up, never down.
+// - The waker's own readiness is consumed inside the backend: wait() reports it as one event
+//   with the waker's token and leaves nothing for the caller to drain.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <optional>
+
+#include <corio/error.hpp>
+#include <corio/reactor.hpp>
+
+namespace corio::detail {
+
+class wake_handle {
+ public:
+  virtual ~wake_handle() = default;
+  // Safe from any thread. Wakes coalesce.
+  virtual result<void> wake() noexcept = 0;
+};
+
+class backend {
+ public:
+  virtual ~backend() = default;
+  virtual backend_kind kind() const noexcept = 0;
+
+  virtual result<void> add(int fd, token t, interest i) = 0;
+  virtual result<void> modify(int fd, token t, interest i) = 0;
+  virtual result<void> remove(int fd) = 0;
+
+  virtual result<void> wait(events& out, std::optional<std::chrono::nanoseconds> timeout) = 0;
+
+  // At most one per backend; a second call fails with already_registered.
+  virtual result<std::shared_ptr<wake_handle>> make_waker(token t) = 0;
+};
+
+// One factory per built backend file; make_backend chooses among them.
+result<std::unique_ptr<backend>> make_epoll_backend();
+result<std::unique_ptr<backend>> make_io_uring_backend();
+result<std::unique_ptr<backend>> make_backend(backend_kind kind);
+
+}  // namespace corio::detail

@@ -1,1 +1,219 @@
+// The callback event loop: the classic style (mio's early EventLoop, libuv), on the same reactor
+// the coroutine executor uses.
+//
+//   struct handler {
+//     void readable(corio::event_loop<int>& loop, corio::token t);   // each one optional
+//     void writable(corio::event_loop<int>& loop, corio::token t);
+//     void timeout(corio::event_loop<int>& loop, corio::token t);
+//     void notify(corio::event_loop<int>& loop, int message);
+//     void signal(corio::event_loop<int>& loop, corio::signal_info info);
+//   };
+//   auto loop = corio::event_loop<int>::create().value();
+//   loop.sender().send(42);       // from any thread, before or during run()
+//   loop.run(my_handler);         // until loop.shutdown()
+//
+// Contracts:
+// - Readiness is edge-triggered (see reactor.hpp): on readable, read until would_block.
+// - An error or hang-up reaches readable() and/or writable(), whichever the registration asked
+//   for; the next read or write reports it.
+// - After remove(fd) or clear_timeout(h), no callback for it runs, even one already collected
+//   in the same turn.
+// - Messages arrive in the order each sender sent them; messages sent before run() are
+//   delivered once it starts. A sender whose loop is gone gets loop_stopped.
+// - shutdown() lets the current turn finish, then run() returns.
+// - Steady state allocates nothing: the event buffer, timeout slab, fd table and message queues
+//   keep their capacity.
 #pragma once
+
+#include <chrono>
+#include <concepts>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <utility>
+#include <vector>
+
+#include <corio/detail/loop_core.hpp>
+#include <corio/error.hpp>
+#include <corio/reactor.hpp>
+#include <corio/signal.hpp>
+
+namespace corio {
+
+template <class Message>
+class event_loop;
+
+namespace detail {
+
+// Messages cross threads through here: a mutex-guarded queue that the loop swaps out whole, so a
+// turn takes the lock once and the queue's capacity is reused.
+template <class Message>
+struct mailbox {
+  explicit mailbox(corio::waker w) : wake(std::move(w)) {}
+
+  std::mutex lock;
+  std::vector<Message> queue;
+  bool open = true;
+  corio::waker wake;
+};
+
+template <class T>
+concept has_native_handle = requires(const T& s) {
+  { s.native_handle() } -> std::convertible_to<int>;
+};
+
+}  // namespace detail
+
+// A copyable, thread-safe handle that posts messages to one loop.
+template <class Message>
+class sender {
+ public:
+  result<void> send(Message message) const {
+    bool was_empty = false;
+    {
+      std::lock_guard guard(box_->lock);
+      if (!box_->open) return corio::error::loop_stopped;
+      was_empty = box_->queue.empty();
+      box_->queue.push_back(std::move(message));
+    }
+    // A non-empty queue already has a wake on its way, or the loop will see the queue before it
+    // sleeps; only the first message of a batch needs to wake it.
+    if (was_empty) return box_->wake.wake();
+    return {};
+  }
+
+ private:
+  friend class event_loop<Message>;
+  explicit sender(std::shared_ptr<detail::mailbox<Message>> box) noexcept : box_(std::move(box)) {}
+  std::shared_ptr<detail::mailbox<Message>> box_;
+};
+
+template <class Message>
+class event_loop {
+ public:
+  static result<event_loop> create(const loop_options& options = {}) {
+    auto core = detail::loop_core::create(options);
+    if (!core) return core.error();
+    auto box = std::make_shared<detail::mailbox<Message>>((*core)->waker());
+    return event_loop(std::move(*core), std::move(box));
+  }
+
+  event_loop(event_loop&&) noexcept = default;
+  event_loop& operator=(event_loop&&) noexcept = default;
+  ~event_loop() {
+    if (!box_) return;
+    std::lock_guard guard(box_->lock);
+    box_->open = false;
+  }
+
+  corio::sender<Message> sender() const { return corio::sender<Message>(box_); }
+  backend_kind backend() const noexcept { return core_->backend(); }
+
+  // Registrations take an fd or anything with native_handle() (corio::net sockets).
+  result<void> add(int fd, token t, interest i) { return core_->add(fd, t, i); }
+  result<void> modify(int fd, token t, interest i) { return core_->modify(fd, t, i); }
+  result<void> remove(int fd) { return core_->remove(fd); }
+  template <detail::has_native_handle S>
+  result<void> add(const S& s, token t, interest i) { return add(s.native_handle(), t, i); }
+  template <detail::has_native_handle S>
+  result<void> modify(const S& s, token t, interest i) { return modify(s.native_handle(), t, i); }
+  template <detail::has_native_handle S>
+  result<void> remove(const S& s) { return remove(s.native_handle()); }
+
+  // Calls the handler's timeout(loop, t) once, no earlier than `after` from now.
+  result<timeout_handle> timeout(token t, std::chrono::nanoseconds after) {
+    return core_->arm_timeout(t, after);
+  }
+  // True if the timeout was pending and will now never fire.
+  bool clear_timeout(timeout_handle h) noexcept { return core_->clear_timeout(h); }
+
+  // Delivers the signal to the handler's signal(loop, info) instead of its default action.
+  result<void> watch_signal(int signo) { return core_->watch_signal(signo); }
+  result<void> unwatch_signal(int signo) { return core_->unwatch_signal(signo); }
+
+  void shutdown() noexcept { running_ = false; }
+  bool is_running() const noexcept { return running_; }
+
+  template <class Handler>
+  result<void> run(Handler& handler) {
+    running_ = true;
+    while (running_) {
+      auto r = run_once(handler, std::nullopt);
+      if (!r) {
+        running_ = false;
+        return r;
+      }
+    }
+    return {};
+  }
+
+  // One turn: waits at most `max_wait` (nullopt: until something happens), then dispatches.
+  template <class Handler>
+  result<void> run_once(Handler& handler, std::optional<std::chrono::nanoseconds> max_wait) {
+    if (has_messages()) max_wait = std::chrono::nanoseconds::zero();
+    auto r = core_->turn(max_wait);
+    if (!r) return r;
+    detail::loop_event e;
+    while (core_->next(e)) dispatch(handler, e);
+    deliver_messages(handler);
+    return {};
+  }
+
+ private:
+  event_loop(std::unique_ptr<detail::loop_core> core,
+             std::shared_ptr<detail::mailbox<Message>> box) noexcept
+      : core_(std::move(core)), box_(std::move(box)) {}
+
+  bool has_messages() {
+    std::lock_guard guard(box_->lock);
+    return !box_->queue.empty();
+  }
+
+  template <class Handler>
+  void dispatch(Handler& h, const detail::loop_event& e) {
+    using kind = detail::loop_event::kind;
+    switch (e.what) {
+      case kind::io: return dispatch_io(h, e);
+      case kind::timeout:
+        if constexpr (requires { h.timeout(*this, e.tok); }) h.timeout(*this, e.tok);
+        return;
+      case kind::signal:
+        if constexpr (requires { h.signal(*this, e.signal); }) h.signal(*this, e.signal);
+        return;
+    }
+  }
+
+  template <class Handler>
+  void dispatch_io(Handler& h, const detail::loop_event& e) {
+    constexpr std::uint8_t read_side = event::readable | event::read_closed | event::error;
+    constexpr std::uint8_t write_side = event::writable | event::write_closed | event::error;
+    auto wanted = core_->interest_of(e.key);
+    if (wanted && wanted->is_readable() && (e.flags & read_side)) {
+      if constexpr (requires { h.readable(*this, e.tok); }) h.readable(*this, e.tok);
+      wanted = core_->interest_of(e.key);  // readable() may have removed it
+    }
+    if (wanted && wanted->is_writable() && (e.flags & write_side)) {
+      if constexpr (requires { h.writable(*this, e.tok); }) h.writable(*this, e.tok);
+    }
+  }
+
+  template <class Handler>
+  void deliver_messages(Handler& h) {
+    {
+      std::lock_guard guard(box_->lock);
+      if (box_->queue.empty()) return;
+      std::swap(box_->queue, batch_);
+    }
+    for (Message& m : batch_) {
+      if constexpr (requires { h.notify(*this, std::move(m)); }) h.notify(*this, std::move(m));
+    }
+    batch_.clear();  // keeps its capacity: the next swap hands it back to senders
+  }
+
+  std::unique_ptr<detail::loop_core> core_;
+  std::shared_ptr<detail::mailbox<Message>> box_;
+  std::vector<Message> batch_;
+  bool running_ = false;
+};
+
+}  // namespace corio

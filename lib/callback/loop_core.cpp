@@ -1,1 +1,287 @@
-// stub
+// One turn of the callback loop: wait on the reactor (bounded by the next timeout), then hand out
+// readiness, expired timeouts and signals one at a time. Handing them out lazily, rather than as
+// a batch computed up front, is what makes a remove() or clear_timeout() inside a callback take
+// effect for the events of the same turn.
+#include <corio/detail/loop_core.hpp>
+
+#include <algorithm>
+#include <array>
+#include <vector>
+
+#include "driver/clock.hpp"
+#include "driver/signals.hpp"
+#include "driver/timer_wheel.hpp"
+
+namespace corio::detail {
+namespace {
+
+// The reactor token of a user registration is (generation << 32 | fd). User generations never
+// take the value below, so the loop's own registrations cannot be mistaken for a user's.
+constexpr std::uint32_t internal_generation = 0xFFFF'FFFFu;
+constexpr std::uint64_t waker_key = std::uint64_t{internal_generation} << 32;
+constexpr std::uint64_t signals_key = waker_key | 1u;
+
+constexpr std::uint64_t make_key(int fd, std::uint32_t generation) noexcept {
+  return (std::uint64_t{generation} << 32) | static_cast<std::uint32_t>(fd);
+}
+
+constexpr std::uint32_t next_generation(std::uint32_t g) noexcept {
+  ++g;
+  return (g == 0 || g == internal_generation) ? 1 : g;
+}
+
+struct fd_slot {
+  token user{};
+  std::uint32_t generation = 0;
+  interest wanted = interest::readable;
+  bool live = false;
+};
+
+constexpr std::uint32_t no_index = 0xFFFF'FFFFu;
+
+struct timer_entry : timer_node {
+  token user{};
+  std::uint32_t index = 0;
+  std::uint32_t generation = 1;
+  std::uint32_t next_free = no_index;
+};
+
+// Timer entries live in fixed-size chunks so their addresses stay put while the wheel links
+// them; freed entries are reused, so arming a timeout allocates only above the high-water mark.
+class timer_slab {
+ public:
+  timer_entry& acquire() {
+    if (free_ == no_index) grow();
+    timer_entry& e = at(free_);
+    free_ = e.next_free;
+    ++live_;
+    return e;
+  }
+
+  timer_entry* find(std::uint32_t index) noexcept {
+    return index < capacity_ ? &at(index) : nullptr;
+  }
+
+  void release(timer_entry& e) noexcept {
+    e.generation = next_generation(e.generation);
+    e.next_free = free_;
+    free_ = e.index;
+    --live_;
+  }
+
+  std::size_t live() const noexcept { return live_; }
+
+ private:
+  static constexpr std::uint32_t chunk_size = 256;
+
+  timer_entry& at(std::uint32_t index) noexcept {
+    return chunks_[index / chunk_size][index % chunk_size];
+  }
+
+  void grow() {
+    chunks_.push_back(std::make_unique<timer_entry[]>(chunk_size));
+    for (std::uint32_t i = chunk_size; i-- > 0;) {
+      timer_entry& e = chunks_.back()[i];
+      e.index = capacity_ + i;
+      e.next_free = free_;
+      free_ = e.index;
+    }
+    capacity_ += chunk_size;
+  }
+
+  std::vector<std::unique_ptr<timer_entry[]>> chunks_;
+  std::uint32_t capacity_ = 0;
+  std::uint32_t free_ = no_index;
+  std::size_t live_ = 0;
+};
+
+}  // namespace
+
+struct loop_core::state {
+  state(corio::poll p, corio::waker w, std::size_t capacity, const clock& c)
+      : poll(std::move(p)), waker(std::move(w)), ready(capacity), time(c), wheel(time.now_tick()) {}
+
+  corio::poll poll;
+  corio::waker waker;
+  events ready;
+  time_source time;
+  timer_wheel wheel;
+  timer_slab timers;
+  std::vector<fd_slot> fds;
+  std::optional<signal_pipe> signals;
+
+  // Cursor over the current turn.
+  std::size_t ready_cursor = 0;
+  tick turn_tick = 0;
+  bool signals_pending = false;
+  std::array<signal_info, 32> signal_batch{};
+  std::size_t signal_count = 0;
+  std::size_t signal_cursor = 0;
+
+  const fd_slot* slot_of(std::uint64_t key) const noexcept {
+    const auto fd = static_cast<std::uint32_t>(key);
+    const auto generation = static_cast<std::uint32_t>(key >> 32);
+    if (fd >= fds.size()) return nullptr;
+    const fd_slot& s = fds[fd];
+    return (s.live && s.generation == generation) ? &s : nullptr;
+  }
+};
+
+loop_core::loop_core(std::unique_ptr<state> s) noexcept : state_(std::move(s)) {}
+loop_core::~loop_core() = default;
+
+result<std::unique_ptr<loop_core>> loop_core::create(const loop_options& options) {
+  auto p = corio::poll::create(options.backend);
+  if (!p) return p.error();
+  auto w = corio::waker::create(*p, token{waker_key});
+  if (!w) return w.error();
+  const clock& c = options.clock ? *options.clock : steady_clock_source();
+  auto s = std::make_unique<state>(std::move(*p), std::move(*w), options.events_per_turn, c);
+  return std::unique_ptr<loop_core>(new loop_core(std::move(s)));
+}
+
+backend_kind loop_core::backend() const noexcept { return state_->poll.kind(); }
+
+result<void> loop_core::add(int fd, token t, interest i) {
+  if (fd < 0) return errno_code(EBADF);
+  auto& fds = state_->fds;
+  if (static_cast<std::size_t>(fd) >= fds.size()) fds.resize(static_cast<std::size_t>(fd) + 1);
+  fd_slot& slot = fds[static_cast<std::size_t>(fd)];
+  // A live slot here is either a double registration (the kernel says EEXIST) or the ghost of a
+  // closed fd whose number came back (the kernel accepts the add): the new generation retires it.
+  const std::uint32_t generation = next_generation(slot.generation);
+  auto r = state_->poll.registry().add(fd, token{make_key(fd, generation)}, i);
+  if (!r) return r;
+  slot = fd_slot{t, generation, i, true};
+  return {};
+}
+
+result<void> loop_core::modify(int fd, token t, interest i) {
+  auto& fds = state_->fds;
+  if (fd < 0 || static_cast<std::size_t>(fd) >= fds.size() ||
+      !fds[static_cast<std::size_t>(fd)].live) {
+    return corio::error::not_registered;
+  }
+  fd_slot& slot = fds[static_cast<std::size_t>(fd)];
+  auto r = state_->poll.registry().modify(fd, token{make_key(fd, slot.generation)}, i);
+  if (!r) {
+    if (r.error() == corio::error::not_registered) slot.live = false;  // closed behind our back
+    return r;
+  }
+  slot.user = t;
+  slot.wanted = i;
+  return {};
+}
+
+result<void> loop_core::remove(int fd) {
+  auto& fds = state_->fds;
+  if (fd < 0 || static_cast<std::size_t>(fd) >= fds.size() ||
+      !fds[static_cast<std::size_t>(fd)].live) {
+    return corio::error::not_registered;
+  }
+  fd_slot& slot = fds[static_cast<std::size_t>(fd)];
+  // Whatever the kernel answers (EBADF if the fd was closed first), the registration is over:
+  // bumping the generation drops any of its events still queued in this turn.
+  slot.live = false;
+  slot.generation = next_generation(slot.generation);
+  return state_->poll.registry().remove(fd);
+}
+
+bool loop_core::still_registered(std::uint64_t key) const noexcept {
+  return state_->slot_of(key) != nullptr;
+}
+
+std::optional<interest> loop_core::interest_of(std::uint64_t key) const noexcept {
+  const fd_slot* s = state_->slot_of(key);
+  if (!s) return std::nullopt;
+  return s->wanted;
+}
+
+result<timeout_handle> loop_core::arm_timeout(token t, std::chrono::nanoseconds after) {
+  state& s = *state_;
+  timer_entry& e = s.timers.acquire();
+  e.user = t;
+  // At least one tick past the turn being dispatched, so a zero timeout re-armed from its own
+  // callback waits for the next turn instead of firing forever within this one.
+  s.wheel.insert(e, std::max(s.time.deadline_after(after), s.turn_tick + 1));
+  return loop_core_access::make_handle(e.index, e.generation);
+}
+
+bool loop_core::clear_timeout(timeout_handle h) noexcept {
+  timer_entry* e = state_->timers.find(loop_core_access::index(h));
+  if (!e || e->generation != loop_core_access::generation(h) || !e->linked) return false;
+  state_->wheel.remove(*e);
+  state_->timers.release(*e);
+  return true;
+}
+
+std::size_t loop_core::armed_timeouts() const noexcept { return state_->timers.live(); }
+
+result<void> loop_core::watch_signal(int signo) {
+  state& s = *state_;
+  if (!s.signals) {
+    auto pipe = signal_pipe::open();
+    if (!pipe) return pipe.error();
+    auto r = s.poll.registry().add(pipe->read_fd(), token{signals_key}, interest::readable);
+    if (!r) return r;
+    s.signals.emplace(std::move(*pipe));
+  }
+  return s.signals->watch(signo);
+}
+
+result<void> loop_core::unwatch_signal(int signo) {
+  if (!state_->signals) return corio::error::not_registered;
+  return state_->signals->unwatch(signo);
+}
+
+const corio::waker& loop_core::waker() const noexcept { return state_->waker; }
+
+result<void> loop_core::turn(std::optional<std::chrono::nanoseconds> max_wait) {
+  state& s = *state_;
+  std::optional<std::chrono::nanoseconds> wait = max_wait;
+  if (auto next = s.wheel.next_expiration()) {
+    const auto until = s.time.until(*next);
+    if (!wait || until < *wait) wait = until;
+  }
+  s.ready_cursor = 0;
+  auto r = s.poll.wait(s.ready, wait);
+  s.turn_tick = s.time.now_tick();
+  return r;
+}
+
+bool loop_core::next(loop_event& out) noexcept {
+  state& s = *state_;
+  while (s.ready_cursor < s.ready.size()) {
+    const event& e = s.ready[s.ready_cursor++];
+    const auto key = static_cast<std::uint64_t>(e.token());
+    if (key == waker_key) continue;  // its only job was to end the wait
+    if (key == signals_key) {
+      s.signals_pending = true;
+      continue;
+    }
+    const fd_slot* slot = s.slot_of(key);
+    if (!slot) continue;  // removed or replaced earlier in this turn
+    out = loop_event{loop_event::kind::io, slot->user, e.flags(), key, {}};
+    return true;
+  }
+  if (timer_node* n = s.wheel.poll(s.turn_tick)) {
+    auto& entry = static_cast<timer_entry&>(*n);
+    out = loop_event{loop_event::kind::timeout, entry.user, 0, 0, {}};
+    s.timers.release(entry);
+    return true;
+  }
+  while (true) {
+    if (s.signal_cursor < s.signal_count) {
+      out = loop_event{loop_event::kind::signal, token{}, 0, 0, s.signal_batch[s.signal_cursor++]};
+      return true;
+    }
+    if (!s.signals_pending || !s.signals) return false;
+    s.signal_count = s.signals->drain(s.signal_batch);
+    s.signal_cursor = 0;
+    // A full batch may have left records in the pipe; edge-triggering will not remind us.
+    s.signals_pending = s.signal_count == s.signal_batch.size();
+    if (s.signal_count == 0) return false;
+  }
+}
+
+}  // namespace corio::detail

@@ -1,1 +1,382 @@
+// The callback event loop, run once per built backend.
+#include <corio/event_loop.hpp>
+
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <csignal>
 #include <gtest/gtest.h>
+
+#include <algorithm>
+#include <array>
+#include <functional>
+#include <memory>
+#include <chrono>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "driver/clock.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+using loop_t = corio::event_loop<int>;
+
+constexpr corio::token tok(std::uint64_t v) { return corio::token{v}; }
+
+struct pipe_pair {
+  int read = -1;
+  int write = -1;
+  pipe_pair() {
+    int fds[2];
+    if (::pipe2(fds, O_NONBLOCK | O_CLOEXEC) == 0) {
+      read = fds[0];
+      write = fds[1];
+    }
+  }
+  ~pipe_pair() {
+    if (read >= 0) ::close(read);
+    if (write >= 0) ::close(write);
+  }
+  void put(char c = 'x') const { ASSERT_EQ(::write(write, &c, 1), 1); }
+  void drain() const {
+    char buf[256];
+    while (::read(read, buf, sizeof buf) > 0) {
+    }
+  }
+};
+
+// Records everything it is called with; tests read the log.
+struct recorder {
+  std::vector<std::string> log;
+  std::function<void(loop_t&, corio::token)> on_readable;
+
+  void readable(loop_t& loop, corio::token t) {
+    log.push_back("r" + std::to_string(static_cast<std::uint64_t>(t)));
+    if (on_readable) on_readable(loop, t);
+  }
+  void writable(loop_t&, corio::token t) {
+    log.push_back("w" + std::to_string(static_cast<std::uint64_t>(t)));
+  }
+  void timeout(loop_t&, corio::token t) {
+    log.push_back("t" + std::to_string(static_cast<std::uint64_t>(t)));
+  }
+  void notify(loop_t&, int m) { log.push_back("n" + std::to_string(m)); }
+  void signal(loop_t&, corio::signal_info info) {
+    log.push_back("s" + std::to_string(info.signo) + ":" + std::to_string(info.sender_pid));
+  }
+};
+
+class event_loop_test : public ::testing::TestWithParam<corio::backend_kind> {
+ protected:
+  loop_t make(const corio::detail::clock* clock = nullptr) {
+    corio::loop_options o;
+    o.backend = GetParam();
+    o.clock = clock;
+    auto l = loop_t::create(o);
+    EXPECT_TRUE(l.has_value()) << l.error().message();
+    return std::move(*l);
+  }
+
+  // Runs turns (each at most 100 ms) until `done` or 200 turns; never sleeps to synchronise.
+  template <class Handler, class Pred>
+  static void run_until(loop_t& loop, Handler& h, Pred done) {
+    for (int i = 0; i < 200 && !done(); ++i) ASSERT_TRUE(loop.run_once(h, 100ms));
+  }
+};
+
+TEST_P(event_loop_test, messages_sent_before_run_arrive_in_order) {
+  auto loop = make();
+  auto tx = loop.sender();
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(tx.send(i));
+  struct h {
+    std::vector<int> got;
+    void notify(loop_t& l, int m) {
+      got.push_back(m);
+      if (got.size() == 5) l.shutdown();
+    }
+  } handler;
+  ASSERT_TRUE(loop.run(handler));
+  EXPECT_EQ(handler.got, (std::vector<int>{0, 1, 2, 3, 4}));
+}
+
+TEST_P(event_loop_test, senders_on_many_threads_lose_and_reorder_nothing) {
+  auto loop = make();
+  constexpr int threads = 4;
+  constexpr int per_thread = 20000;
+  struct h {
+    std::array<int, threads> next{};
+    int total = 0;
+    bool in_order = true;
+    void notify(loop_t& l, int m) {
+      const int thread = m / per_thread;
+      const int seq = m % per_thread;
+      if (next[static_cast<std::size_t>(thread)] != seq) in_order = false;
+      next[static_cast<std::size_t>(thread)] = seq + 1;
+      if (++total == threads * per_thread) l.shutdown();
+    }
+    void timeout(loop_t& l, corio::token) { l.shutdown(); }  // a safety net, not a sync point
+  } handler;
+  ASSERT_TRUE(loop.timeout(tok(99), 60s));
+  std::vector<std::thread> producers;
+  for (int t = 0; t < threads; ++t) {
+    producers.emplace_back([tx = loop.sender(), t] {
+      for (int i = 0; i < per_thread; ++i) ASSERT_TRUE(tx.send(t * per_thread + i));
+    });
+  }
+  ASSERT_TRUE(loop.run(handler));
+  for (auto& p : producers) p.join();
+  EXPECT_EQ(handler.total, threads * per_thread);
+  EXPECT_TRUE(handler.in_order);
+}
+
+TEST_P(event_loop_test, sender_outliving_its_loop_reports_loop_stopped) {
+  auto tx = [&] {
+    auto loop = make();
+    return loop.sender();
+  }();
+  auto r = tx.send(1);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error(), corio::error::loop_stopped);
+}
+
+TEST_P(event_loop_test, readable_and_writable_reach_the_handler) {
+  auto loop = make();
+  pipe_pair p;
+  ASSERT_TRUE(loop.add(p.read, tok(1), corio::interest::readable));
+  ASSERT_TRUE(loop.add(p.write, tok(2), corio::interest::writable));
+  p.put();
+  recorder h;
+  run_until(loop, h, [&] { return h.log.size() >= 2; });
+  std::sort(h.log.begin(), h.log.end());
+  EXPECT_EQ(h.log, (std::vector<std::string>{"r1", "w2"}));
+}
+
+TEST_P(event_loop_test, hang_up_reaches_readable) {
+  auto loop = make();
+  int sv[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv), 0);
+  ASSERT_TRUE(loop.add(sv[0], tok(5), corio::interest::readable));
+  ::close(sv[1]);
+  recorder h;
+  run_until(loop, h, [&] { return !h.log.empty(); });
+  EXPECT_EQ(h.log, (std::vector<std::string>{"r5"}));
+  char c;
+  EXPECT_EQ(::read(sv[0], &c, 1), 0);
+  ::close(sv[0]);
+}
+
+TEST_P(event_loop_test, removed_registration_gets_no_event_of_the_same_turn) {
+  auto loop = make();
+  pipe_pair a, b;
+  ASSERT_TRUE(loop.add(a.read, tok(1), corio::interest::readable));
+  ASSERT_TRUE(loop.add(b.read, tok(2), corio::interest::readable));
+  a.put();
+  b.put();
+  recorder h;
+  // Whichever comes first removes the other; both events are in the same turn.
+  h.on_readable = [&](loop_t& l, corio::token t) {
+    ASSERT_TRUE(l.remove(t == tok(1) ? b.read : a.read));
+  };
+  ASSERT_TRUE(loop.run_once(h, 1s));
+  ASSERT_TRUE(loop.run_once(h, 0ms));
+  EXPECT_EQ(h.log.size(), 1u);
+}
+
+TEST_P(event_loop_test, fd_number_reused_after_close_delivers_only_the_new_token) {
+  auto loop = make();
+  auto old_pipe = std::make_unique<pipe_pair>();
+  const int fd = old_pipe->read;
+  ASSERT_TRUE(loop.add(fd, tok(1), corio::interest::readable));
+  old_pipe.reset();  // closed without remove: the loop's slot for this fd is now a ghost
+  pipe_pair fresh;
+  ASSERT_EQ(fresh.read, fd) << "the kernel hands out the lowest free fd";
+  ASSERT_TRUE(loop.add(fresh.read, tok(2), corio::interest::readable));
+  fresh.put();
+  recorder h;
+  run_until(loop, h, [&] { return !h.log.empty(); });
+  ASSERT_TRUE(loop.run_once(h, 0ms));
+  EXPECT_EQ(h.log, (std::vector<std::string>{"r2"}));
+}
+
+TEST_P(event_loop_test, bad_registrations_are_clear_errors) {
+  auto loop = make();
+  pipe_pair p;
+  ASSERT_TRUE(loop.add(p.read, tok(1), corio::interest::readable));
+  auto twice = loop.add(p.read, tok(1), corio::interest::readable);
+  ASSERT_FALSE(twice);
+  EXPECT_EQ(twice.error(), corio::error::already_registered);
+
+  auto not_there = loop.remove(p.write);
+  ASSERT_FALSE(not_there);
+  EXPECT_EQ(not_there.error(), corio::error::not_registered);
+
+  auto modify_missing = loop.modify(p.write, tok(3), corio::interest::writable);
+  ASSERT_FALSE(modify_missing);
+  EXPECT_EQ(modify_missing.error(), corio::error::not_registered);
+
+  const int closed = ::dup(p.write);
+  ::close(closed);
+  auto bad = loop.add(closed, tok(4), corio::interest::readable);
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error(), std::errc::bad_file_descriptor);
+
+  auto negative = loop.add(-1, tok(4), corio::interest::readable);
+  ASSERT_FALSE(negative);
+  EXPECT_EQ(negative.error(), std::errc::bad_file_descriptor);
+}
+
+TEST_P(event_loop_test, modify_switches_interest) {
+  auto loop = make();
+  pipe_pair p;
+  ASSERT_TRUE(loop.add(p.write, tok(1), corio::interest::readable));
+  recorder h;
+  ASSERT_TRUE(loop.run_once(h, 0ms));
+  EXPECT_TRUE(h.log.empty());
+  ASSERT_TRUE(loop.modify(p.write, tok(7), corio::interest::writable));
+  run_until(loop, h, [&] { return !h.log.empty(); });
+  EXPECT_EQ(h.log, (std::vector<std::string>{"w7"}));
+}
+
+TEST_P(event_loop_test, timeouts_fire_in_deadline_then_arming_order) {
+  corio::detail::manual_clock clock;
+  auto loop = make(&clock);
+  ASSERT_TRUE(loop.timeout(tok(1), 30ms));
+  ASSERT_TRUE(loop.timeout(tok(2), 10ms));
+  ASSERT_TRUE(loop.timeout(tok(3), 20ms));
+  ASSERT_TRUE(loop.timeout(tok(4), 10ms));
+  recorder h;
+  clock.advance(9ms);
+  ASSERT_TRUE(loop.run_once(h, 0ms));
+  EXPECT_TRUE(h.log.empty()) << "nothing is due before 10 ms";
+  clock.advance(21ms);
+  ASSERT_TRUE(loop.run_once(h, 0ms));
+  EXPECT_EQ(h.log, (std::vector<std::string>{"t2", "t4", "t3", "t1"}));
+}
+
+TEST_P(event_loop_test, cleared_timeout_never_fires_and_clearing_twice_is_harmless) {
+  corio::detail::manual_clock clock;
+  auto loop = make(&clock);
+  auto keep = loop.timeout(tok(1), 5ms);
+  auto drop = loop.timeout(tok(2), 5ms);
+  ASSERT_TRUE(keep && drop);
+  EXPECT_TRUE(loop.clear_timeout(*drop));
+  EXPECT_FALSE(loop.clear_timeout(*drop));
+  clock.advance(5ms);
+  recorder h;
+  ASSERT_TRUE(loop.run_once(h, 0ms));
+  EXPECT_EQ(h.log, (std::vector<std::string>{"t1"}));
+  EXPECT_FALSE(loop.clear_timeout(*keep)) << "a fired timeout cannot be cleared";
+  EXPECT_FALSE(loop.clear_timeout(corio::timeout_handle{}));
+}
+
+TEST_P(event_loop_test, stale_timeout_handle_does_not_clear_a_reused_slot) {
+  corio::detail::manual_clock clock;
+  auto loop = make(&clock);
+  auto first = loop.timeout(tok(1), 1ms);
+  ASSERT_TRUE(first);
+  ASSERT_TRUE(loop.clear_timeout(*first));
+  auto second = loop.timeout(tok(2), 1ms);  // likely reuses the first one's slot
+  ASSERT_TRUE(second);
+  EXPECT_FALSE(loop.clear_timeout(*first));
+  clock.advance(1ms);
+  recorder h;
+  ASSERT_TRUE(loop.run_once(h, 0ms));
+  EXPECT_EQ(h.log, (std::vector<std::string>{"t2"}));
+}
+
+TEST_P(event_loop_test, real_timeout_fires_no_earlier_than_asked) {
+  auto loop = make();
+  const auto start = std::chrono::steady_clock::now();
+  ASSERT_TRUE(loop.timeout(tok(1), 20ms));
+  recorder h;
+  run_until(loop, h, [&] { return !h.log.empty(); });
+  EXPECT_EQ(h.log, (std::vector<std::string>{"t1"}));
+  EXPECT_GE(std::chrono::steady_clock::now() - start, 20ms);
+}
+
+TEST_P(event_loop_test, zero_timeout_rearmed_from_its_callback_does_not_starve_io) {
+  auto loop = make();
+  pipe_pair p;
+  ASSERT_TRUE(loop.add(p.read, tok(1), corio::interest::readable));
+  struct h {
+    int timeouts = 0;
+    bool read = false;
+    void timeout(loop_t& l, corio::token t) {
+      ++timeouts;
+      ASSERT_TRUE(l.timeout(t, 0ms));
+    }
+    void readable(loop_t&, corio::token) { read = true; }
+  } handler;
+  ASSERT_TRUE(loop.timeout(tok(2), 0ms));
+  p.put();
+  for (int i = 0; i < 200 && !handler.read; ++i) ASSERT_TRUE(loop.run_once(handler, 100ms));
+  EXPECT_TRUE(handler.read);
+  EXPECT_LT(handler.timeouts, 200);
+}
+
+TEST_P(event_loop_test, one_hundred_thousand_timeouts_fire_exactly_once) {
+  corio::detail::manual_clock clock;
+  auto loop = make(&clock);
+  constexpr int count = 100000;
+  for (int i = 0; i < count; ++i) ASSERT_TRUE(loop.timeout(tok(static_cast<unsigned>(i)),
+                                                           std::chrono::milliseconds(i % 997)));
+  struct h {
+    std::vector<int> hits = std::vector<int>(count);
+    void timeout(loop_t&, corio::token t) { ++hits[static_cast<std::size_t>(t)]; }
+  } handler;
+  clock.advance(1s);
+  ASSERT_TRUE(loop.run_once(handler, 0ms));
+  EXPECT_EQ(std::count(handler.hits.begin(), handler.hits.end(), 1), count);
+}
+
+TEST_P(event_loop_test, signals_reach_the_handler_with_the_sender_pid) {
+  auto loop = make();
+  ASSERT_TRUE(loop.watch_signal(SIGUSR1));
+  ASSERT_EQ(::raise(SIGUSR1), 0);
+  recorder h;
+  run_until(loop, h, [&] { return !h.log.empty(); });
+  EXPECT_EQ(h.log, (std::vector<std::string>{"s" + std::to_string(SIGUSR1) + ":" +
+                                             std::to_string(::getpid())}));
+  ASSERT_TRUE(loop.unwatch_signal(SIGUSR1));
+}
+
+TEST_P(event_loop_test, shutdown_from_a_callback_ends_run) {
+  auto loop = make();
+  struct h {
+    int n = 0;
+    void notify(loop_t& l, int) {
+      ++n;
+      l.shutdown();
+    }
+  } handler;
+  ASSERT_TRUE(loop.sender().send(1));
+  ASSERT_TRUE(loop.run(handler));
+  EXPECT_EQ(handler.n, 1);
+  EXPECT_FALSE(loop.is_running());
+}
+
+TEST_P(event_loop_test, a_handler_needs_only_the_callbacks_it_uses) {
+  auto loop = make();
+  struct nothing {};
+  nothing handler;
+  pipe_pair p;
+  ASSERT_TRUE(loop.add(p.read, tok(1), corio::interest::readable));
+  p.put();
+  ASSERT_TRUE(loop.sender().send(3));
+  ASSERT_TRUE(loop.timeout(tok(2), 0ms));
+  EXPECT_TRUE(loop.run_once(handler, 10ms));
+}
+
+std::string backend_name(const ::testing::TestParamInfo<corio::backend_kind>& info) {
+  return std::string(corio::to_string(info.param));
+}
+
+INSTANTIATE_TEST_SUITE_P(backends, event_loop_test,
+                         ::testing::ValuesIn(corio::built_backends().begin(),
+                                             corio::built_backends().end()),
+                         backend_name);
+
+}  // namespace

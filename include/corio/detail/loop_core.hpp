@@ -1,1 +1,111 @@
+// The non-template engine under corio::event_loop<Message>: registrations, timeouts, signals
+// and one turn of the reactor. The template adds only the message queue and the dispatch to a
+// handler, so almost all of the loop is compiled once, in lib/callback/loop_core.cpp.
 #pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+
+#include <corio/error.hpp>
+#include <corio/reactor.hpp>
+#include <corio/signal.hpp>
+
+namespace corio {
+
+namespace detail {
+class clock;
+class loop_core_access;
+}  // namespace detail
+
+struct loop_options {
+  backend_kind backend = backend_kind::automatic;
+  // Upper bound on the readiness events taken from the kernel per turn.
+  std::size_t events_per_turn = 1024;
+  // Tests substitute a manual clock; nullptr reads std::chrono::steady_clock.
+  const detail::clock* clock = nullptr;
+};
+
+// Names one armed timeout. Clearing a handle whose timeout fired or was cleared is harmless: the
+// generation no longer matches.
+class timeout_handle {
+ public:
+  constexpr timeout_handle() noexcept = default;
+  constexpr bool operator==(const timeout_handle&) const noexcept = default;
+
+ private:
+  friend class detail::loop_core_access;
+  constexpr timeout_handle(std::uint32_t index, std::uint32_t generation) noexcept
+      : index_(index), generation_(generation) {}
+  std::uint32_t index_ = 0;
+  std::uint32_t generation_ = 0;  // 0 never names a live timeout
+};
+
+namespace detail {
+
+// What one turn produced, handed out one at a time so that a handler's actions (removing a
+// registration, clearing a timeout) affect the events still waiting in the same turn.
+struct loop_event {
+  enum class kind : std::uint8_t { io, timeout, signal };
+  kind what = kind::io;
+  token tok{};
+  std::uint8_t flags = 0;       // event::flag bits, for io
+  std::uint64_t key = 0;        // identifies the registration, for io (see still_registered)
+  signal_info signal{};
+};
+
+class loop_core {
+ public:
+  static result<std::unique_ptr<loop_core>> create(const loop_options& options);
+  ~loop_core();
+  loop_core(const loop_core&) = delete;
+  loop_core& operator=(const loop_core&) = delete;
+
+  backend_kind backend() const noexcept;
+
+  // fd registrations, keyed by fd. Adding an fd whose earlier registration went stale (the fd
+  // was closed and its number reused without a remove) replaces it; events of the old one are
+  // dropped.
+  result<void> add(int fd, token t, interest i);
+  result<void> modify(int fd, token t, interest i);
+  result<void> remove(int fd);
+  // False once the registration behind an io event's key was removed or replaced.
+  bool still_registered(std::uint64_t key) const noexcept;
+  // The interest of the registration behind an io event, so error/hang-up flags reach only
+  // the callbacks that were asked for.
+  std::optional<interest> interest_of(std::uint64_t key) const noexcept;
+
+  result<timeout_handle> arm_timeout(token t, std::chrono::nanoseconds after);
+  bool clear_timeout(timeout_handle h) noexcept;
+  std::size_t armed_timeouts() const noexcept;
+
+  result<void> watch_signal(int signo);
+  result<void> unwatch_signal(int signo);
+
+  // Wakes turn() from any thread.
+  const corio::waker& waker() const noexcept;
+
+  // Blocks until readiness, the next timeout, a wake, or `max_wait` (nullopt: no limit); zero
+  // when the caller has work pending. Afterwards next() hands out what the turn produced.
+  result<void> turn(std::optional<std::chrono::nanoseconds> max_wait);
+  bool next(loop_event& out) noexcept;
+
+ private:
+  friend class loop_core_access;
+  struct state;
+  explicit loop_core(std::unique_ptr<state> s) noexcept;
+  std::unique_ptr<state> state_;
+};
+
+class loop_core_access {
+ public:
+  static timeout_handle make_handle(std::uint32_t index, std::uint32_t generation) noexcept {
+    return {index, generation};
+  }
+  static std::uint32_t index(timeout_handle h) noexcept { return h.index_; }
+  static std::uint32_t generation(timeout_handle h) noexcept { return h.generation_; }
+};
+
+}  // namespace detail
+}  // namespace corio

@@ -78,8 +78,10 @@ class [[nodiscard]] result {
   std::variant<T, std::error_code> state_;
 };
 
+// Not [[nodiscard]], unlike result<T>: `co_await sleep_for(1s);` may ignore that it was
+// cancelled, and a later operation of the same task reports the cancellation anyway.
 template <>
-class [[nodiscard]] result<void> {
+class result<void> {
  public:
   using value_type = void;
   result() = default;

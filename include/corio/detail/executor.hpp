@@ -1,0 +1,195 @@
+// The seam between awaitables (which live in coroutine frames, so their layout must be visible)
+// and the per-thread executor (lib/executor). Users never name anything here.
+//
+// An operation is one suspended co_await. Completion and cancellation may race (a stop request
+// comes from any thread; readiness, timers and channel senders complete), so each operation has
+// one atomic state with two bits, and the rule is: the coroutine is resumed exactly once, by
+// whoever sets the second bit's consequences in motion:
+//   - a completer sets `done` (completers on other threads only if `cancel` is not yet set);
+//   - a stop request sets `cancel` and, unless `done` was already set, posts the operation to
+//     its executor, which on its own thread unlinks it (if not done), then resumes it.
+// So the cancel path always runs on the owner thread, and a result that raced a cancel (bytes
+// already read) is delivered, never dropped.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <coroutine>
+#include <cstdint>
+#include <optional>
+#include <stop_token>
+#include <system_error>
+
+#include <corio/detail/timer_node.hpp>
+#include <corio/error.hpp>
+#include <corio/reactor.hpp>
+
+namespace corio::detail {
+
+class executor;
+
+// Work handed to an executor from any thread; intrusive, so posting never allocates.
+struct remote_node {
+  remote_node* next = nullptr;
+  void (*run)(remote_node&) noexcept = nullptr;
+};
+
+// The stop token of the coroutine suspending, when its promise carries one (corio::task does).
+template <class Promise>
+std::stop_token stop_token_of(std::coroutine_handle<Promise> h) noexcept {
+  if constexpr (requires { h.promise().stop_token(); }) {
+    return h.promise().stop_token();
+  } else {
+    return {};
+  }
+}
+
+class operation {
+ public:
+  operation() noexcept = default;
+  operation(const operation&) = delete;
+  operation& operator=(const operation&) = delete;
+
+  // Suspends `awaiting` on this operation. The derived class has already linked itself where
+  // its completer will find it. Returns false (resume at once) if stop was already requested;
+  // the caller then unlinks and reports operation_canceled.
+  bool arm(std::coroutine_handle<> awaiting, const std::stop_token& stop) noexcept;
+
+  // Completes on the owner thread: schedules the awaiting coroutine unless a cancel got there
+  // first, in which case the cancel path resumes it and this result stands.
+  void complete_local() noexcept;
+  // Completes from any thread; fails (returns false) once a cancel was requested, so the
+  // caller keeps whatever it was about to hand over.
+  bool complete_remote() noexcept;
+
+  // Called first in await_resume: after it no stop callback can touch the operation.
+  void disarm() noexcept { stop_callback_.reset(); }
+  bool canceled() const noexcept { return canceled_; }
+  executor* owner() const noexcept { return owner_; }
+
+ protected:
+  ~operation() = default;
+  // Owner thread: take the operation out of wherever it waits (readiness slot, timer wheel,
+  // channel queue). Called only when it was not completed.
+  virtual void unlink() noexcept = 0;
+
+ private:
+  static constexpr std::uint8_t done_bit = 1;
+  static constexpr std::uint8_t cancel_bit = 2;
+
+  struct on_stop {
+    operation* op;
+    void operator()() const noexcept { op->request_cancel(); }
+  };
+
+  void request_cancel() noexcept;
+  static void run_cancel(remote_node& n) noexcept;
+  static void run_resume(remote_node& n) noexcept;
+
+  std::coroutine_handle<> awaiting_;
+  executor* owner_ = nullptr;
+  std::atomic<std::uint8_t> state_{0};
+  bool canceled_ = false;
+  struct node : remote_node {
+    operation* self = nullptr;
+  } node_;
+  std::optional<std::stop_callback<on_stop>> stop_callback_;
+};
+
+// The readiness side of an fd: registered once with the thread's executor (both directions,
+// edge-triggered), removed on destruction. Owned by an awaitable socket, used on its thread.
+struct io_slot;
+class io_operation;
+
+class io_registration {
+ public:
+  io_registration() noexcept = default;
+  static result<io_registration> open(int fd);
+  io_registration(io_registration&& other) noexcept;
+  io_registration& operator=(io_registration&& other) noexcept;
+  ~io_registration();
+  explicit operator bool() const noexcept { return slot_ != nullptr; }
+  void reset() noexcept;
+
+ private:
+  friend class io_operation;
+  io_registration(executor* owner, io_slot* slot) noexcept : owner_(owner), slot_(slot) {}
+  executor* owner_ = nullptr;
+  io_slot* slot_ = nullptr;
+};
+
+// One system call driven by readiness: perform() is tried at once (edge-triggered readiness
+// means the data may already be there), and again on each readiness event until it no longer
+// would block. The coroutine resumes only when perform() has a result.
+class io_operation : public operation {
+ public:
+  enum class direction : std::uint8_t { read, write };
+
+  // Links into the registration's slot and suspends; false means resume now with error().
+  bool suspend(std::coroutine_handle<> awaiting, const std::stop_token& stop,
+               io_registration& reg, direction dir) noexcept;
+  // Runs the syscall; true when finished (the result is stored by the derived class).
+  virtual bool perform() noexcept = 0;
+  // Why suspend() declined: the slot is busy, or the socket has no registration.
+  std::error_code suspend_error() const noexcept { return suspend_error_; }
+
+ protected:
+  // A frame destroyed while suspended here (executor shutdown) leaves no dangling waiter.
+  ~io_operation() {
+    disarm();
+    if (slot_) unlink();
+  }
+  void unlink() noexcept override;
+
+ private:
+  io_slot* slot_ = nullptr;
+  direction direction_ = direction::read;
+  std::error_code suspend_error_;
+};
+
+// A deadline on the thread's timer wheel, its node in the awaiting frame.
+class timer_operation : public operation, public timer_node {
+ public:
+  bool suspend(std::coroutine_handle<> awaiting, const std::stop_token& stop, tick deadline) noexcept;
+  // Fired by the wheel.
+  void fire() noexcept { complete_local(); }
+
+ protected:
+  ~timer_operation() {
+    disarm();
+    if (linked) unlink();
+  }
+  void unlink() noexcept override;
+};
+
+// Spawned tasks an executor still owns; it destroys what is left when it shuts down.
+struct spawn_link {
+  spawn_link* prev = nullptr;
+  spawn_link* next = nullptr;
+  std::coroutine_handle<> frame;
+};
+
+// The calling thread's executor, or nullptr outside corio threads.
+executor* current_executor() noexcept;
+void schedule(executor& ex, std::coroutine_handle<> h);
+void post(executor& ex, remote_node& n) noexcept;
+tick deadline_after(executor& ex, std::chrono::nanoseconds d) noexcept;
+tick deadline_at(executor& ex, std::chrono::steady_clock::time_point t) noexcept;
+void track(executor& ex, spawn_link& link) noexcept;
+void untrack(executor& ex, spawn_link& link) noexcept;
+
+// Owns an executor installed as the calling thread's current one, for block_on.
+class executor_scope {
+ public:
+  static result<executor_scope> create(backend_kind kind);
+  executor_scope(executor_scope&& other) noexcept;
+  ~executor_scope();
+  executor& get() const noexcept { return *executor_; }
+  result<void> run_until(const bool& done);
+
+ private:
+  explicit executor_scope(executor* ex) noexcept : executor_(ex) {}
+  executor* executor_;
+};
+
+}  // namespace corio::detail

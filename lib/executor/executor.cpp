@@ -1,0 +1,197 @@
+// The executor's run loop and its queues. The loop, in order, every turn:
+//   1. resume what is ready (only what was ready when the turn began: fairness with I/O),
+//   2. take the work other threads posted,
+//   3. park in the reactor until the next timer, or not at all when work is waiting,
+//   4. fire expired timers, then hand readiness to the operations waiting on it.
+#include "executor/executor.hpp"
+
+#include <cassert>
+#include <utility>
+
+namespace corio::detail {
+namespace {
+
+thread_local executor* current_ = nullptr;
+
+// The waker's token; io slot tokens are (generation << 32 | index) with generation >= 1.
+constexpr std::uint64_t waker_key = 0;
+constexpr std::uint32_t slot_chunk = 256;
+constexpr std::uint32_t no_slot = 0xFFFF'FFFFu;
+
+constexpr std::uint8_t read_side = event::readable | event::read_closed | event::error;
+constexpr std::uint8_t write_side = event::writable | event::write_closed | event::error;
+
+}  // namespace
+
+void ready_queue::push(std::coroutine_handle<> h) {
+  if (size_ == ring_.size()) {
+    std::vector<std::coroutine_handle<>> bigger(ring_.size() * 2);
+    for (std::size_t i = 0; i < size_; ++i) bigger[i] = ring_[(head_ + i) % ring_.size()];
+    ring_ = std::move(bigger);
+    head_ = 0;
+  }
+  ring_[(head_ + size_) % ring_.size()] = h;
+  ++size_;
+}
+
+std::coroutine_handle<> ready_queue::pop() noexcept {
+  auto h = ring_[head_];
+  head_ = (head_ + 1) % ring_.size();
+  --size_;
+  return h;
+}
+
+executor::executor(poll p, waker w)
+    : poll_(std::move(p)), waker_(std::move(w)), wheel_(time_.now_tick()), free_slot_(no_slot),
+      previous_(current_) {
+  spawned_.next = spawned_.prev = &spawned_;
+  current_ = this;
+}
+
+result<std::unique_ptr<executor>> executor::create(backend_kind kind) {
+  auto p = poll::create(kind);
+  if (!p) return p.error();
+  auto w = waker::create(*p, token{waker_key});
+  if (!w) return w.error();
+  return std::unique_ptr<executor>(new executor(std::move(*p), std::move(*w)));
+}
+
+executor::~executor() {
+  // Work posted for tasks about to be destroyed must not run after them.
+  {
+    std::lock_guard guard(remote_lock_);
+    remote_head_ = remote_tail_ = nullptr;
+  }
+  // Destroying a spawned frame destroys the tasks it awaits; their operations unlink
+  // themselves from the slots and the wheel on the way.
+  while (spawned_.next != &spawned_) {
+    spawn_link* link = spawned_.next;
+    untrack(*link);
+    link->frame.destroy();
+  }
+  current_ = previous_;
+}
+
+executor* executor::current() noexcept { return current_; }
+
+void executor::post(remote_node& n) noexcept {
+  n.next = nullptr;
+  {
+    std::lock_guard guard(remote_lock_);
+    (remote_tail_ ? remote_tail_->next : remote_head_) = &n;
+    remote_tail_ = &n;
+  }
+  remote_pending_.store(true, std::memory_order_seq_cst);
+  // Pairs with park(): either it sees remote_pending_ and does not block, or we see parked_.
+  if (parked_.load(std::memory_order_seq_cst)) (void)waker_.wake();
+}
+
+void executor::drain_remote() noexcept {
+  if (!remote_pending_.exchange(false, std::memory_order_seq_cst)) return;
+  remote_node* n = nullptr;
+  {
+    std::lock_guard guard(remote_lock_);
+    n = std::exchange(remote_head_, nullptr);
+    remote_tail_ = nullptr;
+  }
+  while (n) {
+    remote_node* next = n->next;  // run() may reuse n
+    n->run(*n);
+    n = next;
+  }
+}
+
+io_slot* executor::slot_at(std::uint32_t index) noexcept {
+  return index < slot_capacity_ ? &slot_chunks_[index / slot_chunk][index % slot_chunk] : nullptr;
+}
+
+result<io_slot*> executor::register_fd(int fd) {
+  if (free_slot_ == no_slot) {
+    slot_chunks_.push_back(std::make_unique<io_slot[]>(slot_chunk));
+    for (std::uint32_t i = slot_chunk; i-- > 0;) {
+      slot_chunks_.back()[i].index = slot_capacity_ + i;
+      slot_chunks_.back()[i].next_free = free_slot_;
+      free_slot_ = slot_capacity_ + i;
+    }
+    slot_capacity_ += slot_chunk;
+  }
+  const std::uint32_t index = free_slot_;
+  io_slot* slot = slot_at(index);
+  const std::uint64_t key = (std::uint64_t{slot->generation} << 32) | index;
+  auto r = poll_.registry().add(fd, token{key}, interest::readable | interest::writable);
+  if (!r) return r.error();
+  free_slot_ = slot->next_free;
+  slot->fd = fd;
+  return slot;
+}
+
+void executor::deregister(io_slot* slot) noexcept {
+  (void)poll_.registry().remove(slot->fd);
+  slot->fd = -1;
+  slot->reader = slot->writer = nullptr;
+  // A new generation makes events still queued for the old registration miss.
+  slot->generation = slot->generation == 0xFFFF'FFFFu ? 1 : slot->generation + 1;
+  slot->next_free = free_slot_;
+  free_slot_ = slot->index;
+}
+
+void executor::arm(timer_operation& op, tick deadline) noexcept { wheel_.insert(op, deadline); }
+void executor::disarm(timer_operation& op) noexcept { wheel_.remove(op); }
+
+void executor::track(spawn_link& link) noexcept {
+  link.next = &spawned_;
+  link.prev = spawned_.prev;
+  spawned_.prev->next = &link;
+  spawned_.prev = &link;
+}
+
+void executor::untrack(spawn_link& link) noexcept {
+  if (!link.next) return;
+  link.prev->next = link.next;
+  link.next->prev = link.prev;
+  link.next = link.prev = nullptr;
+}
+
+result<void> executor::run_until(const bool& done) {
+  while (!done) {
+    for (std::size_t n = ready_.size(); n > 0 && !done; --n) ready_.pop().resume();
+    if (done) break;
+    drain_remote();
+    if (auto r = park(!ready_.empty()); !r) return r;
+    fire_timers();
+    for (const event& e : events_) dispatch(e);
+  }
+  return {};
+}
+
+result<void> executor::park(bool has_work) {
+  std::optional<std::chrono::nanoseconds> timeout;
+  if (auto next = wheel_.next_expiration()) timeout = time_.until(*next);
+  parked_.store(true, std::memory_order_seq_cst);
+  if (has_work || remote_pending_.load(std::memory_order_seq_cst)) {
+    timeout = std::chrono::nanoseconds::zero();
+  }
+  auto r = poll_.wait(events_, timeout);
+  parked_.store(false, std::memory_order_relaxed);
+  return r;
+}
+
+void executor::fire_timers() noexcept {
+  const tick now = time_.now_tick();
+  while (timer_node* n = wheel_.poll(now)) static_cast<timer_operation*>(n)->fire();
+}
+
+void executor::dispatch(const event& e) noexcept {
+  const auto key = static_cast<std::uint64_t>(e.token());
+  if (key == waker_key) return;  // it only ended the wait; drain_remote() takes the work
+  io_slot* slot = slot_at(static_cast<std::uint32_t>(key));
+  if (!slot || slot->generation != static_cast<std::uint32_t>(key >> 32)) return;
+  if ((e.flags() & read_side) && slot->reader && slot->reader->perform()) {
+    std::exchange(slot->reader, nullptr)->complete_local();
+  }
+  if ((e.flags() & write_side) && slot->writer && slot->writer->perform()) {
+    std::exchange(slot->writer, nullptr)->complete_local();
+  }
+}
+
+}  // namespace corio::detail

@@ -1,0 +1,104 @@
+// The per-thread executor: a ready queue, a remote queue other threads post to, the reactor's
+// readiness slots and the timer wheel. One per thread (thread-per-core); everything here except
+// post() belongs to the owner thread.
+#pragma once
+
+#include <coroutine>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include <corio/detail/executor.hpp>
+#include <corio/reactor.hpp>
+
+#include "driver/clock.hpp"
+#include "driver/timer_wheel.hpp"
+
+namespace corio::detail {
+
+// A registered fd: who waits to read and who waits to write. Slots live in fixed chunks, so an
+// operation can hold a pointer while it waits.
+struct io_slot {
+  int fd = -1;
+  std::uint32_t index = 0;
+  std::uint32_t generation = 1;
+  std::uint32_t next_free = 0;
+  io_operation* reader = nullptr;
+  io_operation* writer = nullptr;
+};
+
+// A FIFO of coroutines ready to run; a ring that grows, so steady state does not allocate.
+class ready_queue {
+ public:
+  bool empty() const noexcept { return size_ == 0; }
+  std::size_t size() const noexcept { return size_; }
+  void push(std::coroutine_handle<> h);
+  std::coroutine_handle<> pop() noexcept;
+
+ private:
+  std::vector<std::coroutine_handle<>> ring_ = std::vector<std::coroutine_handle<>>(256);
+  std::size_t head_ = 0;
+  std::size_t size_ = 0;
+};
+
+class executor {
+ public:
+  static result<std::unique_ptr<executor>> create(backend_kind kind);
+  ~executor();
+  executor(const executor&) = delete;
+  executor& operator=(const executor&) = delete;
+
+  static executor* current() noexcept;
+  backend_kind backend() const noexcept { return poll_.kind(); }
+
+  void schedule(std::coroutine_handle<> h) { ready_.push(h); }
+  void post(remote_node& n) noexcept;  // any thread
+
+  result<io_slot*> register_fd(int fd);
+  void deregister(io_slot* slot) noexcept;
+
+  tick now_tick() const noexcept { return time_.now_tick(); }
+  tick deadline_after(std::chrono::nanoseconds d) const noexcept { return time_.deadline_after(d); }
+  tick deadline_at(std::chrono::steady_clock::time_point t) const noexcept {
+    return time_.deadline_tick(t);
+  }
+  void arm(timer_operation& op, tick deadline) noexcept;
+  void disarm(timer_operation& op) noexcept;
+
+  // Runs until `*done` is set (by a coroutine this executor resumes).
+  result<void> run_until(const bool& done);
+
+  void track(spawn_link& link) noexcept;
+  void untrack(spawn_link& link) noexcept;
+
+ private:
+  executor(poll p, waker w);
+  result<void> park(bool has_work);
+  void dispatch(const event& e) noexcept;
+  void fire_timers() noexcept;
+  void drain_remote() noexcept;
+  io_slot* slot_at(std::uint32_t index) noexcept;
+
+  poll poll_;
+  waker waker_;
+  events events_{1024};
+  time_source time_;
+  timer_wheel wheel_;
+  ready_queue ready_;
+
+  std::vector<std::unique_ptr<io_slot[]>> slot_chunks_;
+  std::uint32_t slot_capacity_ = 0;
+  std::uint32_t free_slot_;
+
+  std::mutex remote_lock_;
+  remote_node* remote_head_ = nullptr;
+  remote_node* remote_tail_ = nullptr;
+  std::atomic<bool> remote_pending_{false};
+  std::atomic<bool> parked_{false};
+
+  spawn_link spawned_;  // sentinel of the list of live spawned tasks
+  executor* previous_;  // the thread's executor before this one, restored on destruction
+};
+
+}  // namespace corio::detail

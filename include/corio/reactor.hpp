@@ -35,7 +35,9 @@
 
 namespace corio {
 
-// A user-chosen value that comes back with every event of a registration.
+// A user-chosen value that comes back with every event of a registration. One value is
+// reserved for the backend's own use: token{~0} (all bits set); registering it fails with
+// invalid_token. A waker may use any value.
 enum class token : std::uint64_t {};
 
 // What a registration waits for. There is no empty interest: every value names at least one.
@@ -133,7 +135,8 @@ class wake_handle;
 class registry {
  public:
   // Errors: already_registered (the fd is registered), EBADF (not an open fd), EPERM (a regular
-  // file, which has no readiness), not_registered (modify/remove of an fd never added).
+  // file, which has no readiness), not_registered (modify/remove of an fd never added),
+  // invalid_token (the reserved token{~0}).
   result<void> add(int fd, token t, interest i);
   result<void> modify(int fd, token t, interest i);
   result<void> remove(int fd);

@@ -1,1 +1,246 @@
+// The per-thread executor seen through block_on, spawn, join_handle and sleep.
+#include <corio/runtime.hpp>
+#include <corio/time.hpp>
+
 #include <gtest/gtest.h>
+
+#include <chrono>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "counted.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+using corio::test::counted;
+
+corio::runtime_options on(corio::backend_kind kind) {
+  corio::runtime_options o;
+  o.backend = kind;
+  return o;
+}
+
+class executor_test : public ::testing::TestWithParam<corio::backend_kind> {};
+
+TEST_P(executor_test, block_on_returns_the_value_and_rethrows_exceptions) {
+  auto answer = []() -> corio::task<int> { co_return 42; };
+  EXPECT_EQ(corio::block_on(answer(), on(GetParam())), 42);
+  auto boom = []() -> corio::task<> {
+    throw std::runtime_error("boom");
+    co_return;
+  };
+  EXPECT_THROW(corio::block_on(boom(), on(GetParam())), std::runtime_error);
+}
+
+TEST_P(executor_test, block_on_inside_a_corio_thread_is_refused) {
+  auto inner = []() -> corio::task<> { co_return; };
+  auto outer = [&]() -> corio::task<bool> {
+    try {
+      corio::block_on(inner());
+    } catch (const std::logic_error&) {
+      co_return true;
+    }
+    co_return false;
+  };
+  EXPECT_TRUE(corio::block_on(outer(), on(GetParam())));
+}
+
+TEST(executor, spawn_outside_a_corio_thread_is_refused) {
+  auto work = []() -> corio::task<> { co_return; };
+  EXPECT_THROW((void)corio::spawn(work()), std::logic_error);
+}
+
+TEST_P(executor_test, spawned_tasks_interleave_at_suspension_points) {
+  std::vector<std::string> trace;
+  auto worker = [&](std::string name) -> corio::task<> {
+    trace.push_back(name + "1");
+    co_await corio::sleep_for(1ms);
+    trace.push_back(name + "2");
+  };
+  auto root = [&]() -> corio::task<> {
+    auto a = corio::spawn(worker("a"));
+    auto b = corio::spawn(worker("b"));
+    co_await a;
+    co_await b;
+  };
+  corio::block_on(root(), on(GetParam()));
+  ASSERT_EQ(trace.size(), 4u);
+  EXPECT_EQ(trace[0], "a1");
+  EXPECT_EQ(trace[1], "b1") << "b must start while a sleeps";
+}
+
+TEST_P(executor_test, join_handle_yields_the_result_or_the_exception) {
+  auto value = []() -> corio::task<std::string> {
+    co_await corio::sleep_for(1ms);
+    co_return "done";
+  };
+  auto fails = []() -> corio::task<int> {
+    co_await corio::sleep_for(1ms);
+    throw std::runtime_error("failed");
+  };
+  auto root = [&]() -> corio::task<int> {
+    auto ok = corio::spawn(value());
+    auto bad = corio::spawn(fails());
+    EXPECT_EQ(co_await ok, "done");
+    try {
+      (void)co_await bad;
+    } catch (const std::runtime_error&) {
+      co_return 1;
+    }
+    co_return 0;
+  };
+  EXPECT_EQ(corio::block_on(root(), on(GetParam())), 1);
+}
+
+TEST_P(executor_test, joining_a_task_that_already_finished_does_not_suspend) {
+  auto quick = []() -> corio::task<int> { co_return 7; };
+  auto root = [&]() -> corio::task<int> {
+    auto h = corio::spawn(quick());
+    co_await corio::sleep_for(1ms);  // lets it run to completion first
+    EXPECT_TRUE(h.is_finished());
+    co_return co_await h;
+  };
+  EXPECT_EQ(corio::block_on(root(), on(GetParam())), 7);
+}
+
+TEST_P(executor_test, detached_task_keeps_running) {
+  bool ran = false;
+  auto background = [&]() -> corio::task<> {
+    co_await corio::sleep_for(1ms);
+    ran = true;
+  };
+  auto root = [&]() -> corio::task<> {
+    corio::spawn(background()).detach();
+    co_await corio::sleep_for(5ms);
+  };
+  corio::block_on(root(), on(GetParam()));
+  EXPECT_TRUE(ran);
+}
+
+TEST_P(executor_test, sleeps_end_in_deadline_order_and_never_early) {
+  std::vector<int> order;
+  auto sleeper = [&](int ms) -> corio::task<> {
+    const auto start = std::chrono::steady_clock::now();
+    auto r = co_await corio::sleep_for(std::chrono::milliseconds(ms));
+    EXPECT_TRUE(r);
+    EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(ms));
+    order.push_back(ms);
+  };
+  auto root = [&]() -> corio::task<> {
+    auto a = corio::spawn(sleeper(30));
+    auto b = corio::spawn(sleeper(10));
+    auto c = corio::spawn(sleeper(20));
+    co_await a;
+    co_await b;
+    co_await c;
+  };
+  corio::block_on(root(), on(GetParam()));
+  EXPECT_EQ(order, (std::vector<int>{10, 20, 30}));
+}
+
+TEST_P(executor_test, request_stop_cancels_a_pending_sleep_promptly) {
+  auto sleeper = []() -> corio::task<std::error_code> {
+    auto r = co_await corio::sleep_for(1h);
+    co_return r.error();
+  };
+  auto root = [&]() -> corio::task<std::error_code> {
+    auto h = corio::spawn(sleeper());
+    co_await corio::sleep_for(1ms);
+    EXPECT_TRUE(h.request_stop());
+    co_return co_await h;
+  };
+  EXPECT_EQ(corio::block_on(root(), on(GetParam())), std::errc::operation_canceled);
+}
+
+TEST_P(executor_test, cancellation_reaches_operations_in_awaited_subtasks) {
+  auto leaf = []() -> corio::task<std::error_code> {
+    auto r = co_await corio::sleep_for(1h);
+    co_return r.error();
+  };
+  auto middle = [&]() -> corio::task<std::error_code> { co_return co_await leaf(); };
+  auto root = [&]() -> corio::task<std::error_code> {
+    auto h = corio::spawn(middle());
+    co_await corio::sleep_for(1ms);
+    h.request_stop();
+    co_return co_await h;
+  };
+  EXPECT_EQ(corio::block_on(root(), on(GetParam())), std::errc::operation_canceled);
+}
+
+TEST_P(executor_test, stop_requested_before_the_operation_cancels_it_at_once) {
+  auto task_body = []() -> corio::task<int> {
+    int canceled = 0;
+    for (int i = 0; i < 3; ++i) {
+      auto r = co_await corio::sleep_for(1h);
+      if (r.error() == std::errc::operation_canceled) ++canceled;
+    }
+    co_return canceled;
+  };
+  auto root = [&]() -> corio::task<int> {
+    auto h = corio::spawn(task_body());
+    h.request_stop();  // before it even started
+    co_return co_await h;
+  };
+  EXPECT_EQ(corio::block_on(root(), on(GetParam())), 3);
+}
+
+TEST_P(executor_test, tasks_left_running_are_destroyed_when_block_on_returns) {
+  counted::reset_counts();
+  auto forever = []() -> corio::task<> {
+    counted keep;
+    co_await corio::sleep_for(1h);
+  };
+  auto root = [&]() -> corio::task<> {
+    corio::spawn(forever()).detach();
+    corio::spawn(forever()).detach();
+    co_await corio::sleep_for(1ms);
+    EXPECT_EQ(counted::alive(), 2);
+  };
+  corio::block_on(root(), on(GetParam()));
+  EXPECT_EQ(counted::alive(), 0) << "frames of unfinished tasks must be destroyed";
+}
+
+TEST_P(executor_test, a_join_handle_outliving_its_executor_reports_cancellation) {
+  auto forever = []() -> corio::task<int> {
+    co_await corio::sleep_for(1h);
+    co_return 1;
+  };
+  std::optional<corio::join_handle<int>> escaped;
+  auto root = [&]() -> corio::task<> {
+    escaped.emplace(corio::spawn(forever()));
+    co_return;
+  };
+  corio::block_on(root(), on(GetParam()));
+  ASSERT_TRUE(escaped.has_value());
+  EXPECT_TRUE(escaped->is_finished());
+  auto join_it = [&]() -> corio::task<int> { co_return co_await *escaped; };
+  EXPECT_THROW(corio::block_on(join_it(), on(GetParam())), std::system_error);
+}
+
+TEST_P(executor_test, many_spawned_tasks_all_complete) {
+  int done = 0;
+  auto worker = [&](int i) -> corio::task<> {
+    co_await corio::sleep_for(std::chrono::milliseconds(i % 3));
+    ++done;
+  };
+  auto root = [&]() -> corio::task<> {
+    std::vector<corio::join_handle<>> handles;
+    for (int i = 0; i < 10000; ++i) handles.push_back(corio::spawn(worker(i)));
+    for (auto& h : handles) co_await h;
+  };
+  corio::block_on(root(), on(GetParam()));
+  EXPECT_EQ(done, 10000);
+}
+
+std::string backend_name(const ::testing::TestParamInfo<corio::backend_kind>& info) {
+  return std::string(corio::to_string(info.param));
+}
+
+INSTANTIATE_TEST_SUITE_P(backends, executor_test,
+                         ::testing::ValuesIn(corio::built_backends().begin(),
+                                             corio::built_backends().end()),
+                         backend_name);
+
+}  // namespace

@@ -322,16 +322,12 @@ TEST(task, synchronous_awaits_do_not_grow_the_stack) {
 // binary when the probe above already failed.
 TEST(task, million_synchronous_awaits_in_a_loop_run_in_constant_stack) {
   if (!transfers_keep_stack_flat()) GTEST_SKIP() << "no tail calls in this build";
-  const auto start = std::chrono::steady_clock::now();
   EXPECT_EQ(run_sync(sum_of_ones(1'000'000)), 1'000'000);
-  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(2));
 }
 
 TEST(task, million_deep_await_chain_runs_in_constant_stack) {
   if (!transfers_keep_stack_flat()) GTEST_SKIP() << "no tail calls in this build";
-  const auto start = std::chrono::steady_clock::now();
   EXPECT_EQ(run_sync(depth(1'000'000)), 1'000'000);
-  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(2));
 }
 
 task<> append(std::string& log, char c) {

@@ -19,6 +19,7 @@ enum class error {
   invalid_token,            // a token from corio's reserved range
   loop_stopped,             // the loop was shut down
   channel_closed,           // every sender (or the receiver) of a channel is gone
+  end_of_stream,            // the peer ended the stream before a read_exact was satisfied
 };
 
 const std::error_category& corio_category() noexcept;

@@ -1,1 +1,115 @@
+// TCP for coroutines: every operation is "syscall; on EAGAIN await readiness; retry".
+//
+//   auto listener = corio::tcp_listener::bind(addr).value();
+//   auto [stream, peer] = (co_await listener.accept()).value();
+//   std::array<std::byte, 4096> buf;
+//   auto n = co_await stream.read(buf);             // result<std::size_t>, 0 = end of stream
+//   co_await stream.write_all(std::span(buf).first(*n));
+//
+// Sharp edges, read these before using it:
+// - Thread. A socket registers with the executor of the thread that made it (bind, accept,
+//   connect, from_raw), and is used on that thread only. Outside a corio thread making one fails
+//   with operation_not_permitted.
+// - One waiter per direction. A second read (or write) awaiting while one is pending on the same
+//   socket gets device_or_resource_busy. One reader task and one writer task is fine.
+// - Do not move or destroy a socket while one of its operations is pending.
+// - Cancellation. A stop request on the task resumes a pending operation with
+//   operation_canceled; a later co_await of a stopped task does too, without a syscall. A
+//   cancelled read leaves the data in the kernel for the next read. A cancelled read_exact or
+//   write_all may already have moved part of its buffer: the stream position is then unknown.
+// - Writes never raise SIGPIPE; a reset peer is an EPIPE/ECONNRESET error.
+// - Fairness. An operation that can complete at once does not yield, so a loop over a socket
+//   that is always ready (a flood of connections or data) keeps its thread until it waits.
 #pragma once
+
+#include <cstddef>
+#include <span>
+#include <system_error>
+#include <utility>
+
+#include <corio/detail/executor.hpp>
+#include <corio/detail/io_awaiter.hpp>
+#include <corio/error.hpp>
+#include <corio/net/address.hpp>
+#include <corio/net/tcp.hpp>
+
+namespace corio {
+
+class tcp_stream {
+ public:
+  tcp_stream() noexcept = default;  // empty: operations fail with bad_file_descriptor
+  tcp_stream(tcp_stream&&) noexcept = default;
+  tcp_stream& operator=(tcp_stream&& other) noexcept;
+  ~tcp_stream() = default;
+
+  // Registers a raw stream with this thread's executor.
+  static result<tcp_stream> from_raw(net::tcp_stream raw);
+
+  // co_await → result<tcp_stream>: a non-blocking connect, then wait until it completed.
+  static auto connect(const net::socket_address& to) { return detail::connect(start_connect(to)); }
+
+  // co_await → result<std::size_t>; 0 means the peer shut its write side.
+  auto read(std::span<std::byte> buf) noexcept { return detail::read_some(raw_, reg_, buf); }
+  // co_await → result<void>; end of stream before `buf` is full is error::end_of_stream.
+  auto read_exact(std::span<std::byte> buf) noexcept { return detail::read_exact(raw_, reg_, buf); }
+  // co_await → result<std::size_t>, possibly fewer bytes than asked.
+  auto write(std::span<const std::byte> buf) noexcept {
+    return detail::write_some(raw_, reg_, buf);
+  }
+  // co_await → result<void>, once all of `buf` went to the kernel.
+  auto write_all(std::span<const std::byte> buf) noexcept {
+    return detail::write_all(raw_, reg_, buf);
+  }
+
+  result<void> shutdown_write() { return raw_.shutdown(net::shutdown_how::write); }
+  result<void> set_nodelay(bool on) { return raw_.set_nodelay(on); }
+  result<net::socket_address> local_address() const { return raw_.local_address(); }
+  result<net::socket_address> peer_address() const { return raw_.peer_address(); }
+  // Deregisters, then closes.
+  void close() noexcept;
+
+  net::tcp_stream& raw() noexcept { return raw_; }
+  const net::tcp_stream& raw() const noexcept { return raw_; }
+
+  // For detail::connect: the readiness registration, and how a pending connect stands (empty
+  // when connected, would-block while in progress, else why it failed).
+  detail::io_registration& registration() noexcept { return reg_; }
+  std::error_code connect_status();
+
+ private:
+  static result<tcp_stream> start_connect(const net::socket_address& to);
+
+  // Declared in this order so the registration goes before the fd closes: a closed fd number
+  // may be reused at once, and removing it from the reactor then would remove the wrong file.
+  net::tcp_stream raw_;
+  detail::io_registration reg_;
+};
+
+class tcp_listener {
+ public:
+  tcp_listener() noexcept = default;
+  tcp_listener(tcp_listener&&) noexcept = default;
+  tcp_listener& operator=(tcp_listener&& other) noexcept;
+  ~tcp_listener() = default;
+
+  // Binds and listens (SO_REUSEADDR; port 0 picks one, see local_address()).
+  static result<tcp_listener> bind(const net::socket_address& at, int backlog = 1024);
+  static result<tcp_listener> from_raw(net::tcp_listener raw);
+
+  // co_await → result<std::pair<tcp_stream, net::socket_address>>. EMFILE, ENFILE, ENOBUFS and
+  // ECONNABORTED are reported, not retried: the connection stays queued, and a later accept
+  // (after fds were freed) takes it.
+  auto accept() noexcept { return detail::accept_one<tcp_stream>(raw_, reg_); }
+
+  result<net::socket_address> local_address() const { return raw_.local_address(); }
+  void close() noexcept;
+
+  net::tcp_listener& raw() noexcept { return raw_; }
+  const net::tcp_listener& raw() const noexcept { return raw_; }
+
+ private:
+  net::tcp_listener raw_;  // before reg_: see tcp_stream
+  detail::io_registration reg_;
+};
+
+}  // namespace corio

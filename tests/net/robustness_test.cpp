@@ -1,1 +1,243 @@
+// What a network service meets in production: a peer that resets mid-write (an error, never
+// SIGPIPE, which this binary deliberately leaves at its default action), a half-closed stream,
+// a client that never reads (the writer suspends, kernel buffering plateaus, cancelling works),
+// and a full fd table (accept reports EMFILE without spinning, then recovers).
+#include <corio/tcp.hpp>
+
 #include <gtest/gtest.h>
+
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <array>
+#include <cstddef>
+#include <string>
+#include <vector>
+
+#include "net/support.hpp"
+
+namespace {
+
+using corio::task;
+using corio::tcp_listener;
+using corio::tcp_stream;
+using corio::net::socket_address;
+using corio::test::bytes;
+using corio::test::finishes_within;
+using corio::test::text;
+using corio::test::yield_now;
+
+class robustness : public corio::test::backend_test {};
+
+socket_address loopback_v4() { return socket_address(corio::net::ip_address::loopback_v4(), 0); }
+
+// A connected pair over loopback: first is the connecting side, second the accepted one.
+struct connection {
+  tcp_listener listener;
+  tcp_stream client;
+  tcp_stream server;
+};
+
+task<corio::result<connection>> connect_pair() {
+  auto l = tcp_listener::bind(loopback_v4());
+  if (!l) co_return l.error();
+  auto c = co_await tcp_stream::connect(*l->local_address());
+  if (!c) co_return c.error();
+  auto a = co_await l->accept();
+  if (!a) co_return a.error();
+  co_return connection{std::move(*l), std::move(*c), std::move(a->first)};
+}
+
+task<> write_everything(tcp_stream& s, std::span<const std::byte> data,
+                        corio::result<void>& out) {
+  out = co_await s.write_all(data);
+}
+
+TEST_P(robustness, peer_reset_mid_write_is_an_error_not_sigpipe) {
+  run([]() -> task<> {
+    auto c = co_await connect_pair();
+    CO_ASSERT_OK(c);
+    const std::vector<std::byte> big(16 << 20);
+    corio::result<void> outcome;
+    auto writer = corio::spawn(write_everything(c->client, big, outcome));
+    co_await yield_now{};
+    CO_ASSERT_TRUE(!writer.is_finished());  // suspended on a full socket buffer
+    // Linger 0 turns close into a reset.
+    const ::linger reset{1, 0};
+    CO_ASSERT_TRUE(::setsockopt(c->server.raw().native_handle(), SOL_SOCKET, SO_LINGER, &reset,
+                                sizeof reset) == 0);
+    c->server.close();
+    CO_ASSERT_TRUE(co_await finishes_within(writer));
+    CO_ASSERT_TRUE(!outcome);
+    EXPECT_TRUE(outcome.error() == std::errc::connection_reset ||
+                outcome.error() == std::errc::broken_pipe)
+        << outcome.error().message();
+    auto again = co_await c->client.write(bytes("more"));
+    EXPECT_FALSE(again);
+  }());
+}
+
+TEST_P(robustness, half_closed_peer_still_gets_the_reply) {
+  run([]() -> task<> {
+    auto c = co_await connect_pair();
+    CO_ASSERT_OK(c);
+    CO_ASSERT_OK(co_await c->client.write_all(bytes("ping")));
+    CO_ASSERT_OK(c->client.shutdown_write());
+    std::array<std::byte, 16> buf{};
+    std::string request;
+    for (;;) {  // read to end of stream
+      auto n = co_await c->server.read(buf);
+      CO_ASSERT_OK(n);
+      if (*n == 0) break;
+      request += text(std::span(buf).first(*n));
+    }
+    EXPECT_EQ(request, "ping");
+    CO_ASSERT_OK(co_await c->server.write_all(bytes("pong")));
+    c->server.close();
+    std::array<std::byte, 4> reply{};
+    CO_ASSERT_OK(co_await c->client.read_exact(reply));
+    EXPECT_EQ(text(reply), "pong");
+    auto eof = co_await c->client.read(buf);
+    CO_ASSERT_OK(eof);
+    EXPECT_EQ(*eof, 0u);
+  }());
+}
+
+// Bytes the kernel holds for this connection: unsent in the writer, unread in the reader.
+std::size_t queued(tcp_stream& writer, tcp_stream& reader) {
+  int unsent = 0;
+  int unread = 0;
+  EXPECT_EQ(::ioctl(writer.raw().native_handle(), SIOCOUTQ, &unsent), 0);
+  EXPECT_EQ(::ioctl(reader.raw().native_handle(), SIOCINQ, &unread), 0);
+  return static_cast<std::size_t>(unsent) + static_cast<std::size_t>(unread);
+}
+
+TEST_P(robustness, writer_to_a_client_that_never_reads_suspends_and_can_be_cancelled) {
+  run([]() -> task<> {
+    auto c = co_await connect_pair();
+    CO_ASSERT_OK(c);
+    // Fixed buffer sizes turn autotuning off, so the bound below does not depend on sysctls.
+    const int buf_size = 64 << 10;
+    CO_ASSERT_TRUE(::setsockopt(c->server.raw().native_handle(), SOL_SOCKET, SO_SNDBUF,
+                                &buf_size, sizeof buf_size) == 0);
+    CO_ASSERT_TRUE(::setsockopt(c->client.raw().native_handle(), SOL_SOCKET, SO_RCVBUF,
+                                &buf_size, sizeof buf_size) == 0);
+    const std::vector<std::byte> huge(16 << 20);
+    corio::result<void> outcome;
+    auto writer = corio::spawn(write_everything(c->server, huge, outcome));
+    co_await yield_now{};
+    const std::size_t first = queued(c->server, c->client);
+    CO_ASSERT_TRUE(first > 0);
+    std::size_t most = first;
+    for (int turn = 0; turn < 200; ++turn) {  // bounded: loop turns, not time
+      co_await yield_now{};
+      EXPECT_FALSE(writer.is_finished());
+      most = std::max(most, queued(c->server, c->client));
+    }
+    // The kernel holds about its two buffers' worth (it doubles what SO_*BUF asked for), far
+    // below what write_all was given: it waits for the reader instead of buffering the rest.
+    EXPECT_LT(most, std::size_t{1} << 20) << "first " << first;
+    writer.request_stop();
+    CO_ASSERT_TRUE(co_await finishes_within(writer));
+    EXPECT_EQ(outcome.error(), std::errc::operation_canceled);
+  }());
+}
+
+// Lowers RLIMIT_NOFILE and fills the table with dups of stdin; undone on destruction.
+class fd_table_filler {
+ public:
+  fd_table_filler() {
+    ::getrlimit(RLIMIT_NOFILE, &saved_);
+    const int probe = ::dup(0);
+    ::rlimit low = saved_;
+    low.rlim_cur = static_cast<rlim_t>(probe + 8);
+    ::close(probe);
+    ok_ = ::setrlimit(RLIMIT_NOFILE, &low) == 0;
+    for (int fd; ok_ && (fd = ::dup(0)) >= 0;) spare_.push_back(fd);
+  }
+  ~fd_table_filler() {
+    release();
+    ::setrlimit(RLIMIT_NOFILE, &saved_);
+  }
+  bool ok() const { return ok_ && !spare_.empty(); }
+  void release() {
+    for (int fd : spare_) ::close(fd);
+    spare_.clear();
+  }
+
+ private:
+  ::rlimit saved_{};
+  bool ok_ = false;
+  std::vector<int> spare_;
+};
+
+TEST_P(robustness, accept_reports_emfile_without_spinning_then_recovers) {
+  run([]() -> task<> {
+    // The listener's own raw socket and registration, so the test can count accept syscalls.
+    auto raw = corio::net::tcp_listener::bind(loopback_v4());
+    CO_ASSERT_OK(raw);
+    auto reg = corio::detail::io_registration::open(raw->native_handle());
+    CO_ASSERT_OK(reg);
+    int attempts = 0;
+    auto counted_accept = [&] {
+      return corio::detail::io_awaiter(*reg, corio::detail::io_direction::read, [&] {
+        ++attempts;
+        return raw->accept();
+      });
+    };
+    corio::result<std::pair<corio::net::tcp_stream, socket_address>> outcome =
+        std::make_error_code(std::errc::interrupted);
+    auto body = [&]() -> task<> { outcome = co_await counted_accept(); };  // outlives the task
+    auto acceptor = corio::spawn(body());
+    co_await yield_now{};
+    CO_ASSERT_TRUE(!acceptor.is_finished());
+    EXPECT_EQ(attempts, 1);  // tried once, would block, waits
+
+    auto client = corio::net::tcp_stream::connect(*raw->local_address());
+    CO_ASSERT_OK(client);  // made before the table fills: it needs an fd of its own
+    {
+      fd_table_filler full;
+      CO_ASSERT_TRUE(full.ok());
+      CO_ASSERT_TRUE(co_await finishes_within(acceptor));
+      CO_ASSERT_TRUE(!outcome);
+      EXPECT_EQ(outcome.error(), std::errc::too_many_files_open) << outcome.error().message();
+      EXPECT_EQ(attempts, 2);  // one retry on readiness, then the error is reported
+      for (int turn = 0; turn < 50; ++turn) co_await yield_now{};
+      EXPECT_EQ(attempts, 2);  // and nothing retries behind the caller's back
+
+      auto direct = co_await counted_accept();  // each co_await is one attempt
+      EXPECT_EQ(direct.error(), std::errc::too_many_files_open);
+      EXPECT_EQ(attempts, 3);
+    }
+    // Fds are free again: the connection that waited in the backlog is accepted.
+    auto accepted = co_await counted_accept();
+    CO_ASSERT_OK(accepted);
+    EXPECT_EQ(accepted->second, *client->local_address());
+    EXPECT_EQ(attempts, 4);
+  }());
+}
+
+TEST_P(robustness, listener_accepts_the_connection_that_waited_through_emfile) {
+  run([]() -> task<> {
+    auto listener = tcp_listener::bind(loopback_v4());
+    CO_ASSERT_OK(listener);
+    auto client = corio::net::tcp_stream::connect(*listener->local_address());
+    CO_ASSERT_OK(client);
+    {
+      fd_table_filler full;
+      CO_ASSERT_TRUE(full.ok());
+      auto r = co_await listener->accept();
+      EXPECT_EQ(r.error(), std::errc::too_many_files_open);
+    }
+    auto r = co_await listener->accept();
+    CO_ASSERT_OK(r);
+    EXPECT_EQ(r->second, *client->local_address());
+  }());
+}
+
+CORIO_INSTANTIATE_BACKENDS(robustness);
+
+}  // namespace

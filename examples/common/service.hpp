@@ -1,0 +1,70 @@
+// What the network services (and the co_await examples, which share their runtime limits) add
+// to the shared command line (options.hpp), in one place so every program keeps the same contract:
+//   - --threads N>1 and a backend this build lacks are refused up front: exit 2 and a usage line,
+//     like any other bad flag, instead of a failure later in the run.
+//   - They bind 127.0.0.1 only, and print `listening on 127.0.0.1:PORT` (the real port, also
+//     for --port 0) once ready, flushed, because scripts wait for exactly that line.
+#pragma once
+
+#include <algorithm>
+#include <coroutine>
+#include <cstdio>
+#include <string_view>
+#include <system_error>
+
+#include <corio/detail/executor.hpp>
+#include <corio/net/address.hpp>
+#include <corio/reactor.hpp>
+#include <fmt/core.h>
+
+#include "options.hpp"
+
+namespace examples {
+
+// parse_options plus the checks above. Exits with status 2 on anything it cannot serve.
+inline options parse_service_options(int argc, char** argv) {
+  options o = parse_options(argc, argv);
+  const std::string_view program = argc > 0 ? argv[0] : "example";
+  if (o.threads != 1) {
+    usage_error(program, fmt::format("--threads {}: only 1 is supported until the "
+                                     "multi-threaded runtime lands", o.threads));
+  }
+  const auto built = corio::built_backends();
+  if (o.backend != corio::backend_kind::automatic &&
+      std::find(built.begin(), built.end(), o.backend) == built.end()) {
+    usage_error(program, fmt::format("backend {} is not built into this corio",
+                                     corio::to_string(o.backend)));
+  }
+  return o;
+}
+
+// Where the services listen: loopback only, so an example never opens a port to the network.
+inline corio::net::socket_address loopback(const options& o) {
+  return {corio::net::ip_address::loopback_v4(), o.port};
+}
+
+inline void announce(const corio::net::socket_address& bound) {
+  fmt::print("listening on {}\n", bound.to_string());
+  std::fflush(stdout);  // stdout is a pipe under a script: without this the line sits buffered
+}
+
+// Accept failures that mean "no fd or memory for one more connection right now": the
+// connection stays queued, so wait for something to close and retry; never spin on it.
+inline bool out_of_descriptors(std::error_code ec) {
+  return ec == std::errc::too_many_files_open || ec == std::errc::too_many_files_open_in_system ||
+         ec == std::errc::no_buffer_space || ec == std::errc::not_enough_memory;
+}
+
+// Lets the other tasks of this thread run before continuing. An operation that can complete at
+// once does not yield (tcp.hpp, "Fairness"), so a connection whose peer is always ready would
+// otherwise keep the thread, and a SIGINT would wait for it. corio has no public yield yet;
+// this is the executor's own schedule(), the same thing tests/net/support.hpp uses.
+struct yield_now {
+  bool await_ready() const noexcept { return false; }
+  void await_suspend(std::coroutine_handle<> h) const {
+    corio::detail::schedule(*corio::detail::current_executor(), h);
+  }
+  void await_resume() const noexcept {}
+};
+
+}  // namespace examples

@@ -1,0 +1,111 @@
+// TCP echo with coroutines: a listener task spawns one task per connection, which reads and
+// writes back until the peer ends. write_all suspends while the peer is not reading, so the
+// task stops reading too and memory stays bounded. On SIGINT/SIGTERM the listener stops, every
+// connection task is cancelled through its join handle, and the server waits until each one
+// has closed its socket.
+#include <array>
+#include <chrono>
+#include <csignal>
+#include <cstddef>
+#include <exception>
+#include <span>
+#include <system_error>
+#include <vector>
+
+#include <corio/runtime.hpp>
+#include <corio/signal_set.hpp>
+#include <corio/tcp.hpp>
+#include <corio/time.hpp>
+#include <fmt/core.h>
+
+#include "common/service.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+
+corio::task<> echo(corio::tcp_stream stream) {
+  // In the task's frame: allocated once per connection, reused for every message.
+  std::array<std::byte, 16 * 1024> buffer;
+  for (unsigned round = 1;; ++round) {
+    auto n = co_await stream.read(buffer);
+    if (!n || *n == 0) break;  // end of stream, reset, or cancelled
+    if (!co_await stream.write_all(std::span(buffer).first(*n))) break;
+    if (round % 16 == 0) co_await examples::yield_now{};  // a busy peer must not starve others
+  }
+  // An orderly close: FIN after what was echoed. Unread input would turn close() into a reset,
+  // so drain what already arrived, without waiting (a cancelled task's awaits end at once).
+  (void)stream.shutdown_write();
+  for (int k = 0; k < 16 && stream.raw().read(buffer).value_or(0) > 0; ++k) {
+  }
+  stream.close();
+}
+
+// The handles of finished tasks are dropped only when the vector would grow, so it stays
+// within twice the live connections without a sweep per accept.
+void add_client(std::vector<corio::join_handle<>>& clients, corio::join_handle<> h) {
+  if (clients.size() == clients.capacity()) {
+    std::erase_if(clients, [](const corio::join_handle<>& c) { return c.is_finished(); });
+  }
+  clients.push_back(std::move(h));
+}
+
+// `listener` and `clients` live in serve()'s frame, which awaits this task before it ends.
+corio::task<> accept_clients(corio::tcp_listener& listener,
+                             std::vector<corio::join_handle<>>& clients) {
+  bool warned = false;
+  while (true) {
+    auto got = co_await listener.accept();
+    if (got) {
+      warned = false;
+      add_client(clients, corio::spawn(echo(std::move(got->first))));
+      continue;
+    }
+    const std::error_code ec = got.error();
+    if (ec == std::errc::operation_canceled) co_return;
+    if (ec == std::errc::connection_aborted) continue;  // that one is gone; take the next
+    // Out of fds (or worse): the connection stays queued. Warn once per episode and retry
+    // after a pause; retrying at once would spin.
+    if (!warned) fmt::print(stderr, "warning: accept: {}; retrying\n", ec.message());
+    warned = true;
+    co_await corio::sleep_for(50ms);
+  }
+}
+
+corio::task<int> serve(examples::options opts) {
+  // Watched before the line is printed: a script may signal as soon as it reads it.
+  corio::signal_set signals;
+  if (!signals.add(SIGINT) || !signals.add(SIGTERM)) co_return 1;
+  auto listener = corio::tcp_listener::bind(examples::loopback(opts));
+  auto bound = listener ? listener->local_address() : corio::result<corio::net::socket_address>(
+                                                          listener.error());
+  if (!bound) {
+    fmt::print(stderr, "listen: {}\n", bound.error().message());
+    co_return 1;
+  }
+  examples::announce(*bound);
+
+  std::vector<corio::join_handle<>> clients;
+  auto acceptor = corio::spawn(accept_clients(*listener, clients));
+  auto received = co_await signals.wait();
+
+  // Stop accepting first, so that the list of clients is final, then cancel them all.
+  acceptor.request_stop();
+  co_await acceptor;
+  listener->close();
+  for (auto& c : clients) c.request_stop();
+  for (auto& c : clients) co_await c;
+  co_return received ? 0 : 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const auto opts = examples::parse_service_options(argc, argv);
+  try {
+    return corio::block_on(serve(opts), corio::runtime_options{opts.backend});
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "echo_server: {}\n", e.what());
+    return 1;
+  }
+}

@@ -1,0 +1,174 @@
+// TCP echo on the callback event_loop. Readiness is edge-triggered, so a connection is served
+// until its socket would block (or its turn's budget is used up: then it continues next turn).
+// Each connection owns one fixed buffer and reads only while that buffer is empty: a peer that
+// stops reading our echoes stops being read (backpressure), so memory stays bounded whatever it
+// sends. Connection slots and their buffers are reused: nothing is allocated per message.
+#include <chrono>
+#include <csignal>
+#include <cstddef>
+#include <memory>
+#include <span>
+#include <utility>
+#include <vector>
+
+#include <corio/corio.hpp>
+#include <fmt/core.h>
+
+#include "common/service.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+using loop_type = corio::event_loop<int>;  // messages are unused
+constexpr corio::token listener_token{0};  // connections use slot index + 1
+constexpr std::size_t buffer_size = 32 * 1024;
+constexpr int rounds_per_turn = 16;  // buffers echoed per event before others get a turn
+
+struct connection {
+  corio::net::tcp_stream stream;
+  std::unique_ptr<std::byte[]> buffer = std::make_unique<std::byte[]>(buffer_size);
+  std::size_t begin = 0, end = 0;  // bytes read but not yet echoed: buffer[begin, end)
+  bool peer_done = false;          // the peer shut its write side
+  bool wants_write = false;        // registered for writable (buffer full) instead of readable
+};
+
+struct server {
+  corio::net::tcp_listener listener;
+  std::vector<connection> slots;
+  std::vector<std::size_t> free_slots;
+  bool retry_armed = false;
+  bool warned = false;
+
+  static std::size_t slot_of(corio::token t) { return static_cast<std::size_t>(t) - 1; }
+  static corio::token token_of(std::size_t i) { return corio::token{i + 1}; }
+
+  void readable(loop_type& loop, corio::token t) {
+    return t == listener_token ? accept_all(loop) : pump(loop, slot_of(t));
+  }
+  void writable(loop_type& loop, corio::token t) { pump(loop, slot_of(t)); }
+
+  // The listener's retry after running out of fds, or a connection that used up its turn.
+  void timeout(loop_type& loop, corio::token t) {
+    if (t != listener_token) return pump(loop, slot_of(t));
+    retry_armed = false;
+    if (listener.native_handle() >= 0) accept_all(loop);
+  }
+
+  // SIGINT/SIGTERM: stop accepting, close every connection in order, then leave run().
+  void signal(loop_type& loop, corio::signal_info) {
+    (void)loop.remove(listener);
+    listener.close();
+    for (std::size_t i = 0; i < slots.size(); ++i) close(loop, i);
+    loop.shutdown();
+  }
+
+  void accept_all(loop_type& loop) {
+    while (true) {
+      auto got = listener.accept();
+      if (got) {
+        warned = false;
+        const std::size_t i = take_slot();
+        slots[i].stream = std::move(got->first);
+        // Edge-triggered add reports data that is already there, so no pump() here.
+        if (!loop.add(slots[i].stream, token_of(i), corio::interest::readable)) close(loop, i);
+        continue;
+      }
+      if (corio::would_block(got.error())) return;
+      if (got.error() == std::errc::connection_aborted) continue;  // that one is gone
+      // Out of fds (or worse): the queued connection raises no new edge, so retry on a timer;
+      // looping here would spin.
+      if (!std::exchange(warned, true)) {
+        fmt::print(stderr, "warning: accept: {}; retrying\n", got.error().message());
+      }
+      if (!std::exchange(retry_armed, true)) (void)loop.timeout(listener_token, 50ms);
+      return;
+    }
+  }
+
+  // Echoes until the socket would block, switching interest between readable and writable.
+  void pump(loop_type& loop, std::size_t i) {
+    connection& c = slots[i];
+    if (c.stream.native_handle() < 0) return;  // a timeout that outlived its connection
+    for (int round = 0; round < rounds_per_turn; ++round) {
+      while (c.begin < c.end) {
+        auto n = c.stream.write(std::span(c.buffer.get() + c.begin, c.end - c.begin));
+        if (!n) return corio::would_block(n.error()) ? want(loop, i, true) : drop(loop, i);
+        c.begin += *n;
+      }
+      c.begin = c.end = 0;
+      if (c.peer_done) return close(loop, i);  // everything echoed: the half-close completes
+      auto n = c.stream.read(std::span(c.buffer.get(), buffer_size));
+      if (!n) return corio::would_block(n.error()) ? want(loop, i, false) : drop(loop, i);
+      c.end = *n;
+      c.peer_done = *n == 0;
+    }
+    // Still busy: continue next turn so that other connections and signals get served.
+    if (!loop.timeout(token_of(i), 0ms)) drop(loop, i);
+  }
+
+  void want(loop_type& loop, std::size_t i, bool write) {
+    connection& c = slots[i];
+    if (c.wants_write == write) return;
+    c.wants_write = write;
+    const auto which = write ? corio::interest::writable : corio::interest::readable;
+    if (!loop.modify(c.stream, token_of(i), which)) drop(loop, i);
+  }
+
+  // An orderly close: FIN after what was echoed. Unread input would turn close() into a reset,
+  // so drain what already arrived (bounded: a peer may keep sending).
+  void close(loop_type& loop, std::size_t i) {
+    connection& c = slots[i];
+    if (c.stream.native_handle() < 0) return;
+    (void)c.stream.shutdown(corio::net::shutdown_how::write);
+    for (int k = 0; k < rounds_per_turn; ++k) {
+      if (c.stream.read(std::span(c.buffer.get(), buffer_size)).value_or(0) == 0) break;
+    }
+    drop(loop, i);
+  }
+
+  // A reset or failed peer goes quietly; the slot and its buffer wait for the next client.
+  void drop(loop_type& loop, std::size_t i) {
+    connection& c = slots[i];
+    if (c.stream.native_handle() < 0) return;
+    (void)loop.remove(c.stream);
+    c.stream.close();
+    c.begin = c.end = 0;
+    c.peer_done = c.wants_write = false;
+    free_slots.push_back(i);
+  }
+
+  std::size_t take_slot() {
+    if (free_slots.empty()) {
+      slots.emplace_back();
+      free_slots.reserve(slots.size());  // so drop() never allocates
+      free_slots.push_back(slots.size() - 1);
+    }
+    const std::size_t i = free_slots.back();
+    free_slots.pop_back();
+    return i;
+  }
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const auto opts = examples::parse_service_options(argc, argv);
+  auto loop = loop_type::create(examples::loop_options(opts));
+  auto listener = corio::net::tcp_listener::bind(examples::loopback(opts));
+  if (!loop || !listener) {
+    fmt::print(stderr, "setup: {}\n", (loop ? listener.error() : loop.error()).message());
+    return 1;
+  }
+  server handler;
+  handler.listener = std::move(*listener);
+  auto bound = handler.listener.local_address();
+  if (!bound || !loop->add(handler.listener, listener_token, corio::interest::readable) ||
+      !loop->watch_signal(SIGINT) || !loop->watch_signal(SIGTERM)) {
+    fmt::print(stderr, "event loop setup failed\n");
+    return 1;
+  }
+  examples::announce(*bound);  // signals are watched: a script may send one right after this
+  auto r = loop->run(handler);
+  if (!r) fmt::print(stderr, "run: {}\n", r.error().message());
+  return r ? 0 : 1;
+}

@@ -1,0 +1,73 @@
+// UDP echo with coroutines: every datagram, 0 to 65,507 bytes, goes back to its sender as is.
+// One task echoes; main waits for SIGINT/SIGTERM, cancels it through its join handle and waits
+// for it to finish.
+#include <chrono>
+#include <csignal>
+#include <cstddef>
+#include <exception>
+#include <span>
+#include <system_error>
+#include <vector>
+
+#include <corio/runtime.hpp>
+#include <corio/signal_set.hpp>
+#include <corio/time.hpp>
+#include <corio/udp.hpp>
+#include <fmt/core.h>
+
+#include "common/service.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+
+corio::task<> echo(corio::udp_socket& socket) {
+  // Larger than any IPv4 datagram (65,507 bytes), so nothing is ever truncated. Allocated once.
+  std::vector<std::byte> buffer(65536);
+  for (unsigned round = 1;; ++round) {
+    auto got = co_await socket.recv_from(buffer);
+    if (!got) {
+      if (got.error() == std::errc::operation_canceled) co_return;
+      // Transient (e.g. ENOMEM): report it and pause, so a persistent one cannot spin.
+      fmt::print(stderr, "warning: recv_from: {}\n", got.error().message());
+      co_await corio::sleep_for(50ms);
+      continue;
+    }
+    const auto [size, sender] = *got;
+    // A failed send loses this one datagram, as UDP may; the server carries on.
+    auto sent = co_await socket.send_to(std::span(buffer).first(size), sender);
+    if (!sent && sent.error() == std::errc::operation_canceled) co_return;
+    if (round % 64 == 0) co_await examples::yield_now{};  // a flood must not starve the signal
+  }
+}
+
+corio::task<int> serve(examples::options opts) {
+  corio::signal_set signals;  // before the line is printed: a script may signal right after it
+  if (!signals.add(SIGINT) || !signals.add(SIGTERM)) co_return 1;
+  auto socket = corio::udp_socket::bind(examples::loopback(opts));
+  auto bound = socket ? socket->local_address()
+                      : corio::result<corio::net::socket_address>(socket.error());
+  if (!bound) {
+    fmt::print(stderr, "bind: {}\n", bound.error().message());
+    co_return 1;
+  }
+  examples::announce(*bound);
+
+  auto echoer = corio::spawn(echo(*socket));  // *socket outlives it: we await it below
+  auto received = co_await signals.wait();
+  echoer.request_stop();
+  co_await echoer;
+  co_return received ? 0 : 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const auto opts = examples::parse_service_options(argc, argv);
+  try {
+    return corio::block_on(serve(opts), corio::runtime_options{opts.backend});
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "udp_echo: {}\n", e.what());
+    return 1;
+  }
+}

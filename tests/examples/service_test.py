@@ -1,0 +1,545 @@
+#!/usr/bin/env python3
+"""Contract tests for the example network services (echo_server, echo_server_callbacks,
+udp_echo). Standard library only.
+
+usage: service_test.py CHECK [--udp] [--built-backends a,b] -- PROGRAM [ARGS...]
+
+Every check starts the program itself with `--port` added (0 unless it tests a port), waits
+for its `listening on 127.0.0.1:PORT` line (never a fixed sleep), and stops only the processes
+it started, by PID. Every loop is bounded in count and in time. The fixed waits that remain are
+measurement windows (CPU ticks over 1 s), not synchronisation.
+"""
+import argparse
+import os
+import random
+import re
+import resource
+import selectors
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import threading
+import time
+
+LINE = re.compile(rb"listening on 127\.0\.0\.1:(\d+)\n")
+TICKS = os.sysconf("SC_CLK_TCK")
+IO_TIMEOUT = 10.0      # any single socket operation of a check
+EXIT_LIMIT = 2.0       # the contract: exit within 2 s of SIGINT/SIGTERM
+
+
+class Failure(Exception):
+    pass
+
+
+def expect(condition, message):
+    if not condition:
+        raise Failure(message)
+
+
+class Server:
+    """One started service. Kills it (by PID) if a check leaves it running."""
+
+    def __init__(self, command, preexec_fn=None, port=0):
+        self.command = command + ["--port", str(port)]
+        self.proc = subprocess.Popen(self.command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     preexec_fn=preexec_fn)
+        self.stderr = bytearray()
+        self._stderr_lock = threading.Condition()
+        self._stderr_thread = threading.Thread(target=self._collect_stderr, daemon=True)
+        self._stderr_thread.start()
+        try:
+            self.port = self._wait_listening(10.0)
+        except BaseException:
+            self.close()  # no `with` owns it yet
+            raise
+
+    def _collect_stderr(self):
+        for chunk in iter(lambda: os.read(self.proc.stderr.fileno(), 4096), b""):
+            with self._stderr_lock:
+                self.stderr += chunk
+                self._stderr_lock.notify_all()
+
+    def stderr_text(self):
+        with self._stderr_lock:
+            return self.stderr.decode(errors="replace")
+
+    def wait_stderr(self, text, limit):
+        """Waits until `text` appears on the server's stderr (or it exits); bounded."""
+        with self._stderr_lock:
+            found = self._stderr_lock.wait_for(
+                lambda: text in self.stderr or self.proc.poll() is not None, timeout=limit)
+        return found and text in self.stderr
+
+    def _wait_listening(self, limit):
+        got = b""
+        deadline = time.monotonic() + limit
+        with selectors.DefaultSelector() as sel:
+            sel.register(self.proc.stdout, selectors.EVENT_READ)
+            while b"\n" not in got:
+                left = deadline - time.monotonic()
+                expect(left > 0, f"no listening line within {limit} s (got {got!r})")
+                if sel.select(left):
+                    chunk = os.read(self.proc.stdout.fileno(), 256)
+                    expect(chunk, f"stdout closed before the listening line (got {got!r}); "
+                                  f"exit {self.proc.poll()}, stderr: {self.stderr_text()}")
+                    got += chunk
+        match = LINE.fullmatch(got)
+        expect(match, f"first output {got!r} is not exactly 'listening on 127.0.0.1:PORT\\n'")
+        port = int(match.group(1))
+        expect(0 < port < 65536, f"bad port {port}")
+        return port
+
+    def expect_exit(self, signo):
+        rc, took = self.signal_and_wait(signo)
+        expect(rc == 0, f"{signal.Signals(signo).name}: exit {rc}")
+        return took
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def cpu_ticks(self):
+        with open(f"/proc/{self.proc.pid}/stat", encoding="ascii") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return int(fields[11]) + int(fields[12])  # utime + stime (fields 14 and 15)
+
+    def rss_kib(self):
+        with open(f"/proc/{self.proc.pid}/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+        raise Failure("no VmRSS")
+
+    def signal_and_wait(self, signo, limit=EXIT_LIMIT):
+        """Sends signo and returns (exit status, seconds until exit), or fails after `limit`."""
+        start = time.monotonic()
+        self.proc.send_signal(signo)
+        try:
+            rc = self.proc.wait(timeout=limit)
+        except subprocess.TimeoutExpired:
+            raise Failure(f"still running {limit} s after {signal.Signals(signo).name}") from None
+        return rc, time.monotonic() - start
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.kill()  # by PID: only the process this check started
+        self.proc.wait(timeout=10)
+        self._stderr_thread.join(timeout=5)
+        self.proc.stdout.close()
+        self.proc.stderr.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def idle_ticks(server, window=1.0):
+    before = server.cpu_ticks()
+    time.sleep(window)  # a measurement window, not a synchronisation
+    return server.cpu_ticks() - before
+
+
+# ---------------------------------------------------------------- TCP helpers
+
+def connect(port):
+    s = socket.create_connection(("127.0.0.1", port), timeout=IO_TIMEOUT)
+    s.settimeout(IO_TIMEOUT)
+    return s
+
+
+def recv_exact(s, n):
+    parts, got = [], 0
+    while got < n:
+        chunk = s.recv(min(n - got, 1 << 20))
+        expect(chunk, f"EOF after {got} of {n} bytes")
+        parts.append(chunk)
+        got += len(chunk)
+    return b"".join(parts)
+
+
+def roundtrip(port, payload=b"ping"):
+    with connect(port) as s:
+        s.sendall(payload)
+        expect(recv_exact(s, len(payload)) == payload, "echo differs")
+
+
+def echo_stream(s, payload):
+    """Sends from a thread while reading here: a client that sent 1 MiB before reading would
+    deadlock against a server that (correctly) stops reading while we do not read."""
+    errors = []
+
+    def send():
+        try:
+            s.sendall(payload)
+        except OSError as e:
+            errors.append(e)
+
+    sender = threading.Thread(target=send)
+    sender.start()
+    try:
+        back = recv_exact(s, len(payload))
+    finally:
+        sender.join(timeout=IO_TIMEOUT)
+    expect(not errors, f"send failed: {errors}")
+    return back
+
+
+def run_threads(targets, limit):
+    """Runs each callable in a thread; fails on any exception or if they outlast `limit`."""
+    errors = []
+
+    def wrap(fn):
+        try:
+            fn()
+        except BaseException as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=wrap, args=(t,), daemon=True) for t in targets]
+    for t in threads:
+        t.start()
+    deadline = time.monotonic() + limit
+    for t in threads:
+        t.join(timeout=max(0.0, deadline - time.monotonic()))
+    expect(not any(t.is_alive() for t in threads), f"client threads still running after {limit} s")
+    if errors:
+        raise Failure(f"{len(errors)} client(s) failed, first: {errors[0]!r}")
+
+
+# ---------------------------------------------------------------- TCP checks
+
+def free_port(kind):
+    with socket.socket(socket.AF_INET, kind) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def tcp_listen(cmd, _args):
+    with Server(cmd) as srv:  # --port 0: the line names the port picked
+        roundtrip(srv.port)
+        srv.expect_exit(signal.SIGTERM)
+    wanted = free_port(socket.SOCK_STREAM)
+    with Server(cmd, port=wanted) as srv:
+        expect(srv.port == wanted, f"asked for port {wanted}, listening on {srv.port}")
+        roundtrip(srv.port)
+        srv.expect_exit(signal.SIGINT)
+
+
+def tcp_echo(cmd, _args):
+    rng = random.Random(20240601)
+    plans = [[rng.randrange(0, 1 << 20) + 1 for _ in range(4)] for _ in range(16)]
+
+    def client(sizes):
+        with connect(srv.port) as s:
+            for size in sizes:
+                payload = rng_bytes(size)
+                expect(echo_stream(s, payload) == payload, f"{size}-byte echo differs")
+
+    with Server(cmd) as srv:
+        run_threads([lambda p=p: client(p) for p in plans], 60)
+        expect(srv.alive(), "server died")
+
+
+def rng_bytes(n):
+    return random.randbytes(n)
+
+
+def tcp_half_close(cmd, _args):
+    with Server(cmd) as srv:
+        for size in (0, 1, 200_000, 3_000_000):
+            payload = rng_bytes(size)
+            with connect(srv.port) as s:
+                sender_done = threading.Event()
+
+                def send(sock=s, data=payload):
+                    sock.sendall(data)
+                    sock.shutdown(socket.SHUT_WR)  # half-close: we still read
+                    sender_done.set()
+
+                t = threading.Thread(target=send, daemon=True)
+                t.start()
+                back = bytearray()
+                deadline = time.monotonic() + 30
+                while time.monotonic() < deadline:
+                    chunk = s.recv(1 << 20)
+                    if not chunk:
+                        break
+                    back += chunk
+                t.join(timeout=IO_TIMEOUT)
+                expect(sender_done.is_set(), "send did not finish")
+                expect(bytes(back) == payload, f"{size} bytes: got {len(back)} back before EOF")
+        roundtrip(srv.port)
+
+
+def reset(s):
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    s.close()  # SO_LINGER 0: the close sends RST
+
+
+def tcp_reset(cmd, _args):
+    with Server(cmd) as srv:
+        survivor = connect(srv.port)
+        with survivor:
+            for _ in range(20):
+                s = connect(srv.port)
+                s.sendall(rng_bytes(256 * 1024))  # mid-stream: echo in flight both ways
+                reset(s)
+            roundtrip(srv.port)
+            payload = rng_bytes(100_000)
+            expect(echo_stream(survivor, payload) == payload, "older connection broken")
+        expect(srv.alive(), "server died after peer resets")
+
+
+def tcp_slow_reader(cmd, _args):
+    limit_kib, push_total, push_time = 64 * 1024, 256 << 20, 3.0
+    with Server(cmd) as srv:
+        base = srv.rss_kib()
+        peak = base
+        pushed = 0
+        chunk = rng_bytes(1 << 20)
+        with connect(srv.port) as hog:
+            hog.setblocking(False)
+            deadline = time.monotonic() + push_time
+            with selectors.DefaultSelector() as sel:
+                sel.register(hog, selectors.EVENT_WRITE)
+                while pushed < push_total and time.monotonic() < deadline:
+                    if sel.select(0.1):
+                        try:
+                            pushed += hog.send(chunk)
+                        except BlockingIOError:
+                            pass
+                    peak = max(peak, srv.rss_kib())
+            peak = max(peak, srv.rss_kib())
+            expect(srv.alive(), "server died")
+            roundtrip(srv.port)  # the stuck connection does not stall the others
+            reset(hog)
+        print(f"pushed {pushed >> 20} MiB without reading; VmRSS {base} -> peak {peak} KiB")
+        expect(pushed < push_total, "the server took all 256 MiB: it buffers without bound")
+        expect(peak < limit_kib, f"VmRSS reached {peak} KiB (limit {limit_kib} KiB)")
+
+
+def tcp_signals(cmd, _args):
+    for signo in (signal.SIGINT, signal.SIGTERM):
+        name = signal.Signals(signo).name
+        # Idle: open connections are closed in order (EOF), not reset.
+        with Server(cmd) as srv:
+            idle = [connect(srv.port) for _ in range(3)]
+            roundtrip(srv.port)
+            rc, took = srv.signal_and_wait(signo)
+            expect(rc == 0, f"{name} while idle: exit {rc}")
+            for s in idle:
+                with s:
+                    expect(s.recv(16) == b"", f"{name}: an idle client got data, not EOF")
+            print(f"{name}, idle: exit 0 after {took:.3f} s")
+        # Under load: 50 connections echoing as fast as they can.
+        with Server(cmd) as srv:
+            took = signal_under_load(srv, signo, clients=50)
+            print(f"{name}, 50 busy connections: exit 0 after {took:.3f} s")
+
+
+def signal_under_load(srv, signo, clients):
+    stop = threading.Event()
+    started = threading.Semaphore(0)
+    payload = rng_bytes(64 * 1024)
+
+    def client():
+        try:
+            with connect(srv.port) as s:
+                first = True
+                while not stop.is_set():
+                    s.sendall(payload)
+                    recv_exact(s, len(payload))
+                    if first:
+                        started.release()
+                        first = False
+        except (OSError, Failure):
+            pass  # the server closed us: expected once it was signalled
+
+    threads = [threading.Thread(target=client, daemon=True) for _ in range(clients)]
+    for t in threads:
+        t.start()
+    deadline = time.monotonic() + 20
+    for _ in range(clients):
+        expect(started.acquire(timeout=max(0.0, deadline - time.monotonic())),
+               "not every client got its first echo")
+    rc, took = srv.signal_and_wait(signo)
+    stop.set()
+    for t in threads:
+        t.join(timeout=IO_TIMEOUT)
+    expect(rc == 0, f"{signal.Signals(signo).name} under load: exit {rc}")
+    return took
+
+
+def tcp_idle_cpu(cmd, _args):
+    with Server(cmd) as srv:
+        keep = connect(srv.port)
+        with keep:
+            roundtrip(srv.port)
+            ticks = idle_ticks(srv)
+        print(f"idle: {ticks} ticks in 1 s (of {TICKS}/s)")
+        expect(ticks <= 2, f"{ticks} CPU ticks over 1 s of idleness: the server polls")
+
+
+def limit_fds():
+    resource.setrlimit(resource.RLIMIT_NOFILE, (32, 32))
+
+
+def tcp_emfile(cmd, _args):
+    with Server(cmd, preexec_fn=limit_fds) as srv:
+        clients = []
+        try:
+            for _ in range(48):  # more than the server has fds for; the rest wait in the backlog
+                clients.append(connect(srv.port))
+            expect(srv.wait_stderr(b"warning", 10),
+                   f"no warning on stderr after running out of fds (exit {srv.proc.poll()}): "
+                   f"{srv.stderr_text()!r}")
+            ticks = idle_ticks(srv)
+            print(f"saturated: {ticks} ticks in 1 s; stderr: {srv.stderr_text().strip()!r}")
+            expect(ticks <= 4, f"{ticks} CPU ticks over 1 s while out of fds: it spins")
+            expect(srv.alive(), "server died while out of fds")
+            warnings = srv.stderr_text().count("warning")
+            expect(warnings == 1, f"{warnings} warnings for one episode (want exactly 1)")
+            payload = b"still here"
+            clients[0].sendall(payload)  # an accepted connection keeps working
+            expect(recv_exact(clients[0], len(payload)) == payload, "echo differs while saturated")
+        finally:
+            for s in clients:
+                s.close()
+        # Once the clients are gone the server frees its fds and takes new connections again.
+        roundtrip(srv.port)
+        srv.expect_exit(signal.SIGINT)
+
+
+# ---------------------------------------------------------------- UDP checks
+
+def udp_client():
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", 0))
+    s.settimeout(IO_TIMEOUT)
+    return s
+
+
+def udp_roundtrip(s, port, payload):
+    s.sendto(payload, ("127.0.0.1", port))
+    back, sender = s.recvfrom(70000)
+    expect(sender == ("127.0.0.1", port), f"reply from {sender}")
+    expect(back == payload, f"{len(payload)}-byte datagram came back as {len(back)} bytes")
+
+
+def udp_listen(cmd, _args):
+    wanted = free_port(socket.SOCK_DGRAM)
+    for port in (0, wanted):
+        with Server(cmd, port=port) as srv, udp_client() as s:
+            expect(port in (0, srv.port), f"asked for port {port}, listening on {srv.port}")
+            udp_roundtrip(s, srv.port, b"ping")
+            srv.expect_exit(signal.SIGTERM)
+
+
+def udp_echo(cmd, _args):
+    rng = random.Random(7)
+    with Server(cmd) as srv:
+        with udp_client() as s:
+            for size in [0, 1, 1472, 65507] + [rng.randrange(0, 65508) for _ in range(100)]:
+                udp_roundtrip(s, srv.port, rng_bytes(size))
+        # Several senders at once: each gets its own datagrams back.
+        def client():
+            with udp_client() as c:
+                for _ in range(50):
+                    udp_roundtrip(c, srv.port, rng_bytes(rng.randrange(0, 9000)))
+        run_threads([client] * 8, 60)
+        expect(srv.alive(), "server died")
+
+
+def udp_signals(cmd, _args):
+    for signo in (signal.SIGINT, signal.SIGTERM):
+        with Server(cmd) as srv:
+            rc, _ = srv.signal_and_wait(signo)
+            expect(rc == 0, f"idle: exit {rc}")
+        with Server(cmd) as srv:
+            stop = threading.Event()
+            started = threading.Semaphore(0)
+
+            def client():
+                try:
+                    with udp_client() as c:
+                        c.settimeout(0.5)
+                        udp_roundtrip(c, srv.port, b"x" * 1024)
+                        started.release()
+                        while not stop.is_set():
+                            c.sendto(b"y" * 1024, ("127.0.0.1", srv.port))
+                            try:
+                                c.recvfrom(2048)
+                            except socket.timeout:
+                                pass
+                except (OSError, Failure):
+                    pass
+
+            threads = [threading.Thread(target=client, daemon=True) for _ in range(16)]
+            for t in threads:
+                t.start()
+            for _ in threads:
+                expect(started.acquire(timeout=20), "not every client got its first echo")
+            rc, took = srv.signal_and_wait(signo)
+            stop.set()
+            for t in threads:
+                t.join(timeout=IO_TIMEOUT)
+            expect(rc == 0, f"under load: exit {rc}")
+            print(f"{signal.Signals(signo).name}, 16 busy senders: exit 0 after {took:.3f} s")
+
+
+def udp_idle_cpu(cmd, _args):
+    with Server(cmd) as srv, udp_client() as s:
+        udp_roundtrip(s, srv.port, b"ping")
+        ticks = idle_ticks(srv)
+        print(f"idle: {ticks} ticks in 1 s")
+        expect(ticks <= 2, f"{ticks} CPU ticks over 1 s of idleness: the server polls")
+
+
+# ---------------------------------------------------------------- both
+
+def bad_args(cmd, args):
+    cases = [["--bogus", "1"], ["--port", "abc"], ["--port", "70000"], ["--threads", "0"],
+             ["--threads", "2"], ["--backend", "nope"], ["--port"]]
+    if "io_uring" not in args.built_backends.split(","):
+        cases.append(["--backend", "io_uring"])
+    for extra in cases:
+        done = subprocess.run(cmd + extra, capture_output=True, text=True, timeout=10,
+                              check=False)
+        expect(done.returncode == 2, f"{extra}: exit {done.returncode}, want 2")
+        expect("usage:" in done.stderr, f"{extra}: no usage line on stderr: {done.stderr!r}")
+        expect(done.stdout == "", f"{extra}: printed {done.stdout!r} on stdout")
+        print(f"{' '.join(extra)}: {done.stderr.splitlines()[0]}")
+
+
+TCP_CHECKS = {"listen": tcp_listen, "echo": tcp_echo, "half_close": tcp_half_close,
+              "reset": tcp_reset, "slow_reader": tcp_slow_reader, "signals": tcp_signals,
+              "idle_cpu": tcp_idle_cpu, "emfile": tcp_emfile, "bad_args": bad_args}
+UDP_CHECKS = {"listen": udp_listen, "echo": udp_echo, "signals": udp_signals,
+              "idle_cpu": udp_idle_cpu, "bad_args": bad_args}
+
+
+def main():
+    split = sys.argv.index("--")
+    parser = argparse.ArgumentParser()
+    parser.add_argument("check")
+    parser.add_argument("--udp", action="store_true")
+    parser.add_argument("--built-backends", default="epoll")
+    args = parser.parse_args(sys.argv[1:split])
+    command = sys.argv[split + 1:]
+    checks = UDP_CHECKS if args.udp else TCP_CHECKS
+    if args.check not in checks:
+        print(f"unknown check {args.check}; known: {', '.join(checks)}", file=sys.stderr)
+        return 1
+    try:
+        checks[args.check](command, args)
+    except Failure as e:
+        print(f"FAIL {args.check}: {e}", file=sys.stderr)
+        return 1
+    print(f"ok {args.check}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

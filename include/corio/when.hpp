@@ -1,1 +1,374 @@
+// when_all and when_any: run tasks concurrently on the current thread and wait for all of
+// them, or for the first one.
+//
+//   auto [a, b] = co_await corio::when_all(fetch(x), fetch(y));   // std::tuple<A, B>
+//   auto first = co_await corio::when_any(recv(rx), shutdown());  // when_any_result<A, B>
+//   if (first.index == 0) use(std::get<0>(first.value));
+//
+// Contracts, read these before using them:
+// - Children start on the awaiting coroutine's executor, in argument order, each in a small
+//   frame of its own from the frame pool. They interleave on this thread; nothing runs in
+//   parallel, so they may share state without locks.
+// - Results go by position. A task<void> yields std::monostate, a task<T&> yields
+//   std::reference_wrapper<T>.
+// - when_all waits for every child. When some throw, the exception of the first to fail (in
+//   completion order) is rethrown once all have finished; the other results are dropped. A
+//   failure does not cancel the siblings.
+// - when_any: the first child to finish wins, with a value or an exception. The others are
+//   cancelled (their pending and later operations end with operation_canceled) and have
+//   finished before when_any returns; their results are dropped, exactly once. A winner's
+//   exception is rethrown.
+// - Stop: the awaiting task's stop token reaches every child, so stopping it cancels them
+//   all; the combinator still waits for each child to finish before it returns.
+// - Allocation: the frames come from the pool. when_any (and timeout, in time.hpp) also makes
+//   one std::stop_source for its children, whose shared state the standard library allocates.
+// - Ranges: when_all(std::vector<task<T>>) yields std::vector<T> (nothing for T = void);
+//   when_any(std::vector<task<T>>) yields std::pair<std::size_t, T>, index first. when_any of
+//   an empty vector throws std::invalid_argument.
 #pragma once
+
+#include <array>
+#include <cassert>
+#include <coroutine>
+#include <cstddef>
+#include <exception>
+#include <functional>
+#include <optional>
+#include <span>
+#include <stdexcept>
+#include <stop_token>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include <corio/detail/executor.hpp>
+#include <corio/detail/frame_pool.hpp>
+#include <corio/task.hpp>
+
+namespace corio {
+
+// What when_any(task<Ts>...) yields: the winner's position and its result at that position.
+template <class... Ts>
+struct when_any_result {
+  std::size_t index;
+  std::variant<Ts...> value;
+};
+
+namespace detail {
+
+template <class T>
+using when_value_t =
+    std::conditional_t<std::is_void_v<T>, std::monostate,
+                       std::conditional_t<std::is_reference_v<T>,
+                                          std::reference_wrapper<std::remove_reference_t<T>>, T>>;
+
+template <class T>
+inline constexpr bool is_task_v = false;
+template <class T>
+inline constexpr bool is_task_v<task<T>> = true;
+
+// The parent's side of one when_all/when_any: counts the children still running and resumes
+// the parent, through one operation, when the last one finishes. Lives in the combinator's
+// frame; every child finishes on the owner thread, so the counter needs no atomics.
+class when_group {
+ public:
+  enum class mode : bool { all, first_wins };
+  static constexpr std::size_t none = static_cast<std::size_t>(-1);
+
+  when_group(std::size_t children, mode m) : remaining_(children) {
+    if (m == mode::first_wins) source_.emplace();
+  }
+  when_group(const when_group&) = delete;
+  when_group& operator=(const when_group&) = delete;
+
+  // The token the children run with: the parent's own for when_all; for when_any a source of
+  // the group's, which the parent's token stops too.
+  const std::stop_token& token() const noexcept { return token_; }
+  std::size_t winner() const noexcept { return winner_; }
+  void rethrow_first_failure() const {
+    if (first_error_) std::rethrow_exception(first_error_);
+  }
+
+  // Each child reports here from its final suspension, on the owner thread.
+  void finished(std::size_t index, const std::exception_ptr& error) noexcept {
+    assert(remaining_ > 0 && join_.owner() == current_executor());
+    if (error && !first_error_) first_error_ = error;
+    if (source_ && winner_ == none) {
+      winner_ = index;
+      source_->request_stop();  // losers' operations post their cancellation; none runs here
+    }
+    if (--remaining_ == 0) join_.complete_local();
+  }
+
+  // Awaiting starts the children and resumes when all have finished.
+  class run_awaiter {
+   public:
+    run_awaiter(when_group& group, std::span<const std::coroutine_handle<>> children) noexcept
+        : group_(group), children_(children) {}
+    bool await_ready() const noexcept { return children_.empty(); }
+    template <class Promise>
+    void await_suspend(std::coroutine_handle<Promise> parent) noexcept {
+      group_.start(stop_token_of(parent));
+      // Not cancellable itself: a stop reaches the children, and we wait for them.
+      (void)group_.join_.arm(parent, std::stop_token{});
+      executor* ex = current_executor();
+      for (auto child : children_) schedule(*ex, child);
+    }
+    void await_resume() noexcept {
+      group_.join_.disarm();
+      group_.chain_.reset();
+    }
+
+   private:
+    when_group& group_;
+    std::span<const std::coroutine_handle<>> children_;
+  };
+  run_awaiter run(std::span<const std::coroutine_handle<>> children) noexcept {
+    return run_awaiter(*this, children);
+  }
+
+ private:
+  struct join_operation final : operation {
+    void unlink() noexcept override {}  // linked nowhere: only the last child completes it
+  };
+  struct forward_stop {
+    std::stop_source* to;
+    void operator()() const noexcept { to->request_stop(); }
+  };
+
+  void start(std::stop_token parent) {
+    if (!source_) {
+      token_ = std::move(parent);
+      return;
+    }
+    token_ = source_->get_token();
+    if (parent.stop_possible()) chain_.emplace(parent, forward_stop{&*source_});
+  }
+
+  std::size_t remaining_;
+  std::size_t winner_ = none;
+  std::exception_ptr first_error_;
+  join_operation join_;
+  std::optional<std::stop_source> source_;                   // when_any only
+  std::optional<std::stop_callback<forward_stop>> chain_;    // parent's stop -> source_
+  std::stop_token token_;
+};
+
+// One child: a coroutine that awaits the work and keeps its outcome for the parent. It stays
+// suspended at the end until its owner (in the combinator's frame) destroys it.
+template <class T>
+class [[nodiscard]] when_child {
+ public:
+  using value_type = when_value_t<T>;
+
+  class promise_type {
+   public:
+    template <class Work>
+    promise_type(Work&&, when_group& group, std::size_t index) noexcept
+        : group_(&group), index_(index) {}
+    static void* operator new(std::size_t size) { return frame_allocate(size); }
+    static void operator delete(void* frame, std::size_t size) noexcept {
+      frame_deallocate(frame, size);
+    }
+
+    when_child get_return_object() noexcept {
+      return when_child(std::coroutine_handle<promise_type>::from_promise(*this));
+    }
+    std::suspend_always initial_suspend() const noexcept { return {}; }
+    auto final_suspend() const noexcept {
+      struct report {
+        bool await_ready() const noexcept { return false; }
+        void await_suspend(std::coroutine_handle<promise_type> self) const noexcept {
+          promise_type& p = self.promise();
+          p.group_->finished(p.index_, p.outcome_.index() == 2 ? std::get<2>(p.outcome_)
+                                                               : std::exception_ptr{});
+        }
+        void await_resume() const noexcept {}
+      };
+      return report{};
+    }
+    template <class U>
+    void return_value(U&& value) {
+      outcome_.template emplace<1>(std::forward<U>(value));
+    }
+    void unhandled_exception() noexcept { outcome_.template emplace<2>(std::current_exception()); }
+    // What stop_token_of() finds when the child awaits an operation.
+    std::stop_token stop_token() const noexcept { return group_->token(); }
+
+   private:
+    friend when_child;
+    when_group* group_;
+    std::size_t index_;
+    std::variant<std::monostate, value_type, std::exception_ptr> outcome_;
+  };
+
+  when_child(when_child&& other) noexcept : frame_(std::exchange(other.frame_, {})) {}
+  when_child& operator=(when_child&&) = delete;
+  ~when_child() {
+    if (frame_) frame_.destroy();
+  }
+
+  std::coroutine_handle<> handle() const noexcept { return frame_; }
+  // Precondition: finished. Moves the value out, or rethrows.
+  value_type take() {
+    auto& outcome = frame_.promise().outcome_;
+    if (outcome.index() == 2) std::rethrow_exception(std::get<2>(outcome));
+    return std::move(std::get<1>(outcome));
+  }
+  bool failed() const noexcept { return frame_.promise().outcome_.index() == 2; }
+  // The finished value, left in place; precondition: finished and not failed.
+  const value_type& peek() const noexcept { return *std::get_if<1>(&frame_.promise().outcome_); }
+
+ private:
+  explicit when_child(std::coroutine_handle<promise_type> frame) noexcept : frame_(frame) {}
+  std::coroutine_handle<promise_type> frame_;
+};
+
+// The awaiter behind an awaitable: its operator co_await's result, or itself.
+template <class A>
+decltype(auto) awaiter_of(A&& a) {
+  if constexpr (requires { std::forward<A>(a).operator co_await(); }) {
+    return std::forward<A>(a).operator co_await();
+  } else {
+    return std::forward<A>(a);
+  }
+}
+template <class A>
+using await_result_t = decltype(awaiter_of(std::declval<A>()).await_resume());
+
+// Awaits an awaiter in place, wherever it lives. g++ 12 copies an awaiter that a co_await
+// names through a reference, which operations (not copyable) cannot survive.
+template <class A>
+class await_in_place {
+ public:
+  explicit await_in_place(A& awaiter) noexcept : awaiter_(&awaiter) {}
+  bool await_ready() { return awaiter_->await_ready(); }
+  template <class Promise>
+  decltype(auto) await_suspend(std::coroutine_handle<Promise> h) {
+    return awaiter_->await_suspend(h);
+  }
+  decltype(auto) await_resume() { return awaiter_->await_resume(); }
+
+ private:
+  A* awaiter_;
+};
+
+// The child's body. Work is a task<T> (by value: the child owns it) or a reference to an
+// awaitable that outlives the child.
+template <class T, class Work>
+when_child<T> run_child(Work work, [[maybe_unused]] when_group& group,
+                        [[maybe_unused]] std::size_t index) {
+  if constexpr (is_task_v<Work>) {
+    // Awaiting the task hands it this frame's stop_token(): the group's token.
+    if constexpr (std::is_void_v<T>) {
+      co_await std::move(work);
+      co_return std::monostate{};
+    } else {
+      co_return co_await std::move(work);
+    }
+  } else {
+    auto&& awaiter = awaiter_of(std::forward<Work>(work));
+    await_in_place<std::remove_reference_t<decltype(awaiter)>> in_place(awaiter);
+    if constexpr (std::is_void_v<T>) {
+      co_await in_place;
+      co_return std::monostate{};
+    } else {
+      co_return co_await in_place;
+    }
+  }
+}
+
+template <class... Ts, std::size_t... Is>
+std::tuple<when_child<Ts>...> make_children(when_group& group, std::index_sequence<Is...>,
+                                            task<Ts>... tasks) {
+  return {run_child<Ts, task<Ts>>(std::move(tasks), group, Is)...};
+}
+
+template <class... Children>
+std::array<std::coroutine_handle<>, sizeof...(Children)> frames_of(
+    const std::tuple<Children...>& children) {
+  return std::apply([](const auto&... c) {
+    return std::array<std::coroutine_handle<>, sizeof...(Children)>{c.handle()...};
+  }, children);
+}
+
+template <class Result, class Children, std::size_t... Is>
+Result take_winner(Children& children, std::size_t winner, std::index_sequence<Is...>) {
+  std::optional<Result> out;
+  (void)((Is == winner &&
+          (out.emplace(Result{winner, decltype(Result::value)(std::in_place_index<Is>,
+                                                              std::get<Is>(children).take())}),
+           true)) ||
+         ...);
+  return std::move(*out);
+}
+
+}  // namespace detail
+
+template <class... Ts>
+task<std::tuple<detail::when_value_t<Ts>...>> when_all(task<Ts>... tasks) {
+  detail::when_group group(sizeof...(Ts), detail::when_group::mode::all);
+  auto children = detail::make_children(group, std::index_sequence_for<Ts...>{},
+                                        std::move(tasks)...);
+  const auto frames = detail::frames_of(children);
+  co_await group.run(frames);
+  group.rethrow_first_failure();
+  co_return std::apply([](auto&... c) {
+    return std::tuple<detail::when_value_t<Ts>...>(c.take()...);
+  }, children);
+}
+
+template <class T>
+task<std::conditional_t<std::is_void_v<T>, void, std::vector<detail::when_value_t<T>>>> when_all(
+    std::vector<task<T>> tasks) {
+  detail::when_group group(tasks.size(), detail::when_group::mode::all);
+  std::vector<detail::when_child<T>> children;
+  std::vector<std::coroutine_handle<>> frames;
+  children.reserve(tasks.size());
+  frames.reserve(tasks.size());
+  for (std::size_t i = 0; i < tasks.size(); ++i) {
+    children.push_back(detail::run_child<T, task<T>>(std::move(tasks[i]), group, i));
+    frames.push_back(children.back().handle());
+  }
+  co_await group.run(frames);
+  group.rethrow_first_failure();
+  if constexpr (!std::is_void_v<T>) {
+    std::vector<detail::when_value_t<T>> out;
+    out.reserve(children.size());
+    for (auto& c : children) out.push_back(c.take());
+    co_return out;
+  }
+}
+
+template <class... Ts>
+task<when_any_result<detail::when_value_t<Ts>...>> when_any(task<Ts>... tasks) {
+  static_assert(sizeof...(Ts) > 0, "when_any of no tasks would never finish");
+  detail::when_group group(sizeof...(Ts), detail::when_group::mode::first_wins);
+  auto children = detail::make_children(group, std::index_sequence_for<Ts...>{},
+                                        std::move(tasks)...);
+  const auto frames = detail::frames_of(children);
+  co_await group.run(frames);
+  co_return detail::take_winner<when_any_result<detail::when_value_t<Ts>...>>(
+      children, group.winner(), std::index_sequence_for<Ts...>{});
+}
+
+template <class T>
+task<std::pair<std::size_t, detail::when_value_t<T>>> when_any(std::vector<task<T>> tasks) {
+  if (tasks.empty()) throw std::invalid_argument("corio::when_any of no tasks");
+  detail::when_group group(tasks.size(), detail::when_group::mode::first_wins);
+  std::vector<detail::when_child<T>> children;
+  std::vector<std::coroutine_handle<>> frames;
+  children.reserve(tasks.size());
+  frames.reserve(tasks.size());
+  for (std::size_t i = 0; i < tasks.size(); ++i) {
+    children.push_back(detail::run_child<T, task<T>>(std::move(tasks[i]), group, i));
+    frames.push_back(children.back().handle());
+  }
+  co_await group.run(frames);
+  const std::size_t winner = group.winner();
+  co_return std::pair<std::size_t, detail::when_value_t<T>>(winner, children[winner].take());
+}
+
+}  // namespace corio

@@ -31,7 +31,7 @@ corio::task<> echo(corio::tcp_stream stream) {
     auto n = co_await stream.read(buffer);
     if (!n || *n == 0) break;  // end of stream, reset, or cancelled
     if (!co_await stream.write_all(std::span(buffer).first(*n))) break;
-    if (round % 16 == 0) co_await examples::yield_now{};  // a busy peer must not starve others
+    if (round % 16 == 0) co_await corio::yield();  // a busy peer must not starve others
   }
   // An orderly close: FIN after what was echoed. Unread input would turn close() into a reset,
   // so drain what already arrived, without waiting (a cancelled task's awaits end at once).

@@ -37,7 +37,7 @@ corio::task<> echo(corio::udp_socket& socket) {
     // A failed send loses this one datagram, as UDP may; the server carries on.
     auto sent = co_await socket.send_to(std::span(buffer).first(size), sender);
     if (!sent && sent.error() == std::errc::operation_canceled) co_return;
-    if (round % 64 == 0) co_await examples::yield_now{};  // a flood must not starve the signal
+    if (round % 64 == 0) co_await corio::yield();  // a flood must not starve the signal
   }
 }
 

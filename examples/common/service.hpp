@@ -55,16 +55,5 @@ inline bool out_of_descriptors(std::error_code ec) {
          ec == std::errc::no_buffer_space || ec == std::errc::not_enough_memory;
 }
 
-// Lets the other tasks of this thread run before continuing. An operation that can complete at
-// once does not yield (tcp.hpp, "Fairness"), so a connection whose peer is always ready would
-// otherwise keep the thread, and a SIGINT would wait for it. corio has no public yield yet;
-// this is the executor's own schedule(), the same thing tests/net/support.hpp uses.
-struct yield_now {
-  bool await_ready() const noexcept { return false; }
-  void await_suspend(std::coroutine_handle<> h) const {
-    corio::detail::schedule(*corio::detail::current_executor(), h);
-  }
-  void await_resume() const noexcept {}
-};
 
 }  // namespace examples

@@ -10,8 +10,19 @@
 #include <corio/net/udp.hpp>
 #include <corio/net/unix.hpp>
 #include <corio/reactor.hpp>
+#include <corio/runtime.hpp>
 #include <corio/signal.hpp>
+#include <corio/signal_set.hpp>
+#include <corio/sync/channel.hpp>
+#include <corio/sync/event.hpp>
+#include <corio/sync/oneshot.hpp>
+#include <corio/task.hpp>
+#include <corio/tcp.hpp>
+#include <corio/time.hpp>
+#include <corio/udp.hpp>
 #include <corio/unique_fd.hpp>
+#include <corio/unix.hpp>
+#include <corio/when.hpp>
 
 namespace corio {
 std::string_view version() noexcept;

@@ -235,6 +235,18 @@ class [[nodiscard]] join_handle {
   detail::join_state<T>* state_;
 };
 
+// Lets the other ready tasks (and the reactor) run, then continues. An operation that can
+// complete at once does not yield, so a loop over an always-ready socket should yield now and
+// then: `co_await corio::yield();`.
+struct [[nodiscard]] yield_awaiter {
+  bool await_ready() const noexcept { return false; }
+  void await_suspend(std::coroutine_handle<> h) const {
+    detail::schedule(*detail::current_executor(), h);
+  }
+  void await_resume() const noexcept {}
+};
+inline yield_awaiter yield() noexcept { return {}; }
+
 // Starts `work` on the calling thread's executor.
 template <class T>
 join_handle<T> spawn(task<T> work) {

@@ -28,7 +28,6 @@ using corio::net::socket_address;
 using corio::test::bytes;
 using corio::test::finishes_within;
 using corio::test::text;
-using corio::test::yield_now;
 
 class robustness : public corio::test::backend_test {};
 
@@ -63,7 +62,7 @@ TEST_P(robustness, peer_reset_mid_write_is_an_error_not_sigpipe) {
     const std::vector<std::byte> big(16 << 20);
     corio::result<void> outcome;
     auto writer = corio::spawn(write_everything(c->client, big, outcome));
-    co_await yield_now{};
+    co_await corio::yield();
     CO_ASSERT_TRUE(!writer.is_finished());  // suspended on a full socket buffer
     // Linger 0 turns close into a reset.
     const ::linger reset{1, 0};
@@ -128,12 +127,12 @@ TEST_P(robustness, writer_to_a_client_that_never_reads_suspends_and_can_be_cance
     const std::vector<std::byte> huge(16 << 20);
     corio::result<void> outcome;
     auto writer = corio::spawn(write_everything(c->server, huge, outcome));
-    co_await yield_now{};
+    co_await corio::yield();
     const std::size_t first = queued(c->server, c->client);
     CO_ASSERT_TRUE(first > 0);
     std::size_t most = first;
     for (int turn = 0; turn < 200; ++turn) {  // bounded: loop turns, not time
-      co_await yield_now{};
+      co_await corio::yield();
       EXPECT_FALSE(writer.is_finished());
       most = std::max(most, queued(c->server, c->client));
     }
@@ -192,7 +191,7 @@ TEST_P(robustness, accept_reports_emfile_without_spinning_then_recovers) {
         std::make_error_code(std::errc::interrupted);
     auto body = [&]() -> task<> { outcome = co_await counted_accept(); };  // outlives the task
     auto acceptor = corio::spawn(body());
-    co_await yield_now{};
+    co_await corio::yield();
     CO_ASSERT_TRUE(!acceptor.is_finished());
     EXPECT_EQ(attempts, 1);  // tried once, would block, waits
 
@@ -205,7 +204,7 @@ TEST_P(robustness, accept_reports_emfile_without_spinning_then_recovers) {
       CO_ASSERT_TRUE(!outcome);
       EXPECT_EQ(outcome.error(), std::errc::too_many_files_open) << outcome.error().message();
       EXPECT_EQ(attempts, 2);  // one retry on readiness, then the error is reported
-      for (int turn = 0; turn < 50; ++turn) co_await yield_now{};
+      for (int turn = 0; turn < 50; ++turn) co_await corio::yield();
       EXPECT_EQ(attempts, 2);  // and nothing retries behind the caller's back
 
       auto direct = co_await counted_accept();  // each co_await is one attempt

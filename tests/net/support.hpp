@@ -40,21 +40,11 @@ inline std::string text(std::span<const std::byte> b) {
   return {reinterpret_cast<const char*>(b.data()), b.size()};
 }
 
-// Puts the awaiting coroutine at the back of the ready queue: whatever was spawned before runs
-// up to its next suspension first. A turn of the loop, not a sleep.
-struct yield_now {
-  bool await_ready() const noexcept { return false; }
-  void await_suspend(std::coroutine_handle<> h) const {
-    detail::schedule(*detail::current_executor(), h);
-  }
-  void await_resume() const noexcept {}
-};
-
 // Yields up to `turns` loop turns for `h` to finish: a bounded wait instead of `co_await h`
 // where a bug would otherwise hang the test.
 template <class T>
 task<bool> finishes_within(join_handle<T>& h, int turns = 100) {
-  for (int i = 0; i < turns && !h.is_finished(); ++i) co_await yield_now{};
+  for (int i = 0; i < turns && !h.is_finished(); ++i) co_await corio::yield();
   co_return h.is_finished();
 }
 

@@ -56,7 +56,6 @@ using corio::net::socket_address;
 using corio::test::bytes;
 using corio::test::text;
 using corio::test::finishes_within;
-using corio::test::yield_now;
 
 class tcp : public corio::test::backend_test {};
 
@@ -231,7 +230,7 @@ TEST_P(tcp, stop_cancels_a_pending_accept_and_the_listener_still_accepts) {
     auto listener = tcp_listener::bind(loopback_v4());
     CO_ASSERT_OK(listener);
     auto waiter = corio::spawn(expect_canceled_accept(*listener));
-    co_await yield_now{};  // it is now suspended in accept
+    co_await corio::yield();  // it is now suspended in accept
     EXPECT_FALSE(waiter.is_finished());
     waiter.request_stop();
     CO_ASSERT_TRUE(co_await finishes_within(waiter));
@@ -260,7 +259,7 @@ TEST_P(tcp, stop_cancels_a_pending_read_and_no_byte_is_lost) {
     auto b = co_await listener->accept();
     CO_ASSERT_OK(b);
     auto reader = corio::spawn(expect_canceled_read(b->first));
-    co_await yield_now{};
+    co_await corio::yield();
     EXPECT_FALSE(reader.is_finished());
     // The data and the stop request arrive together: the cancel wins, the bytes stay queued.
     CO_ASSERT_OK(co_await a->write_all(bytes("kept")));
@@ -281,7 +280,7 @@ TEST_P(tcp, stop_from_another_thread_cancels_a_pending_read) {
     auto b = co_await listener->accept();
     CO_ASSERT_OK(b);
     auto reader = corio::spawn(expect_canceled_read(b->first));
-    co_await yield_now{};
+    co_await corio::yield();
     EXPECT_FALSE(reader.is_finished());
     std::thread([&reader] { reader.request_stop(); }).join();  // posts to our remote queue
     CO_ASSERT_TRUE(co_await finishes_within(reader));
@@ -319,7 +318,7 @@ TEST_P(tcp, stop_cancels_a_pending_write_and_the_stream_stays_usable) {
     const std::size_t filled = fill(*a);
     CO_ASSERT_TRUE(filled > 0);
     auto writer = corio::spawn(expect_canceled_write(*a));
-    co_await yield_now{};
+    co_await corio::yield();
     EXPECT_FALSE(writer.is_finished());
     writer.request_stop();
     CO_ASSERT_TRUE(co_await finishes_within(writer));
@@ -351,7 +350,7 @@ TEST_P(tcp, a_second_concurrent_read_is_busy) {
     CO_ASSERT_OK(b);
     std::string got;
     auto first = corio::spawn(read_one(b->first, got));
-    co_await yield_now{};
+    co_await corio::yield();
     std::array<std::byte, 16> buf{};
     auto second = co_await b->first.read(buf);
     EXPECT_EQ(second.error(), std::errc::device_or_resource_busy);

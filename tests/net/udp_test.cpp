@@ -19,7 +19,6 @@ using corio::net::socket_address;
 using corio::test::bytes;
 using corio::test::finishes_within;
 using corio::test::text;
-using corio::test::yield_now;
 
 class udp : public corio::test::backend_test {};
 
@@ -65,7 +64,7 @@ TEST_P(udp, connected_recv_waits_for_the_peer_datagram) {
     CO_ASSERT_OK(b->connect(*a->local_address()));
     std::string got;
     auto receiver = corio::spawn(receive_one(*b, got));
-    co_await yield_now{};
+    co_await corio::yield();
     EXPECT_FALSE(receiver.is_finished());  // suspended: nothing was sent yet
     CO_ASSERT_OK(co_await a->send(bytes("ping")));
     co_await receiver;
@@ -86,7 +85,7 @@ TEST_P(udp, stop_cancels_a_pending_recv_and_the_datagram_stays_queued) {
     auto b = udp_socket::bind(loopback_v4());
     CO_ASSERT_OK(b);
     auto receiver = corio::spawn(expect_canceled_recv(*b));
-    co_await yield_now{};
+    co_await corio::yield();
     EXPECT_FALSE(receiver.is_finished());
     CO_ASSERT_OK(co_await a->send_to(bytes("queued"), *b->local_address()));
     receiver.request_stop();

@@ -50,17 +50,20 @@ class [[nodiscard]] sleep_awaiter final : public detail::timer_operation {
   explicit sleep_awaiter(std::chrono::steady_clock::time_point t) noexcept
       : until_(t), absolute_(true) {}
 
-  bool await_ready() const noexcept {
-    return absolute_ ? until_ <= std::chrono::steady_clock::now()
-                     : delay_ <= std::chrono::nanoseconds::zero();
-  }
+  // Decided in await_suspend, where the task's stop token is visible: a stopped task's sleep
+  // reports operation_canceled even when it has nothing left to wait for.
+  bool await_ready() const noexcept { return false; }
 
   template <class Promise>
   bool await_suspend(std::coroutine_handle<Promise> h) noexcept {
     detail::executor* ex = detail::current_executor();
+    const std::stop_token stop = detail::stop_token_of(h);
+    const bool due = absolute_ ? detail::deadline_at(*ex, until_) <= detail::now_tick(*ex)
+                               : delay_ <= std::chrono::nanoseconds::zero();
+    if (due && !stop.stop_requested()) return false;
     const detail::tick deadline = absolute_ ? detail::deadline_at(*ex, until_)
                                             : detail::deadline_after(*ex, delay_);
-    return suspend(h, detail::stop_token_of(h), deadline);
+    return suspend(h, stop, deadline);
   }
 
   result<void> await_resume() noexcept {

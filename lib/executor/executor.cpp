@@ -186,12 +186,8 @@ void executor::dispatch(const event& e) noexcept {
   if (key == waker_key) return;  // it only ended the wait; drain_remote() takes the work
   io_slot* slot = slot_at(static_cast<std::uint32_t>(key));
   if (!slot || slot->generation != static_cast<std::uint32_t>(key >> 32)) return;
-  if ((e.flags() & read_side) && slot->reader && slot->reader->perform()) {
-    std::exchange(slot->reader, nullptr)->complete_local();
-  }
-  if ((e.flags() & write_side) && slot->writer && slot->writer->perform()) {
-    std::exchange(slot->writer, nullptr)->complete_local();
-  }
+  if ((e.flags() & read_side) && slot->reader) slot->reader->on_ready();
+  if ((e.flags() & write_side) && slot->writer) slot->writer->on_ready();
 }
 
 }  // namespace corio::detail

@@ -132,6 +132,7 @@ void timer_operation::unlink() noexcept {
 executor* current_executor() noexcept { return executor::current(); }
 void schedule(executor& ex, std::coroutine_handle<> h) { ex.schedule(h); }
 void post(executor& ex, remote_node& n) noexcept { ex.post(n); }
+tick now_tick(executor& ex) noexcept { return ex.now_tick(); }
 tick deadline_after(executor& ex, std::chrono::nanoseconds d) noexcept {
   return ex.deadline_after(d);
 }

@@ -186,6 +186,28 @@ TEST_P(executor_test, stop_requested_before_the_operation_cancels_it_at_once) {
   EXPECT_EQ(corio::block_on(root(), on(GetParam())), 3);
 }
 
+TEST_P(executor_test, a_stopped_task_sleeping_for_nothing_is_cancelled_too) {
+  auto body = []() -> corio::task<std::error_code> {
+    co_await corio::yield();  // the stop request comes in here
+    auto zero = co_await corio::sleep_for(0ms);
+    co_return zero.error();
+  };
+  auto root = [&]() -> corio::task<std::error_code> {
+    auto h = corio::spawn(body());
+    h.request_stop();
+    co_return co_await h;
+  };
+  EXPECT_EQ(corio::block_on(root(), on(GetParam())), std::errc::operation_canceled);
+}
+
+TEST_P(executor_test, a_zero_sleep_completes_without_suspending) {
+  auto body = []() -> corio::task<bool> {
+    auto r = co_await corio::sleep_for(0ms);
+    co_return r.has_value();
+  };
+  EXPECT_TRUE(corio::block_on(body(), on(GetParam())));
+}
+
 TEST_P(executor_test, tasks_left_running_are_destroyed_when_block_on_returns) {
   counted::reset_counts();
   auto forever = []() -> corio::task<> {

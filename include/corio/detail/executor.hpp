@@ -130,6 +130,12 @@ class io_operation : public operation {
                io_registration& reg, direction dir) noexcept;
   // Runs the syscall; true when finished (the result is stored by the derived class).
   virtual bool perform() noexcept = 0;
+  // The executor's call on a readiness event: retry, and on a result leave the slot and resume.
+  void on_ready() noexcept {
+    if (!perform()) return;
+    unlink();
+    complete_local();
+  }
   // Why suspend() declined: the slot is busy, or the socket has no registration.
   std::error_code suspend_error() const noexcept { return suspend_error_; }
 
@@ -173,6 +179,7 @@ struct spawn_link {
 executor* current_executor() noexcept;
 void schedule(executor& ex, std::coroutine_handle<> h);
 void post(executor& ex, remote_node& n) noexcept;
+tick now_tick(executor& ex) noexcept;
 tick deadline_after(executor& ex, std::chrono::nanoseconds d) noexcept;
 tick deadline_at(executor& ex, std::chrono::steady_clock::time_point t) noexcept;
 void track(executor& ex, spawn_link& link) noexcept;

@@ -1,8 +1,9 @@
 // TCP echo on the callback event_loop. Readiness is edge-triggered, so a connection is served
 // until its socket would block (or its turn's budget is used up: then it continues next turn).
-// Each connection owns one fixed buffer and reads only while that buffer is empty: a peer that
-// stops reading our echoes stops being read (backpressure), so memory stays bounded whatever it
-// sends. Connection slots and their buffers are reused: nothing is allocated per message.
+// A connection holds a buffer only while it has bytes to echo, and reads only while that buffer
+// is empty: a peer that stops reading our echoes stops being read (backpressure), so memory
+// stays bounded whatever it sends, and an idle connection costs a slot, not a buffer. Slots and
+// buffers are reused: nothing is allocated per message.
 #include <chrono>
 #include <csignal>
 #include <cstddef>
@@ -26,7 +27,7 @@ constexpr int rounds_per_turn = 16;  // buffers echoed per event before others g
 
 struct connection {
   corio::net::tcp_stream stream;
-  std::unique_ptr<std::byte[]> buffer = std::make_unique<std::byte[]>(buffer_size);
+  std::unique_ptr<std::byte[]> buffer;  // only while bytes are in flight
   std::size_t begin = 0, end = 0;  // bytes read but not yet echoed: buffer[begin, end)
   bool peer_done = false;          // the peer shut its write side
   bool wants_write = false;        // registered for writable (buffer full) instead of readable
@@ -36,6 +37,17 @@ struct server {
   corio::net::tcp_listener listener;
   std::vector<connection> slots;
   std::vector<std::size_t> free_slots;
+  std::vector<std::unique_ptr<std::byte[]>> spare_buffers;
+
+  std::unique_ptr<std::byte[]> take_buffer() {
+    if (spare_buffers.empty()) return std::make_unique<std::byte[]>(buffer_size);
+    auto b = std::move(spare_buffers.back());
+    spare_buffers.pop_back();
+    return b;
+  }
+  void give_back(std::unique_ptr<std::byte[]>& b) {
+    if (b) spare_buffers.push_back(std::move(b));
+  }
   bool retry_armed = false;
   bool warned = false;
 
@@ -97,8 +109,13 @@ struct server {
       }
       c.begin = c.end = 0;
       if (c.peer_done) return close(loop, i);  // everything echoed: the half-close completes
+      if (!c.buffer) c.buffer = take_buffer();
       auto n = c.stream.read(std::span(c.buffer.get(), buffer_size));
-      if (!n) return corio::would_block(n.error()) ? want(loop, i, false) : drop(loop, i);
+      if (!n && corio::would_block(n.error())) {
+        give_back(c.buffer);  // idle until the next edge: the buffer serves someone else
+        return want(loop, i, false);
+      }
+      if (!n) return drop(loop, i);
       c.end = *n;
       c.peer_done = *n == 0;
     }
@@ -120,6 +137,7 @@ struct server {
     connection& c = slots[i];
     if (c.stream.native_handle() < 0) return;
     (void)c.stream.shutdown(corio::net::shutdown_how::write);
+    if (!c.buffer) c.buffer = take_buffer();
     for (int k = 0; k < rounds_per_turn; ++k) {
       if (c.stream.read(std::span(c.buffer.get(), buffer_size)).value_or(0) == 0) break;
     }
@@ -132,6 +150,7 @@ struct server {
     if (c.stream.native_handle() < 0) return;
     (void)loop.remove(c.stream);
     c.stream.close();
+    give_back(c.buffer);
     c.begin = c.end = 0;
     c.peer_done = c.wants_write = false;
     free_slots.push_back(i);

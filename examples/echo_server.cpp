@@ -25,8 +25,9 @@ namespace {
 using namespace std::chrono_literals;
 
 corio::task<> echo(corio::tcp_stream stream) {
-  // In the task's frame: allocated once per connection, reused for every message.
-  std::array<std::byte, 16 * 1024> buffer;
+  // In the task's frame (from the frame pool): no allocation per connection once warm, and
+  // small enough that 10,000 idle connections stay under 8 KiB each.
+  std::array<std::byte, 4096> buffer;
   for (unsigned round = 1;; ++round) {
     auto n = co_await stream.read(buffer);
     if (!n || *n == 0) break;  // end of stream, reset, or cancelled

@@ -25,7 +25,7 @@ namespace corio::detail {
 namespace {
 
 constexpr std::size_t granule = 64;
-constexpr std::size_t max_pooled_size = 4096;
+constexpr std::size_t max_pooled_size = 16 * 1024;  // room for a frame holding an I/O buffer
 constexpr std::size_t class_count = max_pooled_size / granule;
 
 // Callers guarantee 0 < size <= max_pooled_size.

@@ -382,6 +382,42 @@ def tcp_idle_cpu(cmd, _args):
         expect(ticks <= 2, f"{ticks} CPU ticks over 1 s of idleness: the server polls")
 
 
+IDLE_CONNECTIONS = 5000
+IDLE_BYTES_LIMIT = 8 * 1024  # the target per idle connection, user-space memory of the server
+
+
+class Skip(Exception):
+    pass
+
+
+def tcp_idle_connections(cmd, _args):
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = IDLE_CONNECTIONS + 256
+    if hard != resource.RLIM_INFINITY and hard < want:
+        raise Skip(f"RLIMIT_NOFILE hard limit {hard} < {want}")
+    # Raised here, before the server starts, so that it inherits the limit too.
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, want), hard))
+    with Server(cmd) as srv:
+        clients = []
+        try:
+            roundtrip(srv.port)  # the first connection's one-off costs are not per connection
+            before = srv.rss_kib()
+            for _ in range(IDLE_CONNECTIONS):
+                clients.append(connect(srv.port))
+            for s in clients:  # each one accepted and served once, then left idle
+                s.sendall(b"x")
+            for s in clients:
+                expect(recv_exact(s, 1) == b"x", "echo differs")
+            per_connection = (srv.rss_kib() - before) * 1024 / IDLE_CONNECTIONS
+            print(f"{IDLE_CONNECTIONS} idle connections: {per_connection:.0f} bytes of RSS each")
+            expect(per_connection < IDLE_BYTES_LIMIT,
+                   f"{per_connection:.0f} bytes per idle connection (limit {IDLE_BYTES_LIMIT})")
+        finally:
+            for s in clients:
+                s.close()
+        srv.expect_exit(signal.SIGINT)
+
+
 def limit_fds():
     resource.setrlimit(resource.RLIMIT_NOFILE, (32, 32))
 
@@ -515,7 +551,8 @@ def bad_args(cmd, args):
 
 TCP_CHECKS = {"listen": tcp_listen, "echo": tcp_echo, "half_close": tcp_half_close,
               "reset": tcp_reset, "slow_reader": tcp_slow_reader, "signals": tcp_signals,
-              "idle_cpu": tcp_idle_cpu, "emfile": tcp_emfile, "bad_args": bad_args}
+              "idle_cpu": tcp_idle_cpu, "emfile": tcp_emfile, "bad_args": bad_args,
+              "idle_connections": tcp_idle_connections}
 UDP_CHECKS = {"listen": udp_listen, "echo": udp_echo, "signals": udp_signals,
               "idle_cpu": udp_idle_cpu, "bad_args": bad_args}
 
@@ -537,6 +574,9 @@ def main():
     except Failure as e:
         print(f"FAIL {args.check}: {e}", file=sys.stderr)
         return 1
+    except Skip as e:
+        print(f"skip {args.check}: {e}")
+        return 77  # meson's exit code for a skipped test
     print(f"ok {args.check}")
     return 0
 

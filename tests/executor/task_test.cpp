@@ -438,11 +438,11 @@ TEST(frame_pool, trim_returns_every_retained_frame) {
   EXPECT_EQ(frame_pool_stats().system_allocations - before.system_allocations, 1u);
 }
 
-TEST(frame_pool, frames_above_four_kib_bypass_the_pool) {
+TEST(frame_pool, frames_above_sixteen_kib_bypass_the_pool) {
   corio::detail::frame_pool_trim();
   const auto before = frame_pool_stats();
   for (int i = 0; i < 2; ++i) {
-    corio::detail::frame_deallocate(corio::detail::frame_allocate(4097), 4097);
+    corio::detail::frame_deallocate(corio::detail::frame_allocate(16385), 16385);
   }
   const auto after = frame_pool_stats();
   EXPECT_EQ(after.system_allocations - before.system_allocations, 2u);

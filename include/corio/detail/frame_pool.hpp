@@ -2,7 +2,7 @@
 // task allocates comes from a per-thread pool, so that in steady state starting and finishing
 // tasks never calls the global operator new (and so never takes malloc's locks).
 //
-// - Size classes of 64 bytes up to 4 KiB, one free list per class per thread. Larger frames go
+// - Size classes of 64 bytes up to 16 KiB, one free list per class per thread. Larger frames go
 //   straight to ::operator new / ::operator delete.
 // - Any thread may free any frame. A frame freed on another thread than the one that allocated
 //   it joins the freeing thread's list (no cross-thread queue, no atomics on the hot path); under

@@ -1,26 +1,32 @@
 #!/usr/bin/env bash
-# Builds corio in release mode and runs its showcase: the seed examples in callback and co_await
-# style, then the echo services driven by a small client. Installs missing packages first.
+# The bench showcase, in one command: installs missing packages, builds corio in release mode,
+# says hello in both styles, then compares echo servers (corio coroutines and callbacks on each
+# built backend, a hand-written epoll echo, asio and libuv) and runs the micro benchmarks.
+# Writes bench/results/report.md, chart.png, results.json and micro.txt (not kept in git).
+#   tools/showcase.sh            short profile, about two minutes
+#   tools/showcase.sh --full     longer runs, throughput measured three times
+# CORIO_BUILD=dir picks another build directory (default: build-release).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-"$root/tools/install-deps.sh"
-build=$root/build-release
-[ -d "$build/meson-private" ] || meson setup "$build" "$root" --buildtype=release -Dtests=disabled
+full=()
+[ "${1:-}" = "--full" ] && full=(--full)
+"$root/tools/install-deps.sh" valgrind strace gnuplot-nox libasio-dev libuv1-dev util-linux
+build=${CORIO_BUILD:-$root/build-release}
+[ -d "$build/meson-private" ] ||
+  meson setup "$build" "$root" --buildtype=release -Dtests=disabled -Dexamples=enabled -Dbench=enabled
 meson compile -C "$build"
 
-run() {
-  echo "\$ $*"
-  "$@"
-  echo
-}
+for name in hello_callbacks hello; do
+  if [ -x "$build/examples/$name" ]; then echo "\$ $name"; "$build/examples/$name"; echo; fi
+done
 
-for name in hello_callbacks counter_callbacks hello counter; do
-  if [ -x "$build/examples/$name" ]; then run "$build/examples/$name"; fi
-done
-for name in udp_timer_callbacks udp_timer; do
-  if [ -x "$build/examples/$name" ]; then run "$build/examples/$name" --interval-ms 50; fi
-done
-for name in echo_server echo_server_callbacks udp_echo; do
-  if [ -x "$build/examples/$name" ]; then python3 "$root/tools/echo_demo.py" "$build/examples/$name"; fi
-done
-exit 0
+results=$root/bench/results
+mkdir -p "$results"
+python3 "$root/bench/compare.py" --build "$build" --out "$results" "${full[@]}"
+echo
+min_time=0.02
+[ ${#full[@]} -gt 0 ] && min_time=0.2
+echo "micro benchmarks (bench/results/micro.txt):"
+timeout 300 "$build/bench/micro" --benchmark_min_time=$min_time | tee "$results/micro.txt"
+echo
+echo "report: $results/report.md, chart: $results/chart.png"

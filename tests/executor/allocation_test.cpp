@@ -19,13 +19,7 @@
 #include <string>
 #include <vector>
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define CORIO_SANITIZED 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-#define CORIO_SANITIZED 1
-#endif
-#endif
+#include "support/sanitizers.hpp"
 
 namespace {
 constinit thread_local bool counting = false;
@@ -40,6 +34,7 @@ constinit thread_local std::size_t malloc_calls = 0;
 [[gnu::noinline]] void counted_delete(void* p) noexcept { std::free(p); }
 }  // namespace
 
+#if CORIO_TEST_CAN_REPLACE_NEW
 void* operator new(std::size_t size) { return counted_new(size); }
 void* operator new[](std::size_t size) { return counted_new(size); }
 void* operator new(std::size_t size, const std::nothrow_t&) noexcept {
@@ -56,8 +51,9 @@ void operator delete(void* p) noexcept { counted_delete(p); }
 void operator delete[](void* p) noexcept { counted_delete(p); }
 void operator delete(void* p, std::size_t) noexcept { counted_delete(p); }
 void operator delete[](void* p, std::size_t) noexcept { counted_delete(p); }
+#endif
 
-#ifndef CORIO_SANITIZED
+#if CORIO_TEST_CAN_REPLACE_MALLOC
 // glibc's own entry points, so the replacements below can count and forward.
 extern "C" void* __libc_malloc(std::size_t);
 extern "C" void* __libc_calloc(std::size_t, std::size_t);
@@ -205,6 +201,7 @@ task<counts> scenario() {
 class allocation : public ::testing::TestWithParam<corio::backend_kind> {};
 
 TEST_P(allocation, steady_state_echo_sleep_and_channel_make_no_heap_allocations) {
+  if (!CORIO_TEST_CAN_REPLACE_NEW) GTEST_SKIP() << "TSan's runtime owns operator new";
   corio::runtime_options o;
   o.backend = GetParam();
   const counts c = corio::block_on(scenario(), o);
@@ -212,12 +209,13 @@ TEST_P(allocation, steady_state_echo_sleep_and_channel_make_no_heap_allocations)
   EXPECT_EQ(c.slept, sleepers * sleeps_per_sleeper);
   EXPECT_EQ(c.received, channel_messages);
   EXPECT_EQ(c.news, 0u) << "global operator new calls in steady state";
-#ifndef CORIO_SANITIZED
-  EXPECT_EQ(c.mallocs, 0u) << "malloc/calloc/realloc calls in steady state";
-#endif
+  if (CORIO_TEST_CAN_REPLACE_MALLOC) {
+    EXPECT_EQ(c.mallocs, 0u) << "malloc/calloc/realloc calls in steady state";
+  }
 }
 
 TEST(allocation_counter, sees_allocations_it_should_count) {
+  if (!CORIO_TEST_CAN_REPLACE_NEW) GTEST_SKIP() << "TSan's runtime owns operator new";
   std::size_t news = 0;
   std::size_t mallocs = 0;
   {
@@ -230,11 +228,9 @@ TEST(allocation_counter, sees_allocations_it_should_count) {
     mallocs = malloc_calls;
   }
   EXPECT_EQ(news, 1u);
-#ifndef CORIO_SANITIZED
-  EXPECT_GE(mallocs, 2u) << "operator new's malloc and the direct one";
-#else
-  (void)mallocs;
-#endif
+  if (CORIO_TEST_CAN_REPLACE_MALLOC) {
+    EXPECT_GE(mallocs, 2u) << "operator new's malloc and the direct one";
+  }
 }
 
 std::string backend_name(const ::testing::TestParamInfo<corio::backend_kind>& info) {

@@ -17,20 +17,12 @@
 #include <vector>
 
 #include "net/support.hpp"
+#include "support/sanitizers.hpp"
 
 // Every allocation in this binary is counted, so a test can show that socket operations, once
 // warm, allocate nothing: their state lives in the awaiting frame. TSan's runtime owns the
 // global operator new, so under TSan the count is off and that test skips.
-#if defined(__SANITIZE_THREAD__)
-#define CORIO_COUNT_ALLOCATIONS 0
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define CORIO_COUNT_ALLOCATIONS 0
-#endif
-#endif
-#ifndef CORIO_COUNT_ALLOCATIONS
-#define CORIO_COUNT_ALLOCATIONS 1
-#endif
+#define CORIO_COUNT_ALLOCATIONS CORIO_TEST_CAN_REPLACE_NEW
 
 namespace {
 std::atomic<long> allocations{0};

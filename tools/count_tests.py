@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Prints 'N passed, N failed, N skipped' from one or more meson-logs/testlog.json files.
 
-Each line of a testlog.json is one meson test. With --cases it also reports the GoogleTest
-cases inside them, read from the JUnit files meson writes beside it."""
+Each line of a testlog.json is one meson test (tools/consumer_test.sh writes its checks in the
+same format). With --cases it also reports the GoogleTest cases inside them, read from the JUnit
+files meson writes beside it."""
 import json
 import sys
 import xml.etree.ElementTree as ET

@@ -26,12 +26,12 @@ constinit thread_local bool counting = false;
 constinit thread_local std::size_t new_calls = 0;
 constinit thread_local std::size_t malloc_calls = 0;
 
-[[gnu::noinline]] void* counted_new(std::size_t size) {
+[[gnu::noinline, maybe_unused]] void* counted_new(std::size_t size) {
   if (counting) ++new_calls;
   if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
   throw std::bad_alloc();
 }
-[[gnu::noinline]] void counted_delete(void* p) noexcept { std::free(p); }
+[[gnu::noinline, maybe_unused]] void counted_delete(void* p) noexcept { std::free(p); }
 }  // namespace
 
 #if CORIO_TEST_CAN_REPLACE_NEW

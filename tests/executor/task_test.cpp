@@ -39,12 +39,12 @@ void note_free(void* p) noexcept {
 
 // The helpers stay out of line: inlined into a caller that got the pointer from new[] (or
 // new), g++'s -Wmismatched-new-delete would see that paired with free() or delete and warn.
-[[gnu::noinline]] void* allocate_block(std::size_t size) {
+[[gnu::noinline, maybe_unused]] void* allocate_block(std::size_t size) {
   if (counting_allocations) ++global_allocations;
   if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
   throw std::bad_alloc();
 }
-[[gnu::noinline]] void free_block(void* p) noexcept {
+[[gnu::noinline, maybe_unused]] void free_block(void* p) noexcept {
   note_free(p);
   std::free(p);
 }

@@ -3,6 +3,10 @@
 // task stops reading too and memory stays bounded. On SIGINT/SIGTERM the listener stops, every
 // connection task is cancelled through its join handle, and the server waits until each one
 // has closed its socket.
+//
+// With --threads N > 1 the same runs on every worker of a corio::runtime: each worker binds
+// its own SO_REUSEPORT listener on the one port (the kernel spreads connections among them),
+// and on a signal every shard stops accepting and closes its own connections.
 #include <array>
 #include <chrono>
 #include <csignal>
@@ -99,11 +103,69 @@ corio::task<int> serve(examples::options opts) {
   co_return received ? 0 : 1;
 }
 
+// One worker's share: its listener and the connections accepted on it, cancelled together.
+corio::task<> shard(corio::tcp_listener listener) {
+  std::vector<corio::join_handle<>> clients;
+  co_await accept_clients(listener, clients);  // until the shard is cancelled
+  listener.close();
+  for (auto& c : clients) c.request_stop();
+  for (auto& c : clients) co_await c;
+}
+
+struct started {
+  corio::net::socket_address bound;
+  corio::join_handle<> shard;
+};
+
+// Runs on the worker that is to own the listener (a socket belongs to its thread).
+corio::task<corio::result<started>> start_shard(corio::net::socket_address at) {
+  corio::net::bind_options options;
+  options.reuse_port = true;
+  auto listener = corio::tcp_listener::bind(at, options);
+  if (!listener) co_return listener.error();
+  auto bound = listener->local_address();
+  if (!bound) co_return bound.error();
+  co_return started{*bound, corio::spawn(shard(std::move(*listener)))};
+}
+
+corio::task<int> serve_sharded(examples::options opts, std::size_t workers) {
+  corio::signal_set signals;
+  if (!signals.add(SIGINT) || !signals.add(SIGTERM)) co_return 1;
+  auto at = examples::loopback(opts);
+  std::vector<corio::join_handle<>> shards;
+  std::error_code failed;
+  for (std::size_t i = 0; i < workers && !failed; ++i) {
+    auto s = co_await corio::spawn_on(i, start_shard(at));
+    if (!s) {
+      failed = s.error();
+      continue;
+    }
+    at = s->bound;  // with --port 0 the first shard picks the port, the others join it
+    shards.push_back(std::move(s->shard));
+  }
+  int status = failed ? 1 : 0;
+  if (failed) {
+    fmt::print(stderr, "listen: {}\n", failed.message());
+  } else {
+    examples::announce(at);
+    if (!co_await signals.wait()) status = 1;
+  }
+  for (auto& s : shards) s.request_stop();
+  for (auto& s : shards) co_await s;
+  co_return status;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  const auto opts = examples::parse_service_options(argc, argv);
+  const auto opts = examples::parse_service_options(argc, argv, 1024);
   try {
+    if (opts.threads > 1) {
+      corio::runtime_options options{opts.backend};
+      options.threads = opts.threads;
+      corio::runtime rt(options);
+      return rt.run(serve_sharded(opts, rt.size()));
+    }
     return corio::block_on(serve(opts), corio::runtime_options{opts.backend});
   } catch (const std::exception& e) {
     fmt::print(stderr, "echo_server: {}\n", e.what());

@@ -1,7 +1,8 @@
 // What the network services (and the co_await examples, which share their runtime limits) add
 // to the shared command line (options.hpp), in one place so every program keeps the same contract:
-//   - --threads N>1 and a backend this build lacks are refused up front: exit 2 and a usage line,
-//     like any other bad flag, instead of a failure later in the run.
+//   - --threads N>1 (in programs that pass max_threads 1) and a backend this build lacks are
+//     refused up front: exit 2 and a usage line, like any other bad flag, instead of a failure
+//     later in the run. echo_server and udp_echo take any N (corio::runtime).
 //   - They bind 127.0.0.1 only, and print `listening on 127.0.0.1:PORT` (the real port, also
 //     for --port 0) once ready, flushed, because scripts wait for exactly that line.
 #pragma once
@@ -22,12 +23,12 @@
 namespace examples {
 
 // parse_options plus the checks above. Exits with status 2 on anything it cannot serve.
-inline options parse_service_options(int argc, char** argv) {
+inline options parse_service_options(int argc, char** argv, unsigned max_threads = 1) {
   options o = parse_options(argc, argv);
   const std::string_view program = argc > 0 ? argv[0] : "example";
-  if (o.threads != 1) {
-    usage_error(program, fmt::format("--threads {}: only 1 is supported until the "
-                                     "multi-threaded runtime lands", o.threads));
+  if (o.threads > max_threads) {
+    usage_error(program, fmt::format("--threads {}: this program runs on at most {}", o.threads,
+                                     max_threads));
   }
   const auto built = corio::built_backends();
   if (o.backend != corio::backend_kind::automatic &&

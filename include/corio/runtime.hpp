@@ -20,6 +20,8 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
+#include <cstddef>
 #include <coroutine>
 #include <cstdint>
 #include <exception>
@@ -41,9 +43,19 @@ namespace corio {
 
 struct runtime_options {
   backend_kind backend = backend_kind::automatic;
+  // corio::runtime only (block_on runs on the calling thread):
+  unsigned threads = 0;  // worker threads; 0 = std::thread::hardware_concurrency()
+  // How long stop() lets cancelled tasks unwind before their frames are destroyed.
+  std::chrono::milliseconds shutdown_grace{1000};
 };
 
 namespace detail {
+
+// A worker thread of a corio::runtime (lib/executor/runtime.cpp).
+struct worker;
+// Posts `n` to the worker's executor; false once the worker is shutting down (not posted).
+bool post_to_worker(worker& w, remote_node& n) noexcept;
+executor& executor_of(worker& w) noexcept;
 
 // What a spawned task leaves for its handle. Shared by the task's frame and the handle (two
 // references), so either may go first; lives in the frame pool like the frames themselves.
@@ -71,7 +83,10 @@ class join_state {
   void finish() noexcept {
     finished_here_ = true;
     const std::uintptr_t prev = status_.exchange(finished, std::memory_order_acq_rel);
-    if (prev > finished) {
+    if (prev == blocked) {
+      woken_.store(1, std::memory_order_release);
+      woken_.notify_all();  // our reference keeps the state alive for this
+    } else if (prev > blocked) {
       auto* joiner = reinterpret_cast<operation*>(prev);
       if (joiner->owner() == current_executor()) {
         joiner->complete_local();
@@ -92,6 +107,20 @@ class join_state {
     std::uintptr_t expected = running;
     return status_.compare_exchange_strong(expected, reinterpret_cast<std::uintptr_t>(&joiner),
                                            std::memory_order_acq_rel);
+  }
+
+  // A thread that is not a corio thread waits here (join_handle::join).
+  void wait_blocking() noexcept {
+    std::uintptr_t seen = running;
+    if (!status_.compare_exchange_strong(seen, blocked, std::memory_order_acq_rel)) return;
+    // An int of its own: waits on it are plain futex waits.
+    while (woken_.load(std::memory_order_acquire) == 0) woken_.wait(0, std::memory_order_acquire);
+  }
+  // A joiner destroyed while still waiting (its frame torn down at shutdown) withdraws, so the
+  // task finishing later does not wake freed memory.
+  void withdraw(operation& joiner) noexcept {
+    auto expected = reinterpret_cast<std::uintptr_t>(&joiner);
+    (void)status_.compare_exchange_strong(expected, running, std::memory_order_acq_rel);
   }
 
   T take() {
@@ -118,10 +147,12 @@ class join_state {
  private:
   static constexpr std::uintptr_t running = 0;
   static constexpr std::uintptr_t finished = 1;
+  static constexpr std::uintptr_t blocked = 2;  // a thread sleeps in wait_blocking()
 
   std::variant<std::monostate, stored, std::exception_ptr> outcome_;
-  std::atomic<std::uintptr_t> status_{running};  // running, finished, or the waiting joiner
+  std::atomic<std::uintptr_t> status_{running};  // running, finished, blocked, or the joiner
   std::atomic<int> refs_{2};
+  std::atomic<int> woken_{0};  // for a blocked thread
   std::stop_source stop_;
   bool finished_here_ = false;  // for block_on's loop, on the task's own thread
 };
@@ -142,11 +173,23 @@ class spawned {
       state_->finish();
     }
 
+    // A task that moved to another worker (switch_to) ends there; its frame goes home first,
+    // because only the owner thread may untrack it.
+    struct final_awaiter {
+      promise_type& p;
+      bool await_ready() const noexcept { return !p.owner_ || p.owner_ == current_executor(); }
+      void await_suspend(std::coroutine_handle<promise_type>) const noexcept {
+        p.node_.run = &destroy_at_home;
+        post(*p.owner_, p.node_);
+      }
+      void await_resume() const noexcept {}
+    };
+
     spawned get_return_object() noexcept {
       return spawned(std::coroutine_handle<promise_type>::from_promise(*this));
     }
     std::suspend_always initial_suspend() const noexcept { return {}; }
-    std::suspend_never final_suspend() const noexcept { return {}; }
+    final_awaiter final_suspend() noexcept { return {*this}; }
     void return_void() noexcept {}
     void unhandled_exception() noexcept { state_->set_exception(std::current_exception()); }
     std::stop_token stop_token() const noexcept { return state_->stop().get_token(); }
@@ -154,14 +197,30 @@ class spawned {
     void start(executor& ex) {
       owner_ = &ex;
       link_.frame = std::coroutine_handle<promise_type>::from_promise(*this);
+      link_.stop = &state_->stop();
       track(ex, link_);
       schedule(ex, link_.frame);
     }
+    // From any thread: starts on `w`'s thread. False (not started) when `w` is shutting down.
+    bool start_on(worker& w) noexcept {
+      node_.run = &start_here;
+      return post_to_worker(w, node_);
+    }
 
    private:
+    struct frame_node : remote_node {
+      promise_type* promise = nullptr;
+    };
+    static promise_type& of(remote_node& n) noexcept { return *static_cast<frame_node&>(n).promise; }
+    static void start_here(remote_node& n) noexcept { of(n).start(*current_executor()); }
+    static void destroy_at_home(remote_node& n) noexcept {
+      std::coroutine_handle<promise_type>::from_promise(of(n)).destroy();
+    }
+
     join_state<T>* state_;
     executor* owner_ = nullptr;
     spawn_link link_;
+    frame_node node_{{}, this};
   };
 
   std::coroutine_handle<promise_type> frame;
@@ -194,6 +253,7 @@ class join_awaiter final : public operation {
     disarm();
     return state_->take();
   }
+  ~join_awaiter() { state_->withdraw(*this); }
 
  private:
   void unlink() noexcept override {}
@@ -223,6 +283,14 @@ class [[nodiscard]] join_handle {
   bool request_stop() noexcept { return state_ && state_->stop().request_stop(); }
   bool is_finished() const noexcept { return state_ && state_->is_finished(); }
 
+  // Blocks the calling thread until the task finished, then like co_await. For threads that
+  // are not corio threads (it would stall a worker): throws std::logic_error on one.
+  T join() {
+    if (detail::current_executor()) throw std::logic_error("join_handle::join on a corio thread");
+    state_->wait_blocking();
+    return state_->take();
+  }
+
   // Yields the task's result, or rethrows its exception. Await at most once.
   detail::join_awaiter<T> operator co_await() noexcept { return detail::join_awaiter<T>(state_); }
 
@@ -231,6 +299,7 @@ class [[nodiscard]] join_handle {
   friend join_handle<U> spawn(task<U> work);
   template <class U>
   friend U block_on(task<U> work, const runtime_options& options);
+  friend class runtime;
   explicit join_handle(detail::join_state<T>* state) noexcept : state_(state) {}
   detail::join_state<T>* state_;
 };
@@ -272,6 +341,145 @@ T block_on(task<T> work, const runtime_options& options = {}) {
     throw std::system_error(r.error(), "corio::block_on");
   }
   return handle.state_->take();
+}
+
+// ---- The multi-threaded runtime ------------------------------------------------------------
+//
+//   corio::runtime rt({.threads = 4});
+//   auto h = rt.spawn(work());                       // from any thread; round-robin
+//   rt.spawn_on(2, other());                         // on worker 2
+//   int v = rt.block_on(compute());                  // the calling thread waits
+//   co_await corio::switch_to(rt.worker(1));         // inside a task: continue on worker 1
+//
+// Contracts and sharp edges:
+// - One executor and one reactor per worker thread; nothing is shared by all workers on the hot
+//   path (a spawn from outside takes one atomic increment and the target worker's queue lock).
+//   Idle workers sleep in their reactor.
+// - Sockets, timers and signal sets belong to the worker that made them (see tcp.hpp): after a
+//   switch_to, use only what was made on the new worker. Hand a connection to another worker as
+//   a raw net::tcp_stream (spawn_on / a channel) and register it there with from_raw.
+// - A task belongs to the worker it was spawned on. It may run elsewhere after switch_to; when
+//   it finishes there, its frame is sent home to be freed.
+// - stop() (any thread, idempotent): every worker stops taking spawn_on/switch_to (those throw
+//   or report operation_canceled from then on), requests stop on every task it owns, lets them
+//   unwind for at most options.shutdown_grace, then all workers destroy what is left, each its
+//   own frames on its own thread, and exit. The destructor calls stop() and joins; so
+//   destroying a runtime with tasks pending is safe. Threads that are not workers must not
+//   touch the runtime's tasks (channels, stop requests) while it is being destroyed.
+// - block_on/join/run wait on the calling thread: not from a worker (std::logic_error).
+class runtime;
+
+// Where switch_to goes: one worker of a runtime.
+class worker_ref {
+ public:
+  std::size_t index() const noexcept { return index_; }
+
+ private:
+  friend class runtime;
+  friend class switch_awaiter;
+  worker_ref(detail::worker* w, std::size_t i) noexcept : worker_(w), index_(i) {}
+  detail::worker* worker_;
+  std::size_t index_;
+};
+
+class [[nodiscard]] switch_awaiter {
+ public:
+  explicit switch_awaiter(worker_ref to) noexcept : target_(to.worker_) {}
+  bool await_ready() const noexcept {
+    return &detail::executor_of(*target_) == detail::current_executor();
+  }
+  bool await_suspend(std::coroutine_handle<> h) noexcept {
+    node_.awaiting = h;
+    node_.run = [](detail::remote_node& n) noexcept {
+      auto& self = static_cast<node&>(n);
+      detail::schedule(*detail::current_executor(), self.awaiting);
+    };
+    if (detail::post_to_worker(*target_, node_)) return true;  // may already run there: hands off
+    refused_ = true;
+    return false;
+  }
+  void await_resume() const {
+    if (refused_) {
+      throw std::system_error(std::make_error_code(std::errc::operation_canceled),
+                              "corio::switch_to: the worker is stopping");
+    }
+  }
+
+ private:
+  struct node : detail::remote_node {
+    std::coroutine_handle<> awaiting;
+  };
+  detail::worker* target_;
+  node node_;
+  bool refused_ = false;
+};
+
+// co_await switch_to(w): the coroutine continues on worker w's thread (at once if already there).
+inline switch_awaiter switch_to(worker_ref w) noexcept { return switch_awaiter(w); }
+
+class runtime {
+ public:
+  explicit runtime(const runtime_options& options = {});
+  ~runtime();
+  runtime(const runtime&) = delete;
+  runtime& operator=(const runtime&) = delete;
+
+  std::size_t size() const noexcept;
+  worker_ref worker(std::size_t i) const;  // std::out_of_range past size()
+  // The runtime whose worker the calling thread is, and that worker's index; outside a worker
+  // nullptr and std::size_t(-1).
+  static runtime* current() noexcept;
+  static std::size_t current_index() noexcept;
+
+  template <class T>
+  join_handle<T> spawn(task<T> work) {
+    return spawn_on(next_index(), std::move(work));
+  }
+  template <class T>
+  join_handle<T> spawn_on(std::size_t i, task<T> work) {
+    detail::worker& w = at(i);
+    auto* state = new detail::join_state<T>();
+    auto frame = detail::run_spawned<T>(std::move(work), state).frame;
+    // Refused (stopping): the frame goes now, and the handle reports operation_canceled.
+    if (!frame.promise().start_on(w)) frame.destroy();
+    return join_handle<T>(state);
+  }
+  template <class T>
+  T block_on(task<T> work) {
+    if (detail::current_executor()) throw std::logic_error("runtime::block_on on a corio thread");
+    return spawn(std::move(work)).join();
+  }
+  // block_on, then stop() and join(): the runtime is done when it returns.
+  template <class T>
+  T run(task<T> work) {
+    struct finish {
+      runtime& rt;
+      ~finish() {
+        rt.stop();
+        rt.join();
+      }
+    } at_exit{*this};
+    return block_on(std::move(work));
+  }
+
+  void stop() noexcept;
+  // Waits until every worker exited (after stop()). Not from a worker.
+  void join();
+
+  struct state;  // opaque: lib/executor/runtime.cpp
+
+ private:
+  detail::worker& at(std::size_t i) const;
+  std::size_t next_index() noexcept;
+  std::unique_ptr<state> state_;
+};
+
+// spawn_on from inside a runtime's task: on worker i of the calling thread's runtime.
+template <class T>
+join_handle<T> spawn_on(std::size_t i, task<T> work) {
+  runtime* rt = runtime::current();
+  if (!rt) throw std::logic_error("corio::spawn_on called outside a runtime worker");
+  return rt->spawn_on(i, std::move(work));
 }
 
 }  // namespace corio

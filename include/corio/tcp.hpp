@@ -67,6 +67,9 @@ class tcp_stream {
   result<net::socket_address> peer_address() const { return raw_.peer_address(); }
   // Deregisters, then closes.
   void close() noexcept;
+  // Deregisters and hands back the open socket, e.g. to pass it to another worker, which
+  // registers it with from_raw (no operation may be pending).
+  net::tcp_stream release() noexcept;
 
   net::tcp_stream& raw() noexcept { return raw_; }
   const net::tcp_stream& raw() const noexcept { return raw_; }
@@ -94,6 +97,9 @@ class tcp_listener {
 
   // Binds and listens (SO_REUSEADDR; port 0 picks one, see local_address()).
   static result<tcp_listener> bind(const net::socket_address& at, int backlog = 1024);
+  // With SO_REUSEPORT (options.reuse_port) every worker can bind its own listener on one port.
+  static result<tcp_listener> bind(const net::socket_address& at,
+                                   const net::bind_options& options);
   static result<tcp_listener> from_raw(net::tcp_listener raw);
 
   // co_await → result<std::pair<tcp_stream, net::socket_address>>. EMFILE, ENFILE, ENOBUFS and

@@ -31,6 +31,7 @@ class udp_socket {
 
   // Port 0 picks one (see local_address()).
   static result<udp_socket> bind(const net::socket_address& at);
+  static result<udp_socket> bind(const net::socket_address& at, const net::bind_options& options);
   static result<udp_socket> from_raw(net::udp_socket raw);
 
   // Sets the default destination and filters what recv() sees to that peer.

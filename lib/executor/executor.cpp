@@ -62,6 +62,11 @@ executor::~executor() {
     std::lock_guard guard(remote_lock_);
     remote_head_ = remote_tail_ = nullptr;
   }
+  destroy_tasks();
+  current_ = previous_;
+}
+
+void executor::destroy_tasks() noexcept {
   // Destroying a spawned frame destroys the tasks it awaits; their operations unlink
   // themselves from the slots and the wheel on the way.
   while (spawned_.next != &spawned_) {
@@ -69,7 +74,13 @@ executor::~executor() {
     untrack(*link);
     link->frame.destroy();
   }
-  current_ = previous_;
+}
+
+void executor::request_stop_all() noexcept {
+  // A stop callback only posts (operation::request_cancel), so the list cannot change under us.
+  for (spawn_link* l = spawned_.next; l != &spawned_; l = l->next) {
+    if (l->stop) l->stop->request_stop();
+  }
 }
 
 executor* executor::current() noexcept { return current_; }

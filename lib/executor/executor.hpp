@@ -71,6 +71,11 @@ class executor {
 
   void track(spawn_link& link) noexcept;
   void untrack(spawn_link& link) noexcept;
+  // For the multi-threaded runtime's shutdown (lib/executor/runtime.cpp): cancel every spawned
+  // task, see whether any is left, destroy those left (also the destructor's first step).
+  void request_stop_all() noexcept;
+  bool has_tasks() const noexcept { return spawned_.next != &spawned_; }
+  void destroy_tasks() noexcept;
 
  private:
   executor(poll p, waker w);

@@ -39,6 +39,11 @@ std::error_code tcp_stream::connect_status() {
   return peer.error();
 }
 
+net::tcp_stream tcp_stream::release() noexcept {
+  reg_.reset();
+  return std::move(raw_);
+}
+
 void tcp_stream::close() noexcept {
   reg_.reset();
   raw_.close();
@@ -55,6 +60,13 @@ tcp_listener& tcp_listener::operator=(tcp_listener&& other) noexcept {
 
 result<tcp_listener> tcp_listener::bind(const net::socket_address& at, int backlog) {
   auto raw = net::tcp_listener::bind(at, backlog);
+  if (!raw) return raw.error();
+  return from_raw(std::move(*raw));
+}
+
+result<tcp_listener> tcp_listener::bind(const net::socket_address& at,
+                                        const net::bind_options& options) {
+  auto raw = net::tcp_listener::bind(at, options);
   if (!raw) return raw.error();
   return from_raw(std::move(*raw));
 }

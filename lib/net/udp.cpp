@@ -18,6 +18,13 @@ result<udp_socket> udp_socket::bind(const net::socket_address& at) {
   return from_raw(std::move(*raw));
 }
 
+result<udp_socket> udp_socket::bind(const net::socket_address& at,
+                                    const net::bind_options& options) {
+  auto raw = net::udp_socket::bind(at, options);
+  if (!raw) return raw.error();
+  return from_raw(std::move(*raw));
+}
+
 result<udp_socket> udp_socket::from_raw(net::udp_socket raw) {
   auto reg = detail::io_registration::open(raw.native_handle());
   if (!reg) return reg.error();

@@ -43,6 +43,7 @@ struct sockopt {
 sockopt to_sockopt(option opt) noexcept {
   switch (opt) {
     case option::reuse_address: return {SOL_SOCKET, SO_REUSEADDR};
+    case option::reuse_port: return {SOL_SOCKET, SO_REUSEPORT};
     case option::v6_only: return {IPPROTO_IPV6, IPV6_V6ONLY};
     case option::no_delay: return {IPPROTO_TCP, TCP_NODELAY};
   }
@@ -76,11 +77,15 @@ result<std::pair<unique_fd, unique_fd>> open_unix_pair(kind k) {
   return std::pair{unique_fd(fds[0]), unique_fd(fds[1])};
 }
 
-result<unique_fd> open_bound(const socket_address& at, kind k, bool reuse_address) {
+result<unique_fd> open_bound(const socket_address& at, kind k, bool reuse_address,
+                             bool reuse_port) {
   auto fd = open(at.family(), k);
   if (!fd) return fd;
   if (reuse_address) {
     if (auto r = set_option(fd->get(), option::reuse_address, true); !r) return r.error();
+  }
+  if (reuse_port) {
+    if (auto r = set_option(fd->get(), option::reuse_port, true); !r) return r.error();
   }
   if (at.family() == address_family::ipv6) {
     if (auto r = set_option(fd->get(), option::v6_only, true); !r) return r.error();
@@ -89,8 +94,8 @@ result<unique_fd> open_bound(const socket_address& at, kind k, bool reuse_addres
   return fd;
 }
 
-result<unique_fd> open_listener(const socket_address& at, int backlog) {
-  auto fd = open_bound(at, kind::stream, at.family() != address_family::unix_domain);
+result<unique_fd> open_listener(const socket_address& at, int backlog, bool reuse_port) {
+  auto fd = open_bound(at, kind::stream, at.family() != address_family::unix_domain, reuse_port);
   if (!fd) return fd;
   if (auto r = listen(fd->get(), backlog); !r) return r.error();
   return fd;

@@ -45,7 +45,7 @@ inline result<void> void_or_errno(int rc) noexcept {
 }
 
 enum class kind { stream, datagram };
-enum class option { reuse_address, v6_only, no_delay };
+enum class option { reuse_address, reuse_port, v6_only, no_delay };
 
 using byte_span = std::span<std::byte>;
 using const_byte_span = std::span<const std::byte>;
@@ -55,9 +55,10 @@ result<unique_fd> open(net::address_family family, kind k);
 result<std::pair<unique_fd, unique_fd>> open_unix_pair(kind k);
 // open + bind; with `reuse_address` for listeners, and IPV6_V6ONLY for every v6 socket so
 // binding "[::]" never silently takes the v4 port too.
-result<unique_fd> open_bound(const net::socket_address& at, kind k, bool reuse_address = false);
+result<unique_fd> open_bound(const net::socket_address& at, kind k, bool reuse_address = false,
+                             bool reuse_port = false);
 // open_bound + listen.
-result<unique_fd> open_listener(const net::socket_address& at, int backlog);
+result<unique_fd> open_listener(const net::socket_address& at, int backlog, bool reuse_port = false);
 // open + non-blocking connect (in progress counts as success).
 result<unique_fd> open_connected(const net::socket_address& to, kind k);
 

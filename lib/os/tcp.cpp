@@ -27,6 +27,9 @@ std::error_code tcp_stream::take_error() { return sys::take_error(fd_.get()); }
 result<tcp_listener> tcp_listener::bind(const socket_address& at, int backlog) {
   return sys::adopt<tcp_listener>(sys::open_listener(at, backlog));
 }
+result<tcp_listener> tcp_listener::bind(const socket_address& at, const bind_options& options) {
+  return sys::adopt<tcp_listener>(sys::open_listener(at, options.backlog, options.reuse_port));
+}
 result<std::pair<tcp_stream, socket_address>> tcp_listener::accept() {
   return sys::adopt_accepted<tcp_stream>(sys::accept(fd_.get()));
 }

@@ -8,6 +8,10 @@ namespace corio::net {
 result<udp_socket> udp_socket::bind(const socket_address& at) {
   return sys::adopt<udp_socket>(sys::open_bound(at, sys::kind::datagram));
 }
+result<udp_socket> udp_socket::bind(const socket_address& at, const bind_options& options) {
+  return sys::adopt<udp_socket>(
+      sys::open_bound(at, sys::kind::datagram, false, options.reuse_port));
+}
 result<void> udp_socket::connect(const socket_address& to) { return sys::connect(fd_.get(), to); }
 result<std::size_t> udp_socket::send_to(std::span<const std::byte> buf, const socket_address& to) {
   return sys::send_to(fd_.get(), buf, to);

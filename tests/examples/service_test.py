@@ -2,7 +2,9 @@
 """Contract tests for the example network services (echo_server, echo_server_callbacks,
 udp_echo). Standard library only.
 
-usage: service_test.py CHECK [--udp] [--built-backends a,b] -- PROGRAM [ARGS...]
+usage: service_test.py CHECK [--udp] [--multi-thread] [--built-backends a,b] -- PROGRAM [ARGS...]
+
+--multi-thread: the program accepts --threads N > 1 (so bad_args does not expect it refused).
 
 Every check starts the program itself with `--port` added (0 unless it tests a port), waits
 for its `listening on 127.0.0.1:PORT` line (never a fixed sleep), and stops only the processes
@@ -536,8 +538,9 @@ def udp_idle_cpu(cmd, _args):
 # ---------------------------------------------------------------- both
 
 def bad_args(cmd, args):
+    too_many = "100000" if args.multi_thread else "2"
     cases = [["--bogus", "1"], ["--port", "abc"], ["--port", "70000"], ["--threads", "0"],
-             ["--threads", "2"], ["--backend", "nope"], ["--port"]]
+             ["--threads", too_many], ["--backend", "nope"], ["--port"]]
     if "io_uring" not in args.built_backends.split(","):
         cases.append(["--backend", "io_uring"])
     for extra in cases:
@@ -562,6 +565,7 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("check")
     parser.add_argument("--udp", action="store_true")
+    parser.add_argument("--multi-thread", action="store_true")
     parser.add_argument("--built-backends", default="epoll")
     args = parser.parse_args(sys.argv[1:split])
     command = sys.argv[split + 1:]

@@ -173,6 +173,7 @@ struct spawn_link {
   spawn_link* prev = nullptr;
   spawn_link* next = nullptr;
   std::coroutine_handle<> frame;
+  std::stop_source* stop = nullptr;  // the task's, for runtime shutdown (request_stop_all)
 };
 
 // The calling thread's executor, or nullptr outside corio threads.

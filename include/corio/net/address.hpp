@@ -109,6 +109,16 @@ class socket_address {
   std::uint32_t size_ = 0;
 };
 
+// How a socket is bound (tcp_listener::bind, udp_socket::bind).
+struct bind_options {
+  int backlog = 1024;       // listeners only
+  // SO_REUSEPORT: several sockets, typically one per worker thread, bind the same address and
+  // the kernel spreads connections (by the peer's address and port) or datagrams among them.
+  // Every socket of the group must set it. A connection still queued on a listener that
+  // closes is reset.
+  bool reuse_port = false;
+};
+
 }  // namespace corio::net
 
 template <>

@@ -59,6 +59,7 @@ class tcp_listener {
   // IPv6 listener is IPV6_V6ONLY so "[::]:p" and "0.0.0.0:p" can be bound side by side.
   // Port 0 picks an ephemeral port: read it back with local_address().
   static result<tcp_listener> bind(const socket_address& at, int backlog = 1024);
+  static result<tcp_listener> bind(const socket_address& at, const bind_options& options);
 
   // The accepted stream is non-blocking and close-on-exec. EAGAIN when nothing is pending;
   // EMFILE/ENFILE/ECONNABORTED are returned too, never hidden.

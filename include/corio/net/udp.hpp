@@ -21,6 +21,7 @@ class udp_socket {
 
   // Port 0 picks an ephemeral port.
   static result<udp_socket> bind(const socket_address& at);
+  static result<udp_socket> bind(const socket_address& at, const bind_options& options);
   static udp_socket from_fd(unique_fd fd) noexcept { return udp_socket(std::move(fd)); }
 
   // Sets the default destination and filters what recv() sees to that peer.

@@ -23,6 +23,7 @@
 #include <fmt/core.h>
 
 #include "common/service.hpp"
+#include "common/sharded.hpp"
 
 namespace {
 
@@ -53,6 +54,14 @@ void add_client(std::vector<corio::join_handle<>>& clients, corio::join_handle<>
     std::erase_if(clients, [](const corio::join_handle<>& c) { return c.is_finished(); });
   }
   clients.push_back(std::move(h));
+}
+
+// Connections the kernel completed but nobody accepted yet would be reset when the listener
+// closes; take them and end them in order (FIN) instead.
+void close_backlog(corio::tcp_listener& listener) {
+  while (auto got = listener.raw().accept()) {
+    (void)got->first.shutdown(corio::net::shutdown_how::write);
+  }
 }
 
 // `listener` and `clients` live in serve()'s frame, which awaits this task before it ends.
@@ -97,6 +106,7 @@ corio::task<int> serve(examples::options opts) {
   // Stop accepting first, so that the list of clients is final, then cancel them all.
   acceptor.request_stop();
   co_await acceptor;
+  close_backlog(*listener);
   listener->close();
   for (auto& c : clients) c.request_stop();
   for (auto& c : clients) co_await c;
@@ -107,68 +117,26 @@ corio::task<int> serve(examples::options opts) {
 corio::task<> shard(corio::tcp_listener listener) {
   std::vector<corio::join_handle<>> clients;
   co_await accept_clients(listener, clients);  // until the shard is cancelled
+  close_backlog(listener);
   listener.close();
   for (auto& c : clients) c.request_stop();
   for (auto& c : clients) co_await c;
 }
 
-struct started {
-  corio::net::socket_address bound;
-  corio::join_handle<> shard;
-};
-
 // Runs on the worker that is to own the listener (a socket belongs to its thread).
-corio::task<corio::result<started>> start_shard(corio::net::socket_address at) {
+corio::task<corio::result<examples::started_shard>> start_shard(corio::net::socket_address at) {
   corio::net::bind_options options;
   options.reuse_port = true;
   auto listener = corio::tcp_listener::bind(at, options);
   if (!listener) co_return listener.error();
   auto bound = listener->local_address();
   if (!bound) co_return bound.error();
-  co_return started{*bound, corio::spawn(shard(std::move(*listener)))};
-}
-
-corio::task<int> serve_sharded(examples::options opts, std::size_t workers) {
-  corio::signal_set signals;
-  if (!signals.add(SIGINT) || !signals.add(SIGTERM)) co_return 1;
-  auto at = examples::loopback(opts);
-  std::vector<corio::join_handle<>> shards;
-  std::error_code failed;
-  for (std::size_t i = 0; i < workers && !failed; ++i) {
-    auto s = co_await corio::spawn_on(i, start_shard(at));
-    if (!s) {
-      failed = s.error();
-      continue;
-    }
-    at = s->bound;  // with --port 0 the first shard picks the port, the others join it
-    shards.push_back(std::move(s->shard));
-  }
-  int status = failed ? 1 : 0;
-  if (failed) {
-    fmt::print(stderr, "listen: {}\n", failed.message());
-  } else {
-    examples::announce(at);
-    if (!co_await signals.wait()) status = 1;
-  }
-  for (auto& s : shards) s.request_stop();
-  for (auto& s : shards) co_await s;
-  co_return status;
+  co_return examples::started_shard{*bound, corio::spawn(shard(std::move(*listener)))};
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
   const auto opts = examples::parse_service_options(argc, argv, 1024);
-  try {
-    if (opts.threads > 1) {
-      corio::runtime_options options{opts.backend};
-      options.threads = opts.threads;
-      corio::runtime rt(options);
-      return rt.run(serve_sharded(opts, rt.size()));
-    }
-    return corio::block_on(serve(opts), corio::runtime_options{opts.backend});
-  } catch (const std::exception& e) {
-    fmt::print(stderr, "echo_server: {}\n", e.what());
-    return 1;
-  }
+  return examples::run_service("echo_server", opts, serve, start_shard);
 }

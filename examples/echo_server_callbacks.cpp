@@ -69,6 +69,8 @@ struct server {
   // SIGINT/SIGTERM: stop accepting, close every connection in order, then leave run().
   void signal(loop_type& loop, corio::signal_info) {
     (void)loop.remove(listener);
+    // Completed connections nobody accepted yet would be reset by close(): end them with a FIN.
+    while (auto got = listener.accept()) (void)got->first.shutdown(corio::net::shutdown_how::write);
     listener.close();
     for (std::size_t i = 0; i < slots.size(); ++i) close(loop, i);
     loop.shutdown();

@@ -17,6 +17,7 @@
 #include <fmt/core.h>
 
 #include "common/service.hpp"
+#include "common/sharded.hpp"
 
 namespace {
 
@@ -63,63 +64,20 @@ corio::task<int> serve(examples::options opts) {
 
 corio::task<> shard(corio::udp_socket socket) { co_await echo(socket); }
 
-struct started {
-  corio::net::socket_address bound;
-  corio::join_handle<> shard;
-};
-
 // Runs on the worker that is to own the socket.
-corio::task<corio::result<started>> start_shard(corio::net::socket_address at) {
+corio::task<corio::result<examples::started_shard>> start_shard(corio::net::socket_address at) {
   corio::net::bind_options options;
   options.reuse_port = true;
   auto socket = corio::udp_socket::bind(at, options);
   if (!socket) co_return socket.error();
   auto bound = socket->local_address();
   if (!bound) co_return bound.error();
-  co_return started{*bound, corio::spawn(shard(std::move(*socket)))};
-}
-
-corio::task<int> serve_sharded(examples::options opts, std::size_t workers) {
-  corio::signal_set signals;
-  if (!signals.add(SIGINT) || !signals.add(SIGTERM)) co_return 1;
-  auto at = examples::loopback(opts);
-  std::vector<corio::join_handle<>> shards;
-  std::error_code failed;
-  for (std::size_t i = 0; i < workers && !failed; ++i) {
-    auto s = co_await corio::spawn_on(i, start_shard(at));
-    if (!s) {
-      failed = s.error();
-      continue;
-    }
-    at = s->bound;  // with --port 0 the first shard picks the port, the others join it
-    shards.push_back(std::move(s->shard));
-  }
-  int status = failed ? 1 : 0;
-  if (failed) {
-    fmt::print(stderr, "bind: {}\n", failed.message());
-  } else {
-    examples::announce(at);
-    if (!co_await signals.wait()) status = 1;
-  }
-  for (auto& s : shards) s.request_stop();
-  for (auto& s : shards) co_await s;
-  co_return status;
+  co_return examples::started_shard{*bound, corio::spawn(shard(std::move(*socket)))};
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
   const auto opts = examples::parse_service_options(argc, argv, 1024);
-  try {
-    if (opts.threads > 1) {
-      corio::runtime_options options{opts.backend};
-      options.threads = opts.threads;
-      corio::runtime rt(options);
-      return rt.run(serve_sharded(opts, rt.size()));
-    }
-    return corio::block_on(serve(opts), corio::runtime_options{opts.backend});
-  } catch (const std::exception& e) {
-    fmt::print(stderr, "udp_echo: {}\n", e.what());
-    return 1;
-  }
+  return examples::run_service("udp_echo", opts, serve, start_shard);
 }

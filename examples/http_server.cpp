@@ -1,0 +1,2 @@
+// Placeholder: replaced by the service's implementation.
+int main() { return 2; }

@@ -1,0 +1,2 @@
+// Placeholder: tests of corio/serve.hpp.
+#include <corio/serve.hpp>

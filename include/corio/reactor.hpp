@@ -162,8 +162,9 @@ class poll {
   backend_kind kind() const noexcept;
 
   // Clears `out`, then blocks until at least one event, the timeout, or a wake. nullopt waits
-  // forever; a timeout is rounded up to the backend's resolution, never down. EINTR is not an
-  // error: it returns with no events.
+  // forever; a timeout is rounded up to the backend's resolution, never down. A signal does not
+  // end the wait early (EINTR waits again for the time left, as libuv does): a handler that
+  // must end it wakes the loop (corio::signal and the waker do).
   result<void> wait(events& out, std::optional<std::chrono::nanoseconds> timeout);
 
  private:

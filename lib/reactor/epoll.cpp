@@ -134,10 +134,20 @@ class epoll_backend final : public backend {
     if (ready_.size() < capacity) ready_.resize(capacity);  // only for a bigger `events`
     const int max = static_cast<int>(std::min<std::size_t>(capacity, INT_MAX));
 
-    const int n = ::epoll_wait(epfd_, ready_.data(), max, to_epoll_timeout(timeout));
-    if (n < 0) {
-      if (errno == EINTR) return {};  // a signal handler ran: no events, not an error
-      return last_errno();
+    // EINTR (a signal handler ran, or io_uring's exit task work for a ring this thread used)
+    // waits again for the time left, as libuv does: a signal that matters wakes the loop
+    // through its self-pipe, and a timeout must never end early.
+    const int wait_ms = to_epoll_timeout(timeout);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(wait_ms);
+    int n = ::epoll_wait(epfd_, ready_.data(), max, wait_ms);
+    while (n < 0) {
+      if (errno != EINTR) return last_errno();
+      std::optional<std::chrono::nanoseconds> left;
+      if (timeout) {
+        left = deadline - std::chrono::steady_clock::now();
+        if (left->count() <= 0) return {};
+      }
+      n = ::epoll_wait(epfd_, ready_.data(), max, to_epoll_timeout(left));
     }
     // Each epoll_event becomes at most one event, so `out` (capacity >= n) never overflows.
     for (int k = 0; k < n; ++k) {

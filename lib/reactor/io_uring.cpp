@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstdint>
 #include <vector>
 
@@ -111,10 +112,21 @@ class io_uring_backend final : public backend {
   // The ring's own teardown runs later in a kernel worker, and until then its polls keep their
   // files open; cancelling every request first releases them now, as closing an epoll fd does.
   ~io_uring_backend() override {
+    // Every request must also have *ended* before the ring closes: the ring's teardown otherwise
+    // cancels what is left from a kernel worker, whose completions come back to this thread as
+    // task work and interrupt its next blocking wait (an epoll_wait of another loop returned
+    // EINTR early). So cancel everything and reap until no request is in flight (bounded).
     if (io_uring_sqe* sqe = ::io_uring_get_sqe(&ring_)) {
       ::io_uring_prep_cancel64(sqe, 0, IORING_ASYNC_CANCEL_ANY);
       ::io_uring_sqe_set_data64(sqe, pack(internal, 0));
-      (void)::io_uring_submit_and_wait(&ring_, 1);
+      const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+      (void)::io_uring_submit(&ring_);
+      while (in_flight_ > 0 && std::chrono::steady_clock::now() < give_up) {
+        io_uring_cqe* cqe = nullptr;
+        __kernel_timespec ts{0, 10'000'000};
+        (void)::io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, &ts, nullptr);
+        discard_completions();
+      }
     }
     ::io_uring_queue_exit(&ring_);
   }
@@ -193,11 +205,8 @@ class io_uring_backend final : public backend {
         __kernel_timespec ts{ns / 1'000'000'000, ns % 1'000'000'000};
         r = ::io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, &ts, nullptr);
       }
-      if (r == -EINTR) {  // a signal handler ran: no events, not an error
-        reap(out.capacity(), done);
-        break;
-      }
-      if (r < 0 && r != -ETIME && r != -EAGAIN && r != -EBUSY) return os_error(r);
+      // EINTR (a signal handler ran) waits again for the time left, like epoll.cpp.
+      if (r < 0 && r != -ETIME && r != -EINTR && r != -EAGAIN && r != -EBUSY) return os_error(r);
       // Loop: reap what came; only internal or stale CQEs means wait again.
     }
     for (std::size_t k = 0; k < count_; ++k) out.push(scratch_[k]);
@@ -238,6 +247,7 @@ class io_uring_backend final : public backend {
         return {};
     }
     ::io_uring_sqe_set_data64(sqe, pack(completed, req.user_data));
+    ++in_flight_;
     return {};
   }
 
@@ -281,6 +291,7 @@ class io_uring_backend final : public backend {
     if (!sqe) return std::make_error_code(std::errc::resource_unavailable_try_again);
     ::io_uring_prep_poll_multishot(sqe, fd, to_poll_mask(i));
     ::io_uring_sqe_set_data64(sqe, poll_data(fd));
+    ++in_flight_;
     return {};
   }
 
@@ -299,6 +310,7 @@ class io_uring_backend final : public backend {
     if (!sqe) return std::make_error_code(std::errc::resource_unavailable_try_again);
     ::io_uring_prep_poll_multishot(sqe, waker_->fd(), POLLIN);
     ::io_uring_sqe_set_data64(sqe, pack(wakeup, 0));
+    ++in_flight_;
     return {};
   }
 
@@ -325,6 +337,7 @@ class io_uring_backend final : public backend {
       if ((k == readiness || k == wakeup) && count_ == capacity) break;
       if (k == completed && (!done || done->full())) break;
       ++seen;
+      if (k != internal && (cqe->flags & IORING_CQE_F_MORE) == 0) --in_flight_;
       if (k == completed) {
         done->push(completion{data >> 2, cqe->res});
       } else if (k == wakeup) {
@@ -338,6 +351,19 @@ class io_uring_backend final : public backend {
       } else if (k == readiness) {
         on_poll(data >> 2, *cqe);
       }
+    }
+    ::io_uring_cq_advance(&ring_, seen);
+  }
+
+  // The destructor's reap: only the in-flight count matters now.
+  void discard_completions() noexcept {
+    unsigned head = 0;
+    unsigned seen = 0;
+    io_uring_cqe* cqe = nullptr;
+    io_uring_for_each_cqe(&ring_, head, cqe) {
+      ++seen;
+      const auto k = static_cast<source>(::io_uring_cqe_get_data64(cqe) & 3);
+      if (k != internal && (cqe->flags & IORING_CQE_F_MORE) == 0) --in_flight_;
     }
     ::io_uring_cq_advance(&ring_, seen);
   }
@@ -363,6 +389,7 @@ class io_uring_backend final : public backend {
   std::uint64_t waker_batch_ = 0;
   std::shared_ptr<eventfd_waker> waker_;
   token waker_token_{};
+  std::size_t in_flight_ = 0;  // requests whose last CQE has not been reaped
 };
 
 }  // namespace

@@ -47,7 +47,7 @@ std::vector<corio::signal_info> collect(signal_pipe& pipe, int signo) {
       ADD_FAILURE() << "no record of " << corio::signal_name(signo);
       return got;
     }
-    // A signal interrupting the wait returns with no events (EINTR): just loop.
+    // The self-pipe's record ends the wait; an interrupted wait goes on by itself.
     EXPECT_TRUE(p.wait(evs, 1s));
   }
 }
@@ -91,7 +91,7 @@ TEST(signal_pipe, kill_from_another_thread_is_delivered_while_the_loop_waits) {
   signal_pipe pipe = open_pipe();
   ASSERT_TRUE(pipe.watch(SIGUSR2));
   // The sender blocks SIGUSR2 so the process-directed signal lands on this (waiting) thread
-  // and interrupts its epoll_wait: the wait must treat EINTR as "no events".
+  // and interrupts its epoll_wait: the wait must go on and report the self-pipe's record.
   std::thread sender([] {
     sigset_t set;
     sigemptyset(&set);

@@ -5,7 +5,11 @@
 //   4. fire expired timers, then hand readiness to the operations waiting on it.
 #include "executor/executor.hpp"
 
+#include <sys/socket.h>
+
 #include <cassert>
+#include <cstdio>
+#include <cstdlib>
 #include <utility>
 
 namespace corio::detail {
@@ -41,19 +45,19 @@ std::coroutine_handle<> ready_queue::pop() noexcept {
   return h;
 }
 
-executor::executor(poll p, waker w)
-    : poll_(std::move(p)), waker_(std::move(w)), wheel_(time_.now_tick()), free_slot_(no_slot),
-      previous_(current_) {
+executor::executor(std::unique_ptr<detail::backend> b, std::shared_ptr<wake_handle> w)
+    : backend_(std::move(b)), waker_(std::move(w)), completions_(backend_->supports_completions()),
+      wheel_(time_.now_tick()), free_slot_(no_slot), previous_(current_) {
   spawned_.next = spawned_.prev = &spawned_;
   current_ = this;
 }
 
 result<std::unique_ptr<executor>> executor::create(backend_kind kind) {
-  auto p = poll::create(kind);
-  if (!p) return p.error();
-  auto w = waker::create(*p, token{waker_key});
+  auto b = make_backend(kind);
+  if (!b) return b.error();
+  auto w = (*b)->make_waker(token{waker_key});
   if (!w) return w.error();
-  return std::unique_ptr<executor>(new executor(std::move(*p), std::move(*w)));
+  return std::unique_ptr<executor>(new executor(std::move(*b), std::move(*w)));
 }
 
 executor::~executor() {
@@ -94,7 +98,7 @@ void executor::post(remote_node& n) noexcept {
   }
   remote_pending_.store(true, std::memory_order_seq_cst);
   // Pairs with park(): either it sees remote_pending_ and does not block, or we see parked_.
-  if (parked_.load(std::memory_order_seq_cst)) (void)waker_.wake();
+  if (parked_.load(std::memory_order_seq_cst)) (void)waker_->wake();
 }
 
 void executor::drain_remote() noexcept {
@@ -129,15 +133,19 @@ result<io_slot*> executor::register_fd(int fd) {
   const std::uint32_t index = free_slot_;
   io_slot* slot = slot_at(index);
   const std::uint64_t key = (std::uint64_t{slot->generation} << 32) | index;
-  auto r = poll_.registry().add(fd, token{key}, interest::readable | interest::writable);
-  if (!r) return r.error();
+  // A completion backend submits operations whole and polls once when one must wait for
+  // readiness: nothing to register (and no readiness completions to reap per fd).
+  if (!completions_) {
+    auto r = backend_->add(fd, token{key}, interest::readable | interest::writable);
+    if (!r) return r.error();
+  }
   free_slot_ = slot->next_free;
   slot->fd = fd;
   return slot;
 }
 
 void executor::deregister(io_slot* slot) noexcept {
-  (void)poll_.registry().remove(slot->fd);
+  if (!completions_) (void)backend_->remove(slot->fd);
   slot->fd = -1;
   slot->reader = slot->writer = nullptr;
   // A new generation makes events still queued for the old registration miss.
@@ -171,8 +179,81 @@ result<void> executor::run_until(const bool& done) {
     if (auto r = park(!ready_.empty()); !r) return r;
     fire_timers();
     for (const event& e : events_) dispatch(e);
+    handle_completions(done_);
   }
   return {};
+}
+
+void executor::handle_completions(const completions& done) noexcept {
+  for (const completion& c : done) {
+    reinterpret_cast<io_operation*>(static_cast<std::uintptr_t>(c.user_data))->on_completion(c.result);
+  }
+}
+
+namespace {
+std::uint64_t key_of(const io_operation* op) noexcept {
+  return static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(op));
+}
+}  // namespace
+
+result<void> executor::submit(const io_request& req, io_operation* op) noexcept {
+  completion_request r;
+  r.fd = req.fd;
+  r.data = req.data;
+  r.size = req.size;
+  r.user_data = key_of(op);
+  switch (req.op) {
+    case io_request::kind::recv: r.op = completion_request::kind::recv; break;
+    case io_request::kind::recvmsg: r.op = completion_request::kind::recvmsg; break;
+    case io_request::kind::send:
+      r.op = completion_request::kind::send;
+      r.flags = MSG_NOSIGNAL;  // a peer that went away is EPIPE, never SIGPIPE
+      break;
+    case io_request::kind::sendmsg:
+      r.op = completion_request::kind::sendmsg;
+      r.flags = MSG_NOSIGNAL;
+      break;
+    case io_request::kind::accept:
+      r.op = completion_request::kind::accept;
+      r.addr_len = reinterpret_cast<socklen_t*>(req.addr_len);
+      r.flags = SOCK_NONBLOCK | SOCK_CLOEXEC;
+      break;
+  }
+  return backend_->submit(r);
+}
+
+result<void> executor::submit_poll(int fd, bool writable, io_operation* op) noexcept {
+  completion_request r;
+  r.op = completion_request::kind::poll;
+  r.fd = fd;
+  r.flags = writable ? 1 : 0;
+  r.user_data = key_of(op);
+  return backend_->submit(r);
+}
+
+void executor::cancel(io_operation* op) noexcept {
+  completion_request r;
+  r.op = completion_request::kind::cancel;
+  r.user_data = key_of(op);
+  (void)backend_->submit(r);
+}
+
+void executor::abandon(io_operation* op, bool cancel_requested) noexcept {
+  if (!cancel_requested) cancel(op);
+  // Own buffers: the run loop's may be in the middle of being dispatched further up.
+  events evs(64);
+  completions done(64);
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (op->in_flight()) {
+    if (std::chrono::steady_clock::now() > give_up) {
+      // The kernel would write into freed memory: stopping is the only safe choice left.
+      std::fputs("corio: the kernel did not release an abandoned operation\n", stderr);
+      std::abort();
+    }
+    if (!backend_->wait(evs, &done, std::chrono::milliseconds(10))) continue;
+    for (const event& e : evs) dispatch(e);
+    handle_completions(done);
+  }
 }
 
 result<void> executor::park(bool has_work) {
@@ -182,7 +263,7 @@ result<void> executor::park(bool has_work) {
   if (has_work || remote_pending_.load(std::memory_order_seq_cst)) {
     timeout = std::chrono::nanoseconds::zero();
   }
-  auto r = poll_.wait(events_, timeout);
+  auto r = backend_->wait(events_, completions_ ? &done_ : nullptr, timeout);
   parked_.store(false, std::memory_order_relaxed);
   return r;
 }

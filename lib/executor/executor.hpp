@@ -12,6 +12,8 @@
 #include <corio/detail/executor.hpp>
 #include <corio/reactor.hpp>
 
+#include "reactor/backend.hpp"
+
 #include "driver/clock.hpp"
 #include "driver/timer_wheel.hpp"
 
@@ -50,13 +52,23 @@ class executor {
   executor& operator=(const executor&) = delete;
 
   static executor* current() noexcept;
-  backend_kind backend() const noexcept { return poll_.kind(); }
+  backend_kind backend() const noexcept { return backend_->kind(); }
+  // Whether socket operations go to the kernel whole (io_uring) rather than by readiness.
+  bool completion_based() const noexcept { return completions_; }
 
   void schedule(std::coroutine_handle<> h) { ready_.push(h); }
   void post(remote_node& n) noexcept;  // any thread
 
   result<io_slot*> register_fd(int fd);
   void deregister(io_slot* slot) noexcept;
+
+  // Completion backends. Requests are queued and reach the kernel with the next wait.
+  result<void> submit(const io_request& req, io_operation* op) noexcept;
+  result<void> submit_poll(int fd, bool writable, io_operation* op) noexcept;
+  void cancel(io_operation* op) noexcept;  // its completion follows (-ECANCELED or a result)
+  // For a frame destroyed while `op` is in flight: cancel it and wait (only) until the kernel
+  // has let go of its buffers, handling whatever else completes meanwhile.
+  void abandon(io_operation* op, bool cancel_requested) noexcept;
 
   tick now_tick() const noexcept { return time_.now_tick(); }
   tick deadline_after(std::chrono::nanoseconds d) const noexcept { return time_.deadline_after(d); }
@@ -78,16 +90,19 @@ class executor {
   void destroy_tasks() noexcept;
 
  private:
-  executor(poll p, waker w);
+  executor(std::unique_ptr<detail::backend> b, std::shared_ptr<wake_handle> w);
   result<void> park(bool has_work);
   void dispatch(const event& e) noexcept;
+  void handle_completions(const completions& done) noexcept;
   void fire_timers() noexcept;
   void drain_remote() noexcept;
   io_slot* slot_at(std::uint32_t index) noexcept;
 
-  poll poll_;
-  waker waker_;
+  std::unique_ptr<detail::backend> backend_;
+  std::shared_ptr<wake_handle> waker_;
+  bool completions_;
   events events_{1024};
+  completions done_{1024};
   time_source time_;
   timer_wheel wheel_;
   ready_queue ready_;

@@ -4,6 +4,11 @@
 
 #include "executor/executor.hpp"
 
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <cstring>
+
 namespace corio::detail {
 
 bool operation::arm(std::coroutine_handle<> awaiting, const std::stop_token& stop) noexcept {
@@ -47,10 +52,15 @@ void operation::run_cancel(remote_node& n) noexcept {
   operation* op = static_cast<node&>(n).self;
   // Only this thread sets done_bit once cancel_bit is set, so the check cannot go stale.
   if (!(op->state_.load(std::memory_order_acquire) & done_bit)) {
-    op->unlink();
+    if (!op->withdraw()) return;  // the kernel still has it: it resumes from its completion
     op->canceled_ = true;
   }
   op->owner_->schedule(op->awaiting_);
+}
+
+void operation::resume_withdrawn(bool canceled) noexcept {
+  canceled_ = canceled;
+  owner_->schedule(awaiting_);
 }
 
 void operation::run_resume(remote_node& n) noexcept {
@@ -63,17 +73,19 @@ result<io_registration> io_registration::open(int fd) {
   if (!ex) return std::make_error_code(std::errc::operation_not_permitted);
   auto slot = ex->register_fd(fd);
   if (!slot) return slot.error();
-  return io_registration(ex, *slot);
+  return io_registration(ex, *slot, ex->completion_based());
 }
 
 io_registration::io_registration(io_registration&& other) noexcept
-    : owner_(std::exchange(other.owner_, nullptr)), slot_(std::exchange(other.slot_, nullptr)) {}
+    : owner_(std::exchange(other.owner_, nullptr)), slot_(std::exchange(other.slot_, nullptr)),
+      completions_(other.completions_) {}
 
 io_registration& io_registration::operator=(io_registration&& other) noexcept {
   if (this != &other) {
     reset();
     owner_ = std::exchange(other.owner_, nullptr);
     slot_ = std::exchange(other.slot_, nullptr);
+    completions_ = other.completions_;
   }
   return *this;
 }
@@ -85,8 +97,7 @@ void io_registration::reset() noexcept {
   owner_ = nullptr;
 }
 
-bool io_operation::suspend(std::coroutine_handle<> awaiting, const std::stop_token& stop,
-                           io_registration& reg, direction dir) noexcept {
+bool io_operation::link(io_registration& reg, direction dir) noexcept {
   if (!reg.slot_ || reg.owner_ != executor::current()) {
     suspend_error_ = std::make_error_code(std::errc::bad_file_descriptor);
     return false;
@@ -100,11 +111,108 @@ bool io_operation::suspend(std::coroutine_handle<> awaiting, const std::stop_tok
   slot_ = reg.slot_;
   direction_ = dir;
   waiter = this;
+  return true;
+}
+
+bool io_operation::suspend(std::coroutine_handle<> awaiting, const std::stop_token& stop,
+                           io_registration& reg, direction dir) noexcept {
+  if (!link(reg, dir)) return false;
+  mode_ = reg.completion_based() ? mode::poll_once : mode::readiness;
+  // Armed before submitting: a stop already requested then leaves nothing with the kernel.
   if (!arm(awaiting, stop)) {
     unlink();
     return false;
   }
+  if (mode_ == mode::poll_once && !start()) finish_with_error(suspend_error_);
   return true;
+}
+
+bool io_operation::submit(std::coroutine_handle<> awaiting, const std::stop_token& stop,
+                          io_registration& reg, direction dir) noexcept {
+  if (!link(reg, dir)) return false;
+  mode_ = mode::whole;
+  if (!arm(awaiting, stop)) {
+    unlink();
+    return false;
+  }
+  if (!start()) finish_with_error(suspend_error_);
+  return true;
+}
+
+bool io_operation::start() noexcept {
+  result<void> r;
+  if (mode_ == mode::whole) {
+    io_request req;
+    req.fd = slot_->fd;
+    (void)prepare(req);
+    r = owner()->submit(req, this);
+  } else {
+    r = owner()->submit_poll(slot_->fd, direction_ == direction::write, this);
+  }
+  if (!r) {
+    suspend_error_ = r.error();
+    return false;
+  }
+  in_flight_ = true;
+  return true;
+}
+
+// Still suspended: the result goes through the same race with a cancel as any other.
+void io_operation::finish_with_error(std::error_code ec) noexcept {
+  suspend_error_ = ec;
+  unlink();
+  complete_local();
+}
+
+void io_operation::on_completion(std::int32_t result) noexcept {
+  in_flight_ = false;
+  if (abandoned_) return;  // the frame is being destroyed; its destructor only waited for this
+  if (withdrawing_) {
+    withdrawing_ = false;
+    // A request the cancel did not catch may have moved data: that result is delivered.
+    const bool cancelled = result == -ECANCELED || result == -EINTR;
+    const bool delivered = mode_ == mode::whole && !cancelled && consume(result);
+    unlink();
+    resume_withdrawn(!delivered);
+    return;
+  }
+  if (mode_ == mode::whole) {
+    if (consume(result)) {
+      unlink();
+      complete_local();
+    } else if (!start()) {  // more to do (a partial write): submit the rest
+      finish_with_error(suspend_error_);
+    }
+    return;
+  }
+  // One-shot readiness: the syscall reports whatever the poll saw (an error, a hang-up).
+  if (perform()) {
+    unlink();
+    complete_local();
+  } else if (result < 0) {
+    finish_with_error({-result, std::system_category()});
+  } else if (!start()) {
+    finish_with_error(suspend_error_);
+  }
+}
+
+bool io_operation::withdraw() noexcept {
+  if (!in_flight_) {
+    unlink();
+    return true;
+  }
+  withdrawing_ = true;
+  owner()->cancel(this);
+  return false;
+}
+
+io_operation::~io_operation() {
+  disarm();
+  if (in_flight_) {
+    abandoned_ = true;
+    owner()->abandon(this, withdrawing_);
+  }
+  if (slot_) unlink();
 }
 
 void io_operation::unlink() noexcept {
@@ -154,5 +262,33 @@ executor_scope::executor_scope(executor_scope&& other) noexcept
 executor_scope::~executor_scope() { delete executor_; }
 
 result<void> executor_scope::run_until(const bool& done) { return executor_->run_until(done); }
+
+}  // namespace corio::detail
+
+namespace corio::detail {
+
+namespace {
+struct message {
+  msghdr header;
+  iovec buffer;
+};
+static_assert(sizeof(message) <= sizeof(msg_storage) && alignof(message) <= 8);
+static_assert(sizeof(socklen_t) == sizeof(std::uint32_t));
+}  // namespace
+
+void prepare_message(msg_storage& m, void* buf, std::size_t len, void* addr,
+                     std::uint32_t addr_capacity) noexcept {
+  auto* msg = ::new (static_cast<void*>(m.bytes)) message{};
+  msg->buffer.iov_base = buf;
+  msg->buffer.iov_len = len;
+  msg->header.msg_name = addr;
+  msg->header.msg_namelen = addr_capacity;
+  msg->header.msg_iov = &msg->buffer;
+  msg->header.msg_iovlen = 1;
+}
+
+std::uint32_t message_address_length(const msg_storage& m) noexcept {
+  return reinterpret_cast<const message*>(m.bytes)->header.msg_namelen;
+}
 
 }  // namespace corio::detail

@@ -39,13 +39,13 @@ class wake_handle {
 // One operation for a completion kernel. user_data comes back in its completion; its low two
 // bits must be zero (a pointer to the waiting operation is).
 struct completion_request {
-  enum class kind : std::uint8_t { recv, send, recvmsg, sendmsg, accept, connect, cancel };
+  enum class kind : std::uint8_t { recv, send, recvmsg, sendmsg, accept, connect, poll, cancel };
   kind op = kind::recv;
   int fd = -1;
   void* data = nullptr;  // buffer; msghdr (recvmsg/sendmsg); sockaddr (accept/connect)
   std::size_t size = 0;  // buffer length; sockaddr length (connect)
   socklen_t* addr_len = nullptr;  // accept
-  int flags = 0;                  // MSG_* (recv/send/...); SOCK_* (accept)
+  int flags = 0;  // MSG_* (recv/send/...); SOCK_* (accept); poll: 0 readable, 1 writable
   std::uint64_t user_data = 0;    // cancel: the user_data of the operation to cancel
 };
 

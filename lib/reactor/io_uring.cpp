@@ -241,6 +241,9 @@ class io_uring_backend final : public backend {
         ::io_uring_prep_connect(sqe, req.fd, static_cast<const sockaddr*>(req.data),
                                 static_cast<socklen_t>(req.size));
         break;
+      case completion_request::kind::poll:
+        ::io_uring_prep_poll_add(sqe, req.fd, req.flags != 0 ? POLLOUT : POLLIN | POLLRDHUP);
+        break;
       case completion_request::kind::cancel:
         ::io_uring_prep_cancel64(sqe, pack(completed, req.user_data), 0);
         ::io_uring_sqe_set_data64(sqe, pack(internal, 0));

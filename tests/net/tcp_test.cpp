@@ -242,24 +242,44 @@ task<> expect_canceled_read(tcp_stream& s) {
   EXPECT_EQ(again.error(), std::errc::operation_canceled);
 }
 
+// The read either lost the race (cancelled, the bytes stay in the kernel: readiness backends
+// always, as they read nothing after a stop) or won it (io_uring: the kernel filled the buffer
+// before the cancel reached it, and the bytes are delivered). Never both, never neither.
+task<std::string> read_or_cancel(tcp_stream& s) {
+  std::array<std::byte, 16> buf{};
+  auto r = co_await s.read(buf);
+  if (!r) {
+    EXPECT_EQ(r.error(), std::errc::operation_canceled);
+    co_return std::string();
+  }
+  co_return text(std::span(buf).first(*r));
+}
+
 TEST_P(tcp, stop_cancels_a_pending_read_and_no_byte_is_lost) {
-  run([]() -> task<> {
+  run([kind = GetParam()]() -> task<> {
     auto listener = tcp_listener::bind(loopback_v4());
     CO_ASSERT_OK(listener);
     auto a = co_await tcp_stream::connect(*listener->local_address());
     CO_ASSERT_OK(a);
     auto b = co_await listener->accept();
     CO_ASSERT_OK(b);
-    auto reader = corio::spawn(expect_canceled_read(b->first));
+    auto reader = corio::spawn(read_or_cancel(b->first));
     co_await corio::yield();
     EXPECT_FALSE(reader.is_finished());
-    // The data and the stop request arrive together: the cancel wins, the bytes stay queued.
+    // The data and the stop request arrive together.
     CO_ASSERT_OK(co_await a->write_all(bytes("kept")));
     reader.request_stop();
     CO_ASSERT_TRUE(co_await finishes_within(reader));
-    std::array<std::byte, 4> buf{};
-    CO_ASSERT_OK(co_await b->first.read_exact(buf));
-    EXPECT_EQ(text(buf), "kept");
+    auto got = co_await reader;
+    if (kind == corio::backend_kind::epoll) {
+      EXPECT_EQ(got, "");
+    }
+    if (got.empty()) {
+      std::array<std::byte, 4> buf{};
+      CO_ASSERT_OK(co_await b->first.read_exact(buf));
+      got = text(buf);
+    }
+    EXPECT_EQ(got, "kept");
   }());
 }
 

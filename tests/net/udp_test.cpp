@@ -72,28 +72,41 @@ TEST_P(udp, connected_recv_waits_for_the_peer_datagram) {
   }());
 }
 
-task<> expect_canceled_recv(udp_socket& s) {
+// Cancelled (the datagram stays queued: readiness backends always) or, on io_uring, completed
+// by the kernel before the cancel reached it (the datagram is delivered). Never lost.
+task<std::string> recv_or_cancel(udp_socket& s) {
   std::array<std::byte, 64> buf{};
   auto r = co_await s.recv_from(buf);
-  EXPECT_EQ(r.error(), std::errc::operation_canceled);
+  if (!r) {
+    EXPECT_EQ(r.error(), std::errc::operation_canceled);
+    co_return std::string();
+  }
+  co_return text(std::span(buf).first(r->first));
 }
 
-TEST_P(udp, stop_cancels_a_pending_recv_and_the_datagram_stays_queued) {
-  run([]() -> task<> {
+TEST_P(udp, stop_cancels_a_pending_recv_and_the_datagram_is_not_lost) {
+  run([kind = GetParam()]() -> task<> {
     auto a = udp_socket::bind(loopback_v4());
     CO_ASSERT_OK(a);
     auto b = udp_socket::bind(loopback_v4());
     CO_ASSERT_OK(b);
-    auto receiver = corio::spawn(expect_canceled_recv(*b));
+    auto receiver = corio::spawn(recv_or_cancel(*b));
     co_await corio::yield();
     EXPECT_FALSE(receiver.is_finished());
     CO_ASSERT_OK(co_await a->send_to(bytes("queued"), *b->local_address()));
     receiver.request_stop();
     CO_ASSERT_TRUE(co_await finishes_within(receiver));
-    std::array<std::byte, 64> buf{};
-    auto got = co_await b->recv_from(buf);
-    CO_ASSERT_OK(got);
-    EXPECT_EQ(text(std::span(buf).first(got->first)), "queued");
+    std::string got = co_await receiver;
+    if (kind == corio::backend_kind::epoll) {
+      EXPECT_EQ(got, "");
+    }
+    if (got.empty()) {
+      std::array<std::byte, 64> buf{};
+      auto r = co_await b->recv_from(buf);
+      CO_ASSERT_OK(r);
+      got = text(std::span(buf).first(r->first));
+    }
+    EXPECT_EQ(got, "queued");
   }());
 }
 

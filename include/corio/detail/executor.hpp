@@ -15,6 +15,7 @@
 #include <atomic>
 #include <chrono>
 #include <coroutine>
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <stop_token>
@@ -72,6 +73,14 @@ class operation {
   // Owner thread: take the operation out of wherever it waits (readiness slot, timer wheel,
   // channel queue). Called only when it was not completed.
   virtual void unlink() noexcept = 0;
+  // The cancel path's step on the owner thread. True: withdrawn now (unlink), resume as
+  // cancelled. False: the kernel still owns the operation's buffers, so the operation resumes
+  // itself later through resume_withdrawn(), once the kernel gave them back.
+  virtual bool withdraw() noexcept {
+    unlink();
+    return true;
+  }
+  void resume_withdrawn(bool canceled) noexcept;
 
  private:
   static constexpr std::uint8_t done_bit = 1;
@@ -96,8 +105,27 @@ class operation {
   std::optional<std::stop_callback<on_stop>> stop_callback_;
 };
 
+// What a completion kernel (io_uring) is asked to do for an operation; lib/executor turns it
+// into the backend's request, adding the flags (MSG_NOSIGNAL, SOCK_NONBLOCK|SOCK_CLOEXEC).
+struct io_request {
+  enum class kind : std::uint8_t { recv, send, recvmsg, sendmsg, accept };
+  kind op = kind::recv;
+  int fd = -1;
+  void* data = nullptr;  // buffer; a message (msg_storage); a socket_address (accept)
+  std::size_t size = 0;  // buffer length; address capacity (accept)
+  std::uint32_t* addr_len = nullptr;  // accept: in capacity, out the address's length
+};
+
+// Room for a msghdr and its iovec, filled by prepare_message (lib), so that no OS header is
+// needed here and a datagram operation keeps its message in the awaiting frame.
+struct msg_storage {
+  alignas(8) std::byte bytes[96];
+};
+
 // The readiness side of an fd: registered once with the thread's executor (both directions,
 // edge-triggered), removed on destruction. Owned by an awaitable socket, used on its thread.
+// On a completion backend nothing is registered with the kernel: operations are submitted
+// whole, and an operation that needs readiness asks for it once (a one-shot poll).
 struct io_slot;
 class io_operation;
 
@@ -110,48 +138,83 @@ class io_registration {
   ~io_registration();
   explicit operator bool() const noexcept { return slot_ != nullptr; }
   void reset() noexcept;
+  // True when operations on this fd go to a completion kernel whole (io_uring).
+  bool completion_based() const noexcept { return completions_; }
 
  private:
   friend class io_operation;
-  io_registration(executor* owner, io_slot* slot) noexcept : owner_(owner), slot_(slot) {}
+  io_registration(executor* owner, io_slot* slot, bool completions) noexcept
+      : owner_(owner), slot_(slot), completions_(completions) {}
   executor* owner_ = nullptr;
   io_slot* slot_ = nullptr;
+  bool completions_ = false;
 };
 
-// One system call driven by readiness: perform() is tried at once (edge-triggered readiness
-// means the data may already be there), and again on each readiness event until it no longer
-// would block. The coroutine resumes only when perform() has a result.
+// One socket operation. Two ways to run it, chosen by the registration:
+// - readiness (epoll, kqueue): perform() is tried at once (edge-triggered readiness means the
+//   data may already be there), and again on each readiness event until it no longer would
+//   block;
+// - completion (io_uring): submit() hands the whole operation to the kernel (prepare()), and
+//   consume() takes each completion, asking for another submission while it is not finished
+//   (write_all's partial writes). An operation without a prepare() waits for readiness with a
+//   one-shot poll instead and then runs perform().
+// The coroutine resumes only when there is a result. A cancelled completion operation resumes
+// only after the kernel has finished with its buffers (ASYNC_CANCEL, then its own completion).
 class io_operation : public operation {
  public:
   enum class direction : std::uint8_t { read, write };
 
-  // Links into the registration's slot and suspends; false means resume now with error().
+  // Waits for readiness, then perform(); false means resume now with error() (or cancelled).
   bool suspend(std::coroutine_handle<> awaiting, const std::stop_token& stop,
                io_registration& reg, direction dir) noexcept;
+  // Completion backends: submits prepare()'s request; false means resume now.
+  bool submit(std::coroutine_handle<> awaiting, const std::stop_token& stop,
+              io_registration& reg, direction dir) noexcept;
   // Runs the syscall; true when finished (the result is stored by the derived class).
   virtual bool perform() noexcept = 0;
+  // Describes the operation for a completion kernel; false when it has no such form.
+  virtual bool prepare(io_request&) noexcept { return false; }
+  // Takes a completion's result (bytes, a new fd, or -errno); true when finished.
+  virtual bool consume(std::int32_t) noexcept { return true; }
   // The executor's call on a readiness event: retry, and on a result leave the slot and resume.
   void on_ready() noexcept {
     if (!perform()) return;
     unlink();
     complete_local();
   }
-  // Why suspend() declined: the slot is busy, or the socket has no registration.
+  // The executor's call when the kernel completed what this operation submitted.
+  void on_completion(std::int32_t result) noexcept;
+  bool in_flight() const noexcept { return in_flight_; }
+  // Why it ended without a result: the slot is busy, no registration, or a kernel error.
   std::error_code suspend_error() const noexcept { return suspend_error_; }
 
  protected:
-  // A frame destroyed while suspended here (executor shutdown) leaves no dangling waiter.
-  ~io_operation() {
-    disarm();
-    if (slot_) unlink();
-  }
+  // A frame destroyed while suspended here (executor shutdown) leaves no dangling waiter, and
+  // no buffer the kernel could still write to.
+  ~io_operation();
   void unlink() noexcept override;
+  bool withdraw() noexcept override;
 
  private:
+  enum class mode : std::uint8_t { readiness, poll_once, whole };
+  bool link(io_registration& reg, direction dir) noexcept;
+  bool start() noexcept;  // submits the request of mode_; false (and suspend_error_) on failure
+  void finish_with_error(std::error_code ec) noexcept;
+
   io_slot* slot_ = nullptr;
   direction direction_ = direction::read;
+  mode mode_ = mode::readiness;
+  bool in_flight_ = false;    // the kernel owns a request of ours
+  bool withdrawing_ = false;  // cancelled: waiting for that request's completion
+  bool abandoned_ = false;    // the frame is going away: only wait for the kernel
   std::error_code suspend_error_;
 };
+
+// Fills `m` with a one-buffer message to or from `addr` (recvmsg's address is written there;
+// its length comes back through message_address_length).
+void prepare_message(msg_storage& m, void* buf, std::size_t len, void* addr,
+                     std::uint32_t addr_capacity) noexcept;
+std::uint32_t message_address_length(const msg_storage& m) noexcept;
 
 // A deadline on the thread's timer wheel, its node in the awaiting frame.
 class timer_operation : public operation, public timer_node {

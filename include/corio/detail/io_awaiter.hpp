@@ -1,25 +1,32 @@
-// The one primitive under every socket awaitable (tcp.hpp, udp.hpp, unix.hpp): a syscall
-// driven by readiness. Each socket operation is a one-line wrapper that hands io_awaiter a
-// callable doing the non-blocking syscall; io_awaiter runs it, and while it would block
-// (EAGAIN) waits for the socket's edge-triggered readiness and runs it again.
+// The one primitive under every socket awaitable (tcp.hpp, udp.hpp, unix.hpp). Each socket
+// operation is a small "call" that io_awaiter drives in one of two ways, chosen by the
+// executor's backend:
+// - readiness (epoll): operator() does the non-blocking syscall; while it would block (EAGAIN),
+//   wait for the socket's edge-triggered readiness and run it again;
+// - completion (io_uring): prepare() describes the whole operation to the kernel and consume()
+//   takes its result, with no syscall of ours; the loop turn's one io_uring_enter submits it.
+//   A call without prepare() (connect) waits with a one-shot poll and then runs operator().
 //
 // Invariants:
-// - The syscall is always tried before waiting: with edge-triggered readiness, data that arrived
-//   earlier produces no new event, so waiting first could wait forever.
-// - The first try happens in await_suspend, not await_ready, because only there is the awaiting
+// - Readiness: the syscall is always tried before waiting: with edge-triggered readiness, data
+//   that arrived earlier produces no new event, so waiting first could wait forever.
+// - The first step happens in await_suspend, not await_ready, because only there is the awaiting
 //   coroutine's stop token visible: a task that was asked to stop gets operation_canceled from
 //   every later co_await, even one whose syscall would succeed at once (an echo loop on a busy
 //   peer still stops). Returning false from await_suspend resumes at once, no real suspension.
-// - The callable may keep progress between tries (read_exact, write_all): perform() runs it
-//   until it finishes or would block, so a whole loop is one awaitable and one suspension at a
-//   time, with no coroutine frame and no allocation. Its state lives in the awaiting frame.
-// - Readiness-based: a cancelled operation made no syscall that moved data after its last
-//   would-block, so a cancelled read leaves the bytes in the kernel. A cancelled read_exact or
-//   write_all may have moved part of the buffer before it waited (the count is lost).
+// - A call may keep progress between tries (read_exact, write_all), so a whole loop is one
+//   awaitable and one suspension at a time, with no coroutine frame and no allocation. Its
+//   state (and a datagram's message header and address) lives in the awaiting frame.
+// - Cancellation: a cancelled readiness operation made no syscall that moved data after its last
+//   would-block, so a cancelled read leaves the bytes in the kernel. A cancelled completion
+//   operation resumes only once the kernel let go of the buffer; if the kernel finished it
+//   first, its result is delivered. A cancelled read_exact or write_all may have moved part of
+//   the buffer (the count is lost).
 #pragma once
 
 #include <coroutine>
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <span>
 #include <stop_token>
@@ -30,6 +37,7 @@
 #include <corio/detail/executor.hpp>
 #include <corio/error.hpp>
 #include <corio/net/address.hpp>
+#include <corio/unique_fd.hpp>
 
 namespace corio::detail {
 
@@ -49,13 +57,16 @@ class [[nodiscard]] io_awaiter final : public io_operation {
 
   bool await_ready() const noexcept { return false; }
 
-  // True keeps the coroutine suspended until readiness (or a stop request) resumes it.
+  // True keeps the coroutine suspended until the operation (or a stop request) resumes it.
   template <class Promise>
   bool await_suspend(std::coroutine_handle<Promise> h) noexcept {
     const std::stop_token stop = stop_token_of(h);
     if (stop.stop_requested()) {
       stopped_ = true;
       return false;
+    }
+    if constexpr (whole) {
+      if (reg_->completion_based()) return submit(h, stop, *reg_, dir_);
     }
     if (perform()) return false;
     return suspend(h, stop, *reg_, dir_);
@@ -65,7 +76,7 @@ class [[nodiscard]] io_awaiter final : public io_operation {
     disarm();
     if (stopped_ || canceled()) return std::make_error_code(std::errc::operation_canceled);
     if (result_) return std::move(*result_);
-    return suspend_error();  // busy (another waiter in this direction) or no registration
+    return suspend_error();  // busy (another waiter in this direction), no registration, ...
   }
 
   bool perform() noexcept override {
@@ -75,13 +86,37 @@ class [[nodiscard]] io_awaiter final : public io_operation {
     return true;
   }
 
+  bool prepare(io_request& req) noexcept override {
+    if constexpr (whole) {
+      call_.prepare(req);
+      return true;
+    } else {
+      return false;
+    }
+  }
+
+  bool consume(std::int32_t res) noexcept override {
+    if constexpr (whole) {
+      std::optional<result_type> r = call_.consume(res);
+      if (!r) return false;
+      result_.emplace(std::move(*r));
+    }
+    return true;
+  }
+
  private:
+  static constexpr bool whole = requires(Call& c, io_request& r) { c.prepare(r); };
   Call call_;
   io_registration* reg_;
   direction dir_;
   bool stopped_ = false;
   std::optional<result_type> result_;
 };
+
+// A completion's negative result as an error code.
+inline std::error_code kernel_error(std::int32_t res) noexcept {
+  return {-res, std::system_category()};
+}
 
 // --- the operations every socket class shares, each one line over io_awaiter ----------------
 // `Raw` is a corio::net socket; it and `reg` belong to the calling socket object, which must
@@ -90,77 +125,220 @@ class [[nodiscard]] io_awaiter final : public io_operation {
 using io_direction = io_operation::direction;
 
 template <class Raw>
+struct read_some_call {
+  Raw* raw;
+  std::span<std::byte> buf;
+  result<std::size_t> operator()() { return raw->read(buf); }
+  void prepare(io_request& r) noexcept {
+    r.op = io_request::kind::recv;
+    r.data = buf.data();
+    r.size = buf.size();
+  }
+  std::optional<result<std::size_t>> consume(std::int32_t res) noexcept {
+    if (res < 0) return kernel_error(res);
+    return static_cast<std::size_t>(res);
+  }
+};
+
+template <class Raw>
+struct write_some_call {
+  Raw* raw;
+  std::span<const std::byte> buf;
+  result<std::size_t> operator()() { return raw->write(buf); }
+  void prepare(io_request& r) noexcept {
+    r.op = io_request::kind::send;
+    r.data = const_cast<std::byte*>(buf.data());  // the kernel only reads it
+    r.size = buf.size();
+  }
+  std::optional<result<std::size_t>> consume(std::int32_t res) noexcept {
+    if (res < 0) return kernel_error(res);
+    return static_cast<std::size_t>(res);
+  }
+};
+
+// Reads until `buf` is full; end of stream first is error::end_of_stream.
+template <class Raw>
+struct read_exact_call {
+  Raw* raw;
+  std::span<std::byte> buf;
+  std::size_t done = 0;
+  result<void> operator()() {
+    while (done < buf.size()) {
+      auto n = raw->read(buf.subspan(done));
+      if (!n) return n.error();
+      if (*n == 0) return error::end_of_stream;
+      done += *n;
+    }
+    return {};
+  }
+  void prepare(io_request& r) noexcept {
+    r.op = io_request::kind::recv;
+    r.data = buf.data() + done;
+    r.size = buf.size() - done;
+  }
+  std::optional<result<void>> consume(std::int32_t res) noexcept {
+    if (res < 0) return result<void>(kernel_error(res));
+    if (res == 0 && !buf.empty()) return result<void>(error::end_of_stream);
+    done += static_cast<std::size_t>(res);
+    if (done < buf.size()) return std::nullopt;
+    return result<void>();
+  }
+};
+
+// Writes all of `buf`, however many partial writes that takes.
+template <class Raw>
+struct write_all_call {
+  Raw* raw;
+  std::span<const std::byte> buf;
+  std::size_t done = 0;
+  result<void> operator()() {
+    while (done < buf.size()) {
+      auto n = raw->write(buf.subspan(done));
+      if (!n) return n.error();
+      done += *n;
+    }
+    return {};
+  }
+  void prepare(io_request& r) noexcept {
+    r.op = io_request::kind::send;
+    r.data = const_cast<std::byte*>(buf.data() + done);
+    r.size = buf.size() - done;
+  }
+  std::optional<result<void>> consume(std::int32_t res) noexcept {
+    if (res < 0) return result<void>(kernel_error(res));
+    done += static_cast<std::size_t>(res);
+    if (done < buf.size()) return std::nullopt;
+    return result<void>();
+  }
+};
+
+// Accepts one connection and registers it on this thread as a `Stream`.
+template <class Stream, class RawListener>
+struct accept_call {
+  using raw_stream = typename decltype(std::declval<RawListener&>().accept())::value_type::first_type;
+  using accepted = std::pair<Stream, net::socket_address>;
+  RawListener* raw;
+  net::socket_address peer{};
+  std::uint32_t peer_len = 0;
+
+  static result<accepted> adopt(raw_stream s, const net::socket_address& from) {
+    auto stream = Stream::from_raw(std::move(s));
+    if (!stream) return stream.error();
+    return accepted{std::move(*stream), from};
+  }
+  result<accepted> operator()() {
+    auto r = raw->accept();
+    if (!r) return r.error();
+    return adopt(std::move(r->first), r->second);
+  }
+  void prepare(io_request& req) noexcept {
+    peer_len = net::socket_address::capacity();
+    req.op = io_request::kind::accept;
+    req.data = peer.data();
+    req.size = peer_len;
+    req.addr_len = &peer_len;
+  }
+  std::optional<result<accepted>> consume(std::int32_t res) {
+    if (res < 0) return result<accepted>(kernel_error(res));
+    peer.resize(peer_len);
+    return adopt(raw_stream::from_fd(unique_fd(res)), peer);
+  }
+};
+
+template <class Raw>
 auto read_some(Raw& raw, io_registration& reg, std::span<std::byte> buf) noexcept {
-  return io_awaiter(reg, io_direction::read, [&raw, buf] { return raw.read(buf); });
+  return io_awaiter(reg, io_direction::read, read_some_call<Raw>{&raw, buf});
 }
 
 template <class Raw>
 auto write_some(Raw& raw, io_registration& reg, std::span<const std::byte> buf) noexcept {
-  return io_awaiter(reg, io_direction::write, [&raw, buf] { return raw.write(buf); });
+  return io_awaiter(reg, io_direction::write, write_some_call<Raw>{&raw, buf});
 }
 
-// Reads until `buf` is full; end of stream first is error::end_of_stream.
 template <class Raw>
 auto read_exact(Raw& raw, io_registration& reg, std::span<std::byte> buf) noexcept {
-  return io_awaiter(reg, io_direction::read,
-                    [&raw, buf, done = std::size_t{0}]() mutable -> result<void> {
-                      while (done < buf.size()) {
-                        auto n = raw.read(buf.subspan(done));
-                        if (!n) return n.error();
-                        if (*n == 0) return error::end_of_stream;
-                        done += *n;
-                      }
-                      return {};
-                    });
+  return io_awaiter(reg, io_direction::read, read_exact_call<Raw>{&raw, buf});
 }
 
-// Writes all of `buf`, however many partial writes that takes.
 template <class Raw>
 auto write_all(Raw& raw, io_registration& reg, std::span<const std::byte> buf) noexcept {
-  return io_awaiter(reg, io_direction::write,
-                    [&raw, buf, done = std::size_t{0}]() mutable -> result<void> {
-                      while (done < buf.size()) {
-                        auto n = raw.write(buf.subspan(done));
-                        if (!n) return n.error();
-                        done += *n;
-                      }
-                      return {};
-                    });
+  return io_awaiter(reg, io_direction::write, write_all_call<Raw>{&raw, buf});
 }
 
-// Accepts one connection and registers it on this thread as a `Stream`.
 template <class Stream, class RawListener>
 auto accept_one(RawListener& raw, io_registration& reg) noexcept {
-  return io_awaiter(reg, io_direction::read, [&raw] {
-    using accepted = std::pair<Stream, net::socket_address>;
-    auto r = raw.accept();
-    if (!r) return result<accepted>(r.error());
-    auto s = Stream::from_raw(std::move(r->first));
-    if (!s) return result<accepted>(s.error());
-    return result<accepted>(accepted{std::move(*s), r->second});
-  });
+  return io_awaiter(reg, io_direction::read, accept_call<Stream, RawListener>{&raw});
 }
+
+// Datagrams to an address: sendmsg with the address copied into the call (the awaiter may
+// outlive the caller's temporary).
+template <class Raw>
+struct send_to_call {
+  Raw* raw;
+  std::span<const std::byte> buf;
+  net::socket_address to;
+  msg_storage message{};
+  result<std::size_t> operator()() { return raw->send_to(buf, to); }
+  void prepare(io_request& r) noexcept {
+    prepare_message(message, const_cast<std::byte*>(buf.data()), buf.size(), to.data(), to.size());
+    r.op = io_request::kind::sendmsg;
+    r.data = &message;
+  }
+  std::optional<result<std::size_t>> consume(std::int32_t res) noexcept {
+    if (res < 0) return kernel_error(res);
+    return static_cast<std::size_t>(res);
+  }
+};
+
+template <class Raw>
+struct recv_from_call {
+  using received = std::pair<std::size_t, net::socket_address>;
+  Raw* raw;
+  std::span<std::byte> buf;
+  net::socket_address from{};
+  msg_storage message{};
+  result<received> operator()() { return raw->recv_from(buf); }
+  void prepare(io_request& r) noexcept {
+    prepare_message(message, buf.data(), buf.size(), from.data(), net::socket_address::capacity());
+    r.op = io_request::kind::recvmsg;
+    r.data = &message;
+  }
+  std::optional<result<received>> consume(std::int32_t res) noexcept {
+    if (res < 0) return result<received>(kernel_error(res));
+    from.resize(message_address_length(message));
+    return result<received>(received{static_cast<std::size_t>(res), from});
+  }
+};
+
+template <class Raw>
+struct send_call : write_some_call<Raw> {
+  result<std::size_t> operator()() { return this->raw->send(this->buf); }
+};
+
+template <class Raw>
+struct recv_call : read_some_call<Raw> {
+  result<std::size_t> operator()() { return this->raw->recv(this->buf); }
+};
 
 template <class Raw, class Address>
 auto send_to(Raw& raw, io_registration& reg, std::span<const std::byte> buf,
              const Address& to) noexcept {
-  // The address is copied: the awaiter may outlive the caller's temporary.
-  return io_awaiter(reg, io_direction::write, [&raw, buf, to] { return raw.send_to(buf, to); });
+  return io_awaiter(reg, io_direction::write, send_to_call<Raw>{&raw, buf, to});
 }
 
 template <class Raw>
 auto recv_from(Raw& raw, io_registration& reg, std::span<std::byte> buf) noexcept {
-  return io_awaiter(reg, io_direction::read, [&raw, buf] { return raw.recv_from(buf); });
+  return io_awaiter(reg, io_direction::read, recv_from_call<Raw>{&raw, buf});
 }
 
 template <class Raw>
 auto send(Raw& raw, io_registration& reg, std::span<const std::byte> buf) noexcept {
-  return io_awaiter(reg, io_direction::write, [&raw, buf] { return raw.send(buf); });
+  return io_awaiter(reg, io_direction::write, send_call<Raw>{{&raw, buf}});
 }
 
 template <class Raw>
 auto recv(Raw& raw, io_registration& reg, std::span<std::byte> buf) noexcept {
-  return io_awaiter(reg, io_direction::read, [&raw, buf] { return raw.recv(buf); });
+  return io_awaiter(reg, io_direction::read, recv_call<Raw>{{&raw, buf}});
 }
 
 // A connect in progress owns the stream it makes; it finishes when the stream is writable and

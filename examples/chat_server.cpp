@@ -1,2 +1,256 @@
-// Placeholder: replaced by the service's implementation.
-int main() { return 2; }
+// A line-based chat room over TCP, for nc or telnet (`nc 127.0.0.1 PORT`).
+//
+// Protocol. Lines end in LF or CRLF from the client; the server ends its lines with CRLF.
+// Lines starting with '*' are notices, with '!' errors, with '<nick>' what someone said.
+//   on connect   S: * welcome to corio chat; your nickname?
+//   nickname     C: alice        (1-32 characters of A-Z a-z 0-9 _ -, unique; "/nick alice" too)
+//                S: * hello alice; commands: /who, /nick NEW, /quit
+//                others: * alice joined
+//     refused    S: ! nickname taken: alice     or  ! bad nickname: ...
+//                S: * your nickname?            (ask again; other commands get
+//                                                ! choose a nickname first)
+//   text         C: hi all       others: <alice> hi all   (not sent back to alice; "//x" says
+//                                "/x"; control characters become '?'; blank lines are ignored)
+//   /who         S: * here: alice, bob          (in order)
+//   /nick NEW    S: * you are now NEW           others: * alice is now NEW
+//                (or ! nickname taken: NEW / ! bad nickname: ...)
+//   /quit        S: * bye, then the server closes    others: * alice left
+//   /other       S: ! unknown command: /other; try /who, /nick NEW, /quit
+// Endings:
+//   - End of stream, also a half-close: the lines before it are handled, then as /quit
+//     without the bye.
+//   - A line over 1024 bytes (without its terminator): ! line too long (limit 1024 bytes),
+//     then close.
+//   - A client that does not read: its outbox (256 lines) fills, and the next line for it drops
+//     it; others see `* alice left (too slow)`, and it gets `! dropped: too slow` if its socket
+//     still takes it, then close. The same if nothing could be written to it for 10 s.
+//   - SIGINT/SIGTERM: the server stops accepting, sends `* server shutting down` where the
+//     socket takes it, closes every connection in order (FIN) and exits 0.
+//
+// Shape. Per connection, a reader task (the client's lines → chat::session → chat::room) and a
+// writer task (drains the connection's bounded channel into the socket); the room broadcasts
+// with try_send, never waiting for anyone. With --threads N > 1 each worker accepts on its own
+// SO_REUSEPORT listener (examples/common/sharded.hpp) and the one room is shared by all: its
+// mutex guards the members, and a channel sender works from any thread.
+#include <array>
+#include <chrono>
+#include <csignal>
+#include <cstddef>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+#include <corio/runtime.hpp>
+#include <corio/signal_set.hpp>
+#include <corio/sync/channel.hpp>
+#include <corio/tcp.hpp>
+#include <corio/time.hpp>
+#include <corio/when.hpp>
+#include <fmt/core.h>
+
+#include "chat/line_splitter.hpp"
+#include "chat/room.hpp"
+#include "chat/session.hpp"
+#include "common/service.hpp"
+#include "common/sharded.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr std::size_t outbox_lines = 256;
+constexpr auto write_limit = 10s;  // a client that takes no byte for this long is dropped
+
+// The client's lines, until it quits, ends its stream, breaks the line limit or is cancelled.
+corio::task<> read_lines(corio::tcp_stream& stream, chat::session& talk) {
+  chat::line_splitter lines(chat::max_line);
+  std::array<std::byte, 4096> buffer;
+  talk.greet();
+  for (unsigned round = 1; talk.open(); ++round) {
+    auto n = co_await stream.read(buffer);
+    if (!n) break;  // reset, or cancelled
+    if (*n == 0) {
+      if (auto last = lines.rest()) talk.handle(*last);
+      break;
+    }
+    lines.append(std::span(buffer).first(*n));
+    while (talk.open()) {
+      auto line = lines.next();
+      if (!line) break;
+      talk.handle(*line);
+    }
+    if (lines.too_long()) talk.line_too_long();
+    if (round % 16 == 0) co_await corio::yield();  // a flooding client must not starve others
+  }
+  // Out of the room, and the outbox's last sender gone: the writer sends what is queued, then
+  // sees the channel closed and ends.
+  talk.leave();
+}
+
+// The only task that writes to the socket. `mid_line` tells the closing code whether the
+// stream stopped inside a line, after which nothing more may be written.
+corio::task<> write_lines(corio::tcp_stream& stream, corio::channel_receiver<chat::message> inbox,
+                          chat::seat& place, bool& mid_line) {
+  while (auto line = co_await inbox.recv()) {
+    mid_line = true;
+    auto written = co_await corio::timeout(write_limit,
+                                           stream.write_all(std::as_bytes(std::span(**line))));
+    if (!written) {
+      if (written.error() == std::errc::timed_out) place.drop("too slow");
+      else if (written.error() != std::errc::operation_canceled) place.drop("connection lost");
+      co_return;
+    }
+    mid_line = false;
+  }
+}
+
+corio::task<> converse(corio::tcp_stream& stream, chat::session& talk,
+                       corio::channel_receiver<chat::message> inbox, chat::seat& place,
+                       bool& mid_line) {
+  co_await corio::when_all(read_lines(stream, talk),
+                           write_lines(stream, std::move(inbox), place, mid_line));
+}
+
+corio::task<> until_dropped(chat::seat& place) { (void)co_await place.dropped().wait(); }
+
+// Bytes the socket takes right now, without waiting (the task may be cancelled already).
+void say_goodbye(corio::tcp_stream& stream, std::string_view text) {
+  const auto line = chat::make_line(text);
+  (void)stream.raw().write(std::as_bytes(std::span(*line)));
+}
+
+// FIN, not RST: unread input would turn close() into a reset, so drain what already arrived.
+void close_in_order(corio::tcp_stream& stream) {
+  (void)stream.shutdown_write();
+  std::array<std::byte, 4096> buffer;
+  for (int k = 0; k < 16 && stream.raw().read(buffer).value_or(0) > 0; ++k) {
+  }
+  stream.close();
+}
+
+corio::task<> serve_client(corio::tcp_stream stream, chat::room& room) {
+  auto [out, inbox] = corio::make_channel<chat::message>(outbox_lines);
+  auto place = std::make_shared<chat::seat>();
+  bool mid_line = false;
+  {
+    chat::session talk(room, place, std::move(out));
+    // Either the conversation ends (the reader finished and the writer flushed) or the seat
+    // is dropped (too slow, or the writer failed), which cancels both at once.
+    (void)co_await corio::when_any(converse(stream, talk, std::move(inbox), *place, mid_line),
+                                   until_dropped(*place));
+  }  // the session leaves the room here if the reader did not get to it
+  // While the server stops, members whose writers already ended look dropped to the room:
+  // the shutdown is the real reason.
+  if (!mid_line) {
+    if (room.closing()) {
+      say_goodbye(stream, "* server shutting down");
+    } else if (auto why = place->reason(); !why.empty()) {
+      say_goodbye(stream, fmt::format("! dropped: {}", why));
+    }
+  }
+  close_in_order(stream);
+}
+
+// The handles of finished tasks are dropped only when the vector would grow, so it stays
+// within twice the live connections without a sweep per accept.
+void add_client(std::vector<corio::join_handle<>>& clients, corio::join_handle<> h) {
+  if (clients.size() == clients.capacity()) {
+    std::erase_if(clients, [](const corio::join_handle<>& c) { return c.is_finished(); });
+  }
+  clients.push_back(std::move(h));
+}
+
+// Connections the kernel completed but nobody accepted yet would be reset when the listener
+// closes; end them in order (FIN) instead.
+void close_backlog(corio::tcp_listener& listener) {
+  while (auto got = listener.raw().accept()) {
+    (void)got->first.shutdown(corio::net::shutdown_how::write);
+  }
+}
+
+corio::task<> accept_clients(corio::tcp_listener& listener,
+                             std::vector<corio::join_handle<>>& clients, chat::room& room) {
+  bool warned = false;
+  while (true) {
+    auto got = co_await listener.accept();
+    if (got) {
+      warned = false;
+      add_client(clients, corio::spawn(serve_client(std::move(got->first), room)));
+      continue;
+    }
+    const std::error_code ec = got.error();
+    if (ec == std::errc::operation_canceled) co_return;
+    if (ec == std::errc::connection_aborted) continue;
+    // Out of fds (or worse): the connection stays queued. Warn once per episode and retry
+    // after a pause; retrying at once would spin.
+    if (!warned) fmt::print(stderr, "warning: accept: {}; retrying\n", ec.message());
+    warned = true;
+    co_await corio::sleep_for(50ms);
+  }
+}
+
+// After the listener is closed, so the list of clients is final.
+corio::task<> close_clients(std::vector<corio::join_handle<>>& clients, chat::room& room) {
+  room.close();
+  for (auto& c : clients) c.request_stop();
+  for (auto& c : clients) co_await c;
+}
+
+corio::task<int> serve(examples::options opts, chat::room& room) {
+  // Watched before the line is printed: a script may signal as soon as it reads it.
+  corio::signal_set signals;
+  if (!signals.add(SIGINT) || !signals.add(SIGTERM)) co_return 1;
+  auto listener = corio::tcp_listener::bind(examples::loopback(opts));
+  auto bound = listener ? listener->local_address()
+                        : corio::result<corio::net::socket_address>(listener.error());
+  if (!bound) {
+    fmt::print(stderr, "listen: {}\n", bound.error().message());
+    co_return 1;
+  }
+  examples::announce(*bound);
+
+  std::vector<corio::join_handle<>> clients;
+  auto acceptor = corio::spawn(accept_clients(*listener, clients, room));
+  auto received = co_await signals.wait();
+  acceptor.request_stop();
+  co_await acceptor;
+  close_backlog(*listener);
+  listener->close();
+  co_await close_clients(clients, room);
+  co_return received ? 0 : 1;
+}
+
+// One worker's listener and the connections accepted on it; the room is everyone's.
+corio::task<> shard(corio::tcp_listener listener, chat::room& room) {
+  std::vector<corio::join_handle<>> clients;
+  co_await accept_clients(listener, clients, room);  // until the shard is cancelled
+  close_backlog(listener);
+  listener.close();
+  co_await close_clients(clients, room);
+}
+
+// Runs on the worker that is to own the listener (a socket belongs to its thread).
+corio::task<corio::result<examples::started_shard>> start_shard(corio::net::socket_address at,
+                                                                chat::room& room) {
+  corio::net::bind_options options;
+  options.reuse_port = true;
+  auto listener = corio::tcp_listener::bind(at, options);
+  if (!listener) co_return listener.error();
+  auto bound = listener->local_address();
+  if (!bound) co_return bound.error();
+  co_return examples::started_shard{*bound, corio::spawn(shard(std::move(*listener), room))};
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const auto opts = examples::parse_service_options(argc, argv, 1024);
+  chat::room room;  // outlives the runtime that run_service makes and ends
+  return examples::run_service(
+      "chat_server", opts, [&room](examples::options o) { return serve(o, room); },
+      [&room](corio::net::socket_address at) { return start_shard(at, room); });
+}

@@ -1,0 +1,126 @@
+#include "room.hpp"
+
+#include <fmt/core.h>
+
+namespace chat {
+
+message make_line(std::string_view text) {
+  std::string line;
+  line.reserve(text.size() + 2);
+  line.append(text).append("\r\n");
+  return std::make_shared<const std::string>(std::move(line));
+}
+
+void seat::drop(std::string_view why) {
+  {
+    std::lock_guard guard(lock_);
+    if (reason_.empty()) reason_ = why.empty() ? "dropped" : why;
+  }
+  dropped_.set();
+}
+
+std::string seat::reason() const {
+  std::lock_guard guard(lock_);
+  return reason_;
+}
+
+bool room::join(std::string_view nick, const std::shared_ptr<seat>& who, outbox out,
+                std::string_view welcome) {
+  std::lock_guard guard(lock_);
+  if (members_.contains(nick)) return false;
+  // A welcome that does not fit is a client that already stopped reading; its next line
+  // will find the queue full and drop it.
+  (void)out.try_send(make_line(welcome));
+  broadcast(nullptr, make_line(fmt::format("* {} joined", nick)));
+  members_.emplace(std::string(nick), member{who, std::move(out)});
+  return true;
+}
+
+room::rename_result room::rename(const seat& who, std::string_view from, std::string_view to) {
+  std::lock_guard guard(lock_);
+  if (!holds(who, from)) return rename_result::not_here;
+  if (from == to) return rename_result::renamed;
+  if (members_.contains(to)) return rename_result::taken;
+  auto node = members_.extract(members_.find(from));
+  node.key() = std::string(to);
+  members_.insert(std::move(node));
+  broadcast(&who, make_line(fmt::format("* {} is now {}", from, to)));
+  return rename_result::renamed;
+}
+
+void room::say(const seat& who, std::string_view nick, std::string_view text) {
+  std::lock_guard guard(lock_);
+  if (holds(who, nick)) broadcast(&who, make_line(fmt::format("<{}> {}", nick, text)));
+}
+
+void room::leave(const seat& who, std::string_view nick) {
+  std::lock_guard guard(lock_);
+  if (!holds(who, nick)) return;
+  members_.erase(members_.find(nick));
+  if (!closing_) broadcast(nullptr, make_line(fmt::format("* {} left", nick)));
+}
+
+std::string room::who() const {
+  std::lock_guard guard(lock_);
+  std::string names;
+  for (const auto& [nick, m] : members_) {
+    if (!names.empty()) names += ", ";
+    names += nick;
+  }
+  return names;
+}
+
+std::size_t room::size() const {
+  std::lock_guard guard(lock_);
+  return members_.size();
+}
+
+void room::close() {
+  std::lock_guard guard(lock_);
+  closing_ = true;
+}
+
+bool room::closing() const {
+  std::lock_guard guard(lock_);
+  return closing_;
+}
+
+// Under lock_. A nickname freed by a drop may be taken again at once, so the seat must match.
+bool room::holds(const seat& who, std::string_view nick) const {
+  const auto it = members_.find(nick);
+  return it != members_.end() && it->second.place.get() == &who;
+}
+
+// Under lock_. Telling the others that someone was dropped may drop more of them; every round
+// after the first removes a member, so this ends.
+void room::broadcast(const seat* except, const message& line) {
+  std::vector<std::pair<std::string, bool>> dropped;  // nickname, too slow (else already gone)
+  send_round(except, line, dropped);
+  for (std::size_t i = 0; i < dropped.size() && !closing_; ++i) {
+    const auto& [nick, slow] = dropped[i];
+    send_round(nullptr, make_line(fmt::format("* {} left{}", nick, slow ? " (too slow)" : "")),
+               dropped);
+  }
+}
+
+void room::send_round(const seat* except, const message& line,
+                      std::vector<std::pair<std::string, bool>>& dropped) {
+  for (auto it = members_.begin(); it != members_.end();) {
+    if (it->second.place.get() == except) {
+      ++it;
+      continue;
+    }
+    auto sent = it->second.out.try_send(line);
+    if (sent) {
+      ++it;
+      continue;
+    }
+    // Full: the client is not reading. Closed: its writer already ended. Either way it goes.
+    const bool slow = sent.error() != corio::error::channel_closed;
+    it->second.place->drop(slow ? "too slow" : "connection lost");
+    dropped.emplace_back(it->first, slow);
+    it = members_.erase(it);
+  }
+}
+
+}  // namespace chat

@@ -1,0 +1,522 @@
+#!/usr/bin/env python3
+"""Drives a running chat_server with real sockets, one check per run. Standard library only.
+
+usage: chat_test.py CHECK -- PROGRAM [ARGS...]      (PROGRAM gets --port 0 added)
+
+Every wait is for a line or an end of stream, under a socket timeout: no fixed sleeps. Every
+loop is bounded in count and time. Only the server this script started is signalled or killed,
+by PID.
+"""
+import collections
+import os
+import selectors
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import threading
+import time
+
+IO_TIMEOUT = 5.0    # any single socket wait
+EXIT_LIMIT = 2.0    # the contract: exit within 2 s of SIGINT/SIGTERM
+GREETING = "* welcome to corio chat; your nickname?"
+ASK = "* your nickname?"
+BAD_NICK = "! bad nickname: use 1-32 characters of A-Z a-z 0-9 _ -"
+
+
+class Failure(Exception):
+    pass
+
+
+def expect(condition, message):
+    if not condition:
+        raise Failure(message)
+
+
+def hello(nick):
+    return f"* hello {nick}; commands: /who, /nick NEW, /quit"
+
+
+class Server:
+    def __init__(self, command):
+        self.proc = subprocess.Popen(command + ["--port", "0"], stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE)
+        self.stderr = bytearray()
+        self._reader = threading.Thread(target=self._collect_stderr, daemon=True)
+        self._reader.start()
+        try:
+            self.port = self._wait_listening(10.0)
+        except BaseException:
+            self.close()
+            raise
+
+    def _collect_stderr(self):
+        for chunk in iter(lambda: os.read(self.proc.stderr.fileno(), 4096), b""):
+            self.stderr += chunk
+
+    def _wait_listening(self, limit):
+        got = b""
+        deadline = time.monotonic() + limit
+        with selectors.DefaultSelector() as sel:
+            sel.register(self.proc.stdout, selectors.EVENT_READ)
+            while not got.endswith(b"\n"):
+                left = deadline - time.monotonic()
+                expect(left > 0, f"no listening line within {limit} s (got {got!r})")
+                if sel.select(left):
+                    chunk = os.read(self.proc.stdout.fileno(), 256)
+                    expect(chunk, f"stdout closed before the listening line; exit "
+                                  f"{self.proc.poll()}")
+                    got += chunk
+        prefix = b"listening on 127.0.0.1:"
+        expect(got.startswith(prefix) and got[len(prefix):-1].isdigit(),
+               f"first output {got!r} is not 'listening on 127.0.0.1:PORT'")
+        return int(got[len(prefix):-1])
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def stop(self, signo):
+        """Signals the server; returns the seconds until it exited with status 0."""
+        start = time.monotonic()
+        self.proc.send_signal(signo)
+        try:
+            rc = self.proc.wait(timeout=EXIT_LIMIT)
+        except subprocess.TimeoutExpired:
+            raise Failure(f"still running {EXIT_LIMIT} s after {signal.Signals(signo).name}") \
+                from None
+        took = time.monotonic() - start
+        expect(rc == 0, f"{signal.Signals(signo).name}: exit {rc}")
+        return took
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.kill()  # by PID: the process this script started
+        self.proc.wait(timeout=10)
+        self._reader.join(timeout=5)
+        self.proc.stdout.close()
+        self.proc.stderr.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        if exc[0] is not None and self.stderr:
+            print(f"server stderr:\n{self.stderr.decode(errors='replace')}", file=sys.stderr)
+
+
+class Client:
+    def __init__(self, port, name, rcvbuf=None):
+        self.name = name
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        if rcvbuf:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        self.sock.settimeout(IO_TIMEOUT)
+        self.sock.connect(("127.0.0.1", port))
+        self.partial = b""
+        self.lines = collections.deque()
+
+    def send(self, text, end="\n"):
+        self.sock.sendall((text + end).encode())
+
+    def _fill(self):
+        try:
+            chunk = self.sock.recv(1 << 16)
+        except socket.timeout:
+            raise Failure(f"{self.name}: nothing within {IO_TIMEOUT} s "
+                          f"(partial {self.partial[:80]!r})") from None
+        except ConnectionResetError:
+            raise Failure(f"{self.name}: connection reset") from None
+        if not chunk:
+            return False
+        parts = (self.partial + chunk).split(b"\n")
+        self.partial = parts.pop()
+        self.lines.extend(p[:-1] if p.endswith(b"\r") else p for p in parts)
+        return True
+
+    def line(self):
+        while not self.lines:
+            expect(self._fill(), f"{self.name}: end of stream while waiting for a line")
+        return self.lines.popleft().decode(errors="replace")
+
+    def expect_line(self, want):
+        got = self.line()
+        expect(got == want, f"{self.name}: got {got!r}, want {want!r}")
+
+    def until(self, want, limit=1000):
+        """Reads lines up to `want`; returns the ones before it."""
+        skipped = []
+        for _ in range(limit):
+            got = self.line()
+            if got == want:
+                return skipped
+            skipped.append(got)
+        raise Failure(f"{self.name}: no {want!r} within {limit} lines (last {skipped[-3:]})")
+
+    def join(self, nick):
+        self.expect_line(GREETING)
+        self.send(nick)
+        self.expect_line(hello(nick))
+        return self
+
+    def until_eof(self, limit=10.0, whole_lines=True):
+        """Reads to the end of stream, which must be a FIN, not a reset; returns the lines."""
+        deadline = time.monotonic() + limit
+        while self._fill():
+            expect(time.monotonic() < deadline, f"{self.name}: no end of stream in {limit} s")
+        rest = [ln.decode(errors="replace") for ln in self.lines]
+        self.lines.clear()
+        expect(not whole_lines or not self.partial,
+               f"{self.name}: stream ended inside a line {self.partial[:80]!r}")
+        return rest
+
+    def reset(self):
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.sock.close()  # SO_LINGER 0: the close sends RST
+
+    def close(self):
+        self.sock.close()
+
+
+def joined(port, *nicks):
+    """Clients joined one after another; each earlier one has read the later ones' arrival."""
+    clients = []
+    for nick in nicks:
+        c = Client(port, nick).join(nick)
+        for earlier in clients:
+            earlier.expect_line(f"* {nick} joined")
+        clients.append(c)
+    return clients
+
+
+def close_all(clients):
+    for c in clients:
+        c.close()
+
+
+# ---------------------------------------------------------------- checks
+
+def check_nick(srv):
+    c = Client(srv.port, "c")
+    c.expect_line(GREETING)
+    for bad in ["no spaces", "x" * 33, "caf\u00e9", "<bob>"]:
+        c.send(bad)
+        c.expect_line(BAD_NICK)
+        c.expect_line(ASK)
+    c.send("")  # a blank line is ignored, even now
+    c.send("/who")
+    c.expect_line("! choose a nickname first")
+    c.expect_line(ASK)
+    longest = "Az09_-" * 5 + "ok"
+    c.send(longest, end="\r\n")
+    c.expect_line(hello(longest))
+    c.send("/who")
+    c.expect_line(f"* here: {longest}")
+    d = Client(srv.port, "d")
+    d.join("second")
+    c.expect_line("* second joined")
+    close_all([c, d])
+
+
+def check_duplicate_nick(srv):
+    (alice,) = joined(srv.port, "alice")
+    b = Client(srv.port, "b")
+    b.expect_line(GREETING)
+    b.send("alice")
+    b.expect_line("! nickname taken: alice")
+    b.expect_line(ASK)
+    b.send("/nick alice")
+    b.expect_line("! nickname taken: alice")
+    b.expect_line(ASK)
+    b.send("bob")
+    b.expect_line(hello("bob"))
+    alice.expect_line("* bob joined")
+    # Once alice is gone her name is free again.
+    alice.send("/quit")
+    alice.expect_line("* bye")
+    alice.until_eof()
+    b.expect_line("* alice left")
+    Client(srv.port, "again").join("alice")
+    b.expect_line("* alice joined")
+    close_all([alice, b])
+
+
+def check_broadcast(srv, clients=3):
+    nicks = [f"n{i}" for i in range(clients)]
+    people = joined(srv.port, *nicks)
+    speaker, rest = people[0], people[1:]
+    speaker.send("hello from n0", end="\r\n")
+    for p in rest:
+        p.expect_line("<n0> hello from n0")
+    # Not to the speaker: a later line from someone else is the next thing it reads.
+    rest[0].send("marker")
+    speaker.expect_line("<n1> marker")
+    for p in rest[1:]:
+        p.expect_line("<n1> marker")
+    # Many lines in one write arrive whole and in order.
+    burst = [f"line {i} " + "x" * (i % 50) for i in range(200)]
+    speaker.sock.sendall("".join(s + "\n" for s in burst).encode())
+    for p in rest:
+        for s in burst:
+            p.expect_line(f"<n0> {s}")
+    print(f"{clients} clients: lines reach every other client, in order")
+    close_all(people)
+
+
+def check_broadcast_threads(srv):
+    # Enough clients that the kernel spreads them over both workers' listeners.
+    check_broadcast(srv, clients=8)
+
+
+def check_who(srv):
+    carol, alice, bob = joined(srv.port, "carol", "alice", "bob")
+    for c in (alice, bob, carol):
+        c.send("/who")
+        c.expect_line("* here: alice, bob, carol")
+    carol.send("/quit")
+    carol.expect_line("* bye")
+    alice.expect_line("* carol left")
+    alice.send("/who")
+    alice.expect_line("* here: alice, bob")
+    close_all([alice, bob, carol])
+
+
+def check_rename(srv):
+    alice, bob = joined(srv.port, "alice", "bob")
+    alice.send("/nick al")
+    alice.expect_line("* you are now al")
+    bob.expect_line("* alice is now al")
+    alice.send("hi")
+    bob.expect_line("<al> hi")
+    bob.send("/nick al")
+    bob.expect_line("! nickname taken: al")
+    bob.send("/nick bad name")
+    bob.expect_line(BAD_NICK)
+    carol = Client(srv.port, "carol").join("alice")  # the old name is free
+    alice.expect_line("* alice joined")
+    bob.expect_line("* alice joined")
+    bob.send("/who")
+    bob.expect_line("* here: al, alice, bob")
+    close_all([alice, bob, carol])
+
+
+def check_quit(srv):
+    alice, bob = joined(srv.port, "alice", "bob")
+    bob.send("/quit")
+    bob.expect_line("* bye")
+    expect(bob.until_eof() == [], "bob got lines after bye")
+    alice.expect_line("* bob left")
+    early = Client(srv.port, "early")
+    early.expect_line(GREETING)
+    early.send("/quit")
+    early.expect_line("* bye")
+    early.until_eof()
+    alice.send("/who")
+    alice.expect_line("* here: alice")  # nobody heard of `early`
+    close_all([alice, bob, early])
+
+
+def check_join_leave(srv):
+    (alice,) = joined(srv.port, "alice")
+    for i in range(10):
+        nick = f"guest{i}"
+        guest = Client(srv.port, nick).join(nick)
+        alice.expect_line(f"* {nick} joined")
+        if i % 2:
+            guest.send("/quit")
+        guest.close()  # a plain close is an end of stream: the same as /quit, without bye
+        alice.expect_line(f"* {nick} left")
+    alice.send("/who")
+    alice.expect_line("* here: alice")
+    alice.close()
+
+
+def check_long_line(srv):
+    alice, bob = joined(srv.port, "alice", "bob")
+    longest = "y" * 1024
+    alice.send(longest, end="\r\n")
+    bob.expect_line(f"<alice> {longest}")
+    alice.send("z" * 1025)
+    alice.expect_line("! line too long (limit 1024 bytes)")
+    alice.until_eof()
+    bob.expect_line("* alice left")
+    # A line that never ends is refused before its end.
+    carol = Client(srv.port, "carol").join("carol")
+    bob.expect_line("* carol joined")
+    carol.sock.sendall(b"w" * 5000)
+    carol.expect_line("! line too long (limit 1024 bytes)")
+    carol.until_eof()
+    bob.expect_line("* carol left")
+    close_all([alice, bob, carol])
+
+
+def check_slow_client(srv):
+    # A small receive buffer so the server's socket fills sooner; the server never waits for it
+    # either way.
+    slow = Client(srv.port, "slow", rcvbuf=4096).join("slow")
+    watcher = Client(srv.port, "watcher").join("watcher")
+    flooder = Client(srv.port, "flooder").join("flooder")
+    watcher.expect_line("* flooder joined")
+    batch, payload = 64, "p" * 1000
+    deadline = time.monotonic() + 15
+    sent = dropped_at = 0
+    while time.monotonic() < deadline and sent < 40_000:
+        flooder.sock.sendall("".join(f"{sent + i} {payload}\n" for i in range(batch)).encode())
+        # The watcher reads each batch before the next is sent: it never falls behind.
+        for i in range(batch):
+            got = watcher.line()
+            if got == "* slow left (too slow)":
+                expect(not dropped_at, "slow dropped twice")
+                dropped_at = sent + i
+                got = watcher.line()
+            expect(got == f"<flooder> {sent + i} {payload}",
+                   f"watcher: line {sent + i} is {got[:40]!r}")
+        sent += batch
+        if dropped_at and sent > dropped_at + 4 * batch:
+            break  # the room went on after the drop
+    expect(dropped_at, f"slow never dropped after {sent} lines")
+    print(f"slow dropped after about {dropped_at} lines of 1 KiB; watcher got all {sent}")
+    flooder.expect_line("* slow left (too slow)")
+    flooder.send("/who")
+    flooder.expect_line("* here: flooder, watcher")
+    # The dropped connection ends in order: what was queued in the kernel, then FIN (possibly
+    # inside a line: the server gave up on it while the line was half written).
+    tail = slow.until_eof(whole_lines=False)
+    print(f"slow read to its end; last line {tail[-1][:40] if tail else None!r}")
+    expect(srv.alive(), "server died")
+    close_all([slow, watcher, flooder])
+
+
+def check_reset(srv):
+    alice, bob = joined(srv.port, "alice", "bob")
+    bob.sock.sendall(b"half a li")
+    bob.reset()
+    alice.expect_line("* bob left")
+    # Resets while the server is writing to them.
+    for i in range(10):
+        nick = f"r{i}"
+        r = Client(srv.port, nick).join(nick)
+        alice.expect_line(f"* {nick} joined")
+        alice.sock.sendall(b"".join(b"%d %s\n" % (k, b"q" * 500) for k in range(50)))
+        r.reset()
+        alice.expect_line(f"* {nick} left")
+    carol = Client(srv.port, "carol").join("carol")
+    alice.expect_line("* carol joined")
+    alice.send("still talking")
+    # The server may still be handing out alice's last batch when carol arrives (the reset is
+    # handled on its own, maybe on another worker): carol can get its tail first.
+    early = carol.until("<alice> still talking")
+    expect(all(ln.startswith("<alice> ") and ln.endswith("q" * 500) for ln in early),
+           f"carol got {early[:3]}")
+    expect(srv.alive(), "server died after resets")
+    close_all([alice, carol])
+
+
+def check_half_close(srv):
+    (alice,) = joined(srv.port, "alice")
+    bob = Client(srv.port, "bob")
+    # All in one go, then the write side shut: every line still counts, the last one unended.
+    bob.sock.sendall(b"bob\nline one\r\nline two\nlast words")
+    bob.sock.shutdown(socket.SHUT_WR)
+    alice.expect_line("* bob joined")
+    alice.expect_line("<bob> line one")
+    alice.expect_line("<bob> line two")
+    alice.expect_line("<bob> last words")
+    alice.expect_line("* bob left")
+    got = bob.until_eof()
+    expect(got == [GREETING, hello("bob")], f"bob got {got}")
+    alice.send("/who")
+    alice.expect_line("* here: alice")
+    close_all([alice, bob])
+
+
+def check_sigterm(srv, command):
+    people = joined(srv.port, "alice", "bob", "carol")
+    nameless = Client(srv.port, "nameless")
+    nameless.expect_line(GREETING)
+    people[0].send("something for the others")
+    for p in people[1:]:
+        p.expect_line("<alice> something for the others")
+    took = srv.stop(signal.SIGTERM)
+    print(f"SIGTERM with 4 clients: exit 0 after {took:.3f} s")
+    for c in people + [nameless]:
+        tail = c.until_eof()  # fails on a reset
+        expect(tail[-1:] == ["* server shutting down"], f"{c.name}: ended with {tail}")
+    close_all(people + [nameless])
+    # SIGINT the same, with a client mid-handshake and one mid-line.
+    with Server(command) as again:
+        (alice,) = joined(again.port, "alice")
+        partial = Client(again.port, "partial").join("partial")
+        alice.expect_line("* partial joined")
+        partial.sock.sendall(b"unfinished")
+        took = again.stop(signal.SIGINT)
+        print(f"SIGINT: exit 0 after {took:.3f} s")
+        for c in (alice, partial):
+            c.until_eof()
+        close_all([alice, partial])
+
+
+def cpu_ticks(pid):
+    with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])  # utime + stime
+
+
+def check_idle_cpu(srv):
+    people = joined(srv.port, "alice", "bob")
+    people[0].send("hi")
+    people[1].expect_line("<alice> hi")
+    before = cpu_ticks(srv.proc.pid)
+    time.sleep(1.0)  # a measurement window, not a synchronisation
+    ticks = cpu_ticks(srv.proc.pid) - before
+    print(f"idle with 2 clients: {ticks} ticks in 1 s (of {os.sysconf('SC_CLK_TCK')}/s)")
+    expect(ticks <= 2, f"{ticks} CPU ticks over 1 s of idleness: the server polls")
+    close_all(people)
+
+
+CHECKS = {
+    "idle_cpu": check_idle_cpu,
+    "nick": check_nick,
+    "duplicate_nick": check_duplicate_nick,
+    "broadcast": check_broadcast,
+    "who": check_who,
+    "rename": check_rename,
+    "quit": check_quit,
+    "join_leave": check_join_leave,
+    "long_line": check_long_line,
+    "slow_client": check_slow_client,
+    "reset": check_reset,
+    "half_close": check_half_close,
+    "sigterm": check_sigterm,
+}
+
+
+def main():
+    split = sys.argv.index("--")
+    if split != 2 or sys.argv[1] not in CHECKS:
+        print(f"usage: chat_test.py CHECK -- PROGRAM [ARGS...]; checks: {', '.join(CHECKS)}",
+              file=sys.stderr)
+        return 2
+    name, command = sys.argv[1], sys.argv[split + 1:]
+    threads2 = "--threads" in command and command[command.index("--threads") + 1] != "1"
+    started = time.monotonic()
+    try:
+        with Server(command) as srv:
+            if name == "sigterm":
+                check_sigterm(srv, command)
+            elif name == "broadcast" and threads2:
+                check_broadcast_threads(srv)
+            else:
+                CHECKS[name](srv)
+                expect(srv.alive(), "server died")
+                srv.stop(signal.SIGTERM)
+    except (Failure, OSError) as e:
+        print(f"FAIL {name}: {e}", file=sys.stderr)
+        return 1
+    print(f"ok {name} ({time.monotonic() - started:.1f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

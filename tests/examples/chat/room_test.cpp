@@ -1,0 +1,163 @@
+// The room with real channels, used without an executor: try_send and try_recv never wait.
+#include "chat/room.hpp"
+
+#include <cstddef>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <corio/sync/channel.hpp>
+#include <gtest/gtest.h>
+
+namespace {
+
+// A member as its connection would see it: a seat and the receiving end of its outbox.
+struct client {
+  explicit client(std::size_t capacity = 64) {
+    auto [tx, rx] = corio::make_channel<chat::message>(capacity);
+    out = std::move(tx);
+    inbox.emplace(std::move(rx));
+  }
+  std::shared_ptr<chat::seat> place = std::make_shared<chat::seat>();
+  std::optional<chat::outbox> out;
+  std::optional<corio::channel_receiver<chat::message>> inbox;
+
+  bool join(chat::room& r, std::string_view nick) {
+    return r.join(nick, place, *out, "welcome");
+  }
+  std::vector<std::string> lines() {
+    std::vector<std::string> got;
+    while (auto m = inbox->try_recv()) got.push_back(**m);
+    return got;
+  }
+};
+
+using lines = std::vector<std::string>;
+
+TEST(room, join_welcomes_the_newcomer_and_tells_the_others) {
+  chat::room r;
+  client alice, bob;
+  ASSERT_TRUE(alice.join(r, "alice"));
+  EXPECT_EQ(alice.lines(), lines{"welcome\r\n"});
+  ASSERT_TRUE(bob.join(r, "bob"));
+  EXPECT_EQ(bob.lines(), lines{"welcome\r\n"});
+  EXPECT_EQ(alice.lines(), lines{"* bob joined\r\n"});
+  EXPECT_EQ(r.who(), "alice, bob");
+}
+
+TEST(room, a_taken_nickname_changes_nothing) {
+  chat::room r;
+  client alice, other;
+  ASSERT_TRUE(alice.join(r, "alice"));
+  (void)alice.lines();
+  EXPECT_FALSE(other.join(r, "alice"));
+  EXPECT_EQ(other.lines(), lines{});
+  EXPECT_EQ(alice.lines(), lines{});
+  EXPECT_EQ(r.size(), 1u);
+}
+
+TEST(room, say_reaches_everyone_but_the_speaker) {
+  chat::room r;
+  client a, b, c;
+  ASSERT_TRUE(a.join(r, "a") && b.join(r, "b") && c.join(r, "c"));
+  (void)a.lines(), (void)b.lines(), (void)c.lines();
+  r.say(*b.place, "b", "hi");
+  EXPECT_EQ(a.lines(), lines{"<b> hi\r\n"});
+  EXPECT_EQ(b.lines(), lines{});
+  EXPECT_EQ(c.lines(), lines{"<b> hi\r\n"});
+}
+
+TEST(room, a_seat_cannot_speak_under_a_nickname_it_does_not_hold) {
+  chat::room r;
+  client a, b;
+  ASSERT_TRUE(a.join(r, "a") && b.join(r, "b"));
+  (void)a.lines();
+  r.say(*b.place, "a", "impostor");
+  r.leave(*b.place, "a");
+  EXPECT_EQ(a.lines(), lines{});
+  EXPECT_EQ(r.who(), "a, b");
+}
+
+TEST(room, rename_announces_and_frees_the_old_name) {
+  chat::room r;
+  client a, b, c;
+  ASSERT_TRUE(a.join(r, "a") && b.join(r, "b"));
+  (void)a.lines(), (void)b.lines();
+  EXPECT_EQ(r.rename(*a.place, "a", "b"), chat::room::rename_result::taken);
+  EXPECT_EQ(r.rename(*a.place, "a", "z"), chat::room::rename_result::renamed);
+  EXPECT_EQ(b.lines(), lines{"* a is now z\r\n"});
+  EXPECT_EQ(a.lines(), lines{});
+  EXPECT_EQ(r.rename(*a.place, "a", "y"), chat::room::rename_result::not_here);
+  EXPECT_TRUE(c.join(r, "a"));
+  EXPECT_EQ(r.who(), "a, b, z");
+}
+
+TEST(room, leave_tells_the_others_unless_the_server_is_closing) {
+  chat::room r;
+  client a, b, c;
+  ASSERT_TRUE(a.join(r, "a") && b.join(r, "b") && c.join(r, "c"));
+  (void)a.lines(), (void)b.lines();
+  r.leave(*c.place, "c");
+  EXPECT_EQ(a.lines(), lines{"* c left\r\n"});
+  r.close();
+  r.leave(*b.place, "b");
+  EXPECT_EQ(a.lines(), lines{});
+  EXPECT_EQ(r.who(), "a");
+}
+
+TEST(room, a_member_whose_outbox_is_full_is_dropped_and_the_others_keep_going) {
+  chat::room r;
+  client fast, slow(4), talker;
+  ASSERT_TRUE(fast.join(r, "fast") && slow.join(r, "slow") && talker.join(r, "talker"));
+  (void)fast.lines(), (void)talker.lines();
+  // slow holds "welcome" and "* talker joined": two more lines fill it, the third drops it.
+  for (int i = 0; i < 3; ++i) r.say(*talker.place, "talker", std::to_string(i));
+  EXPECT_TRUE(slow.place->dropped().is_set());
+  EXPECT_EQ(slow.place->reason(), "too slow");
+  EXPECT_EQ(fast.lines(), (lines{"<talker> 0\r\n", "<talker> 1\r\n", "<talker> 2\r\n",
+                                 "* slow left (too slow)\r\n"}));
+  EXPECT_EQ(talker.lines(), lines{"* slow left (too slow)\r\n"});
+  EXPECT_EQ(r.who(), "fast, talker");
+  r.say(*talker.place, "talker", "still here");
+  EXPECT_EQ(fast.lines(), lines{"<talker> still here\r\n"});
+}
+
+TEST(room, news_of_a_drop_that_overflows_others_drops_them_too) {
+  chat::room r;
+  client talker, a(4), b(4), keeper;
+  ASSERT_TRUE(a.join(r, "a") && b.join(r, "b") && keeper.join(r, "keeper") &&
+              talker.join(r, "talker"));
+  // a is full (welcome and three joins), b one short of it: the line fills b and drops a, and
+  // the news that a left then drops b.
+  r.say(*talker.place, "talker", "overflow");
+  EXPECT_EQ(a.place->reason(), "too slow");
+  EXPECT_EQ(b.place->reason(), "too slow");
+  EXPECT_EQ(r.who(), "keeper, talker");
+  EXPECT_EQ(keeper.lines(), (lines{"welcome\r\n", "* talker joined\r\n", "<talker> overflow\r\n",
+                                   "* a left (too slow)\r\n", "* b left (too slow)\r\n"}));
+}
+
+TEST(room, a_member_whose_connection_is_gone_leaves_without_blame) {
+  chat::room r;
+  client a, b;
+  ASSERT_TRUE(a.join(r, "a") && b.join(r, "b"));
+  (void)a.lines();
+  b.inbox.reset();  // its writer ended
+  r.say(*a.place, "a", "anyone?");
+  EXPECT_EQ(b.place->reason(), "connection lost");
+  EXPECT_EQ(a.lines(), lines{"* b left\r\n"});
+}
+
+TEST(room, a_seat_keeps_its_first_reason) {
+  chat::seat s;
+  EXPECT_EQ(s.reason(), "");
+  s.drop("too slow");
+  s.drop("connection lost");
+  EXPECT_TRUE(s.dropped().is_set());
+  EXPECT_EQ(s.reason(), "too slow");
+}
+
+}  // namespace

@@ -4,9 +4,11 @@
 // connection task is cancelled through its join handle, and the server waits until each one
 // has closed its socket.
 //
-// With --threads N > 1 the same runs on every worker of a corio::runtime: each worker binds
-// its own SO_REUSEPORT listener on the one port (the kernel spreads connections among them),
-// and on a signal every shard stops accepting and closes its own connections.
+// With --threads N > 1 the same echo runs on every worker of a corio::runtime through
+// corio::tcp_server (corio/serve.hpp): --accept reuse-port (default) gives each worker its own
+// SO_REUSEPORT listener on the one port, --accept round-robin has one acceptor hand connections
+// to the workers in turn. On a signal the server stops accepting, ends the queued connections
+// with a FIN, cancels every connection task and waits for them.
 #include <array>
 #include <chrono>
 #include <csignal>
@@ -113,30 +115,21 @@ corio::task<int> serve(examples::options opts) {
   co_return received ? 0 : 1;
 }
 
-// One worker's share: its listener and the connections accepted on it, cancelled together.
-corio::task<> shard(corio::tcp_listener listener) {
-  std::vector<corio::join_handle<>> clients;
-  co_await accept_clients(listener, clients);  // until the shard is cancelled
-  close_backlog(listener);
-  listener.close();
-  for (auto& c : clients) c.request_stop();
-  for (auto& c : clients) co_await c;
-}
-
-// Runs on the worker that is to own the listener (a socket belongs to its thread).
-corio::task<corio::result<examples::started_shard>> start_shard(corio::net::socket_address at) {
-  corio::net::bind_options options;
-  options.reuse_port = true;
-  auto listener = corio::tcp_listener::bind(at, options);
-  if (!listener) co_return listener.error();
-  auto bound = listener->local_address();
-  if (!bound) co_return bound.error();
-  co_return examples::started_shard{*bound, corio::spawn(shard(std::move(*listener)))};
+// --threads N > 1: a corio::tcp_server spreads the connections over the runtime's workers
+// (--accept reuse-port: a listener per worker; round-robin: one acceptor hands them out).
+corio::task<int> serve_threads(examples::options opts, corio::runtime& rt) {
+  corio::serve_options options;
+  options.distribution = opts.accept;
+  options.on_accept_error = [](std::error_code ec, bool first) {
+    if (first) fmt::print(stderr, "warning: accept: {}; retrying\n", ec.message());
+  };
+  co_return co_await examples::serve_until_signal(
+      corio::tcp_server::bind(rt, examples::loopback(opts), std::move(options)), echo);
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
   const auto opts = examples::parse_service_options(argc, argv, 1024);
-  return examples::run_service("echo_server", opts, serve, start_shard);
+  return examples::run_service_on_runtime("echo_server", opts, serve, serve_threads);
 }

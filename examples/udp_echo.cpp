@@ -1,7 +1,8 @@
 // UDP echo with coroutines: every datagram, 0 to 65,507 bytes, goes back to its sender as is.
 // One task echoes; main waits for SIGINT/SIGTERM, cancels it through its join handle and waits
 // for it to finish. With --threads N > 1 every worker of a corio::runtime echoes on its own
-// SO_REUSEPORT socket bound to the one port (the kernel spreads senders among them).
+// SO_REUSEPORT socket bound to the one port (corio::udp_server; the kernel spreads senders
+// among them).
 #include <chrono>
 #include <csignal>
 #include <cstddef>
@@ -62,22 +63,21 @@ corio::task<int> serve(examples::options opts) {
   co_return received ? 0 : 1;
 }
 
-corio::task<> shard(corio::udp_socket socket) { co_await echo(socket); }
-
-// Runs on the worker that is to own the socket.
-corio::task<corio::result<examples::started_shard>> start_shard(corio::net::socket_address at) {
-  corio::net::bind_options options;
-  options.reuse_port = true;
-  auto socket = corio::udp_socket::bind(at, options);
-  if (!socket) co_return socket.error();
-  auto bound = socket->local_address();
-  if (!bound) co_return bound.error();
-  co_return examples::started_shard{*bound, corio::spawn(shard(std::move(*socket)))};
+// --threads N > 1: a corio::udp_server gives every worker its own SO_REUSEPORT socket and
+// runs echo() on each.
+corio::task<int> serve_threads(examples::options opts, corio::runtime& rt) {
+  co_return co_await examples::serve_until_signal(
+      corio::udp_server::bind(rt, examples::loopback(opts)), echo);
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
   const auto opts = examples::parse_service_options(argc, argv, 1024);
-  return examples::run_service("udp_echo", opts, serve, start_shard);
+  if (opts.accept == corio::accept_distribution::round_robin) {
+    // A datagram has no connection to hand over: every worker receives on its own socket.
+    examples::usage_error(argc > 0 ? argv[0] : "udp_echo",
+                          "--accept round-robin: UDP has no connections to hand out");
+  }
+  return examples::run_service_on_runtime("udp_echo", opts, serve, serve_threads);
 }

@@ -3,6 +3,8 @@
 //   --backend NAME  epoll | io_uring | kqueue | auto (default: $CORIO_BACKEND, else auto)
 //   --threads N     worker threads
 //   --interval-ms N timer period of the timer examples
+//   --accept MODE   reuse-port | round-robin: how --threads N > 1 spreads TCP connections
+//                   (corio/serve.hpp; default reuse-port; ignored with one thread)
 #pragma once
 
 #include <charconv>
@@ -12,6 +14,7 @@
 
 #include <corio/detail/loop_core.hpp>
 #include <corio/reactor.hpp>
+#include <corio/serve.hpp>
 #include <fmt/core.h>
 
 namespace examples {
@@ -21,6 +24,7 @@ struct options {
   corio::backend_kind backend = corio::backend_kind::automatic;
   unsigned threads = 1;
   unsigned interval_ms = 250;
+  corio::accept_distribution accept = corio::accept_distribution::reuse_port;
 };
 
 template <class Int>
@@ -31,7 +35,7 @@ bool parse_number(std::string_view text, Int& out) {
 
 [[noreturn]] inline void usage_error(std::string_view program, std::string_view what) {
   fmt::print(stderr, "{}: {}\nusage: {} [--port P] [--backend epoll|io_uring|auto] [--threads N] "
-                     "[--interval-ms N]\n", program, what, program);
+                     "[--interval-ms N] [--accept reuse-port|round-robin]\n", program, what, program);
   std::exit(2);
 }
 
@@ -55,6 +59,10 @@ inline options parse_options(int argc, char** argv) {
       ok = parse_number(value, o.threads) && o.threads > 0;
     } else if (flag == "--interval-ms") {
       ok = parse_number(value, o.interval_ms) && o.interval_ms > 0;
+    } else if (flag == "--accept") {
+      ok = value == "reuse-port" || value == "round-robin";
+      o.accept = value == "round-robin" ? corio::accept_distribution::round_robin
+                                        : corio::accept_distribution::reuse_port;
     } else if (flag == "--backend") {
       auto kind = corio::parse_backend_kind(value);
       ok = kind.has_value();

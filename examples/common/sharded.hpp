@@ -1,5 +1,8 @@
-// The multi-threaded shape both echo services share: one shard per worker, each with its own
-// SO_REUSEPORT socket bound on that worker (a socket belongs to its thread), all on one port.
+// The multi-threaded shape the services share. Two ways:
+// - run_service + serve_sharded: one shard per worker, each with its own SO_REUSEPORT socket
+//   bound on that worker (a socket belongs to its thread), all on one port.
+// - run_service_on_runtime + serve_until_signal: a corio::tcp_server or corio::udp_server
+//   (corio/serve.hpp) does the sharding, with --accept reuse-port or round-robin for TCP.
 #pragma once
 
 #include <csignal>
@@ -9,6 +12,7 @@
 #include <vector>
 
 #include <corio/runtime.hpp>
+#include <corio/serve.hpp>
 #include <corio/signal_set.hpp>
 #include <fmt/core.h>
 
@@ -65,6 +69,47 @@ int run_service(const char* name, const options& opts, Serve serve, Start start)
     fmt::print(stderr, "{}: {}\n", name, e.what());
     return 1;
   }
+}
+
+// --threads 1 runs `serve(opts)` on this thread; more runs `on_runtime(opts, rt)` once, on a
+// worker of a corio::runtime with that many workers, and stops the runtime when it returns.
+template <class Serve, class OnRuntime>
+int run_service_on_runtime(const char* name, const options& opts, Serve serve,
+                           OnRuntime on_runtime) {
+  try {
+    if (opts.threads > 1) {
+      corio::runtime_options o{opts.backend};
+      o.threads = opts.threads;
+      corio::runtime rt(o);
+      return rt.run(on_runtime(opts, rt));
+    }
+    return corio::block_on(serve(opts), corio::runtime_options{opts.backend});
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "{}: {}\n", name, e.what());
+    return 1;
+  }
+}
+
+// Announces a bound corio::tcp_server / udp_server, serves with `handler` until SIGINT or
+// SIGTERM, then stops it (in order: see corio/serve.hpp) and returns the exit status.
+template <class Server, class Handler>
+corio::task<int> serve_until_signal(corio::result<Server> server, Handler handler) {
+  corio::signal_set signals;  // before the line is printed: a script may signal right after it
+  if (!signals.add(SIGINT) || !signals.add(SIGTERM)) co_return 1;
+  if (!server) {
+    fmt::print(stderr, "bind: {}\n", server.error().message());
+    co_return 1;
+  }
+  announce(server->local_address());
+  auto serving = corio::spawn(std::move(*server).serve(std::move(handler)));
+  const auto received = co_await signals.wait();
+  serving.request_stop();
+  const auto served = co_await serving;
+  if (!served) {
+    fmt::print(stderr, "serve: {}\n", served.error().message());
+    co_return 1;
+  }
+  co_return received ? 0 : 1;
 }
 
 }  // namespace examples

@@ -540,7 +540,9 @@ def udp_idle_cpu(cmd, _args):
 def bad_args(cmd, args):
     too_many = "100000" if args.multi_thread else "2"
     cases = [["--bogus", "1"], ["--port", "abc"], ["--port", "70000"], ["--threads", "0"],
-             ["--threads", too_many], ["--backend", "nope"], ["--port"]]
+             ["--threads", too_many], ["--backend", "nope"], ["--port"], ["--accept", "sideways"]]
+    if args.udp:
+        cases.append(["--accept", "round-robin"])  # datagrams have no connections to hand out
     if "io_uring" not in args.built_backends.split(","):
         cases.append(["--backend", "io_uring"])
     for extra in cases:

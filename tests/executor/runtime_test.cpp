@@ -8,6 +8,8 @@
 
 #include <gtest/gtest.h>
 
+#include "net/support.hpp"
+
 #include <array>
 #include <atomic>
 #include <chrono>
@@ -23,11 +25,16 @@ namespace {
 
 using namespace std::chrono_literals;
 
-corio::runtime_options threads(unsigned n) {
-  corio::runtime_options o;
-  o.threads = n;
-  return o;
-}
+// Every test runs on every built backend: the workers' reactors are that backend.
+class runtime : public corio::test::backend_test {
+ protected:
+  corio::runtime_options threads(unsigned n) const {
+    corio::runtime_options o;
+    o.backend = GetParam();
+    o.threads = n;
+    return o;
+  }
+};
 
 struct where {
   std::size_t index;
@@ -43,24 +50,24 @@ std::vector<std::thread::id> worker_ids(corio::runtime& rt) {
   return ids;
 }
 
-TEST(runtime, starts_the_requested_number_of_distinct_workers) {
+TEST_P(runtime, starts_the_requested_number_of_distinct_workers) {
   corio::runtime rt(threads(3));
   ASSERT_EQ(rt.size(), 3u);
   auto ids = worker_ids(rt);
   EXPECT_EQ(std::set<std::thread::id>(ids.begin(), ids.end()).size(), 3u);
   EXPECT_EQ(std::count(ids.begin(), ids.end(), std::this_thread::get_id()), 0);
   EXPECT_EQ(corio::runtime::current(), nullptr);
-  corio::runtime defaults;
+  corio::runtime defaults(threads(0));
   EXPECT_EQ(defaults.size(), std::max(1u, std::thread::hardware_concurrency()));
 }
 
-TEST(runtime, spawn_on_runs_on_that_worker) {
+TEST_P(runtime, spawn_on_runs_on_that_worker) {
   corio::runtime rt(threads(4));
   for (std::size_t i = 0; i < rt.size(); ++i) EXPECT_EQ(rt.spawn_on(i, here()).join().index, i);
   EXPECT_THROW((void)rt.spawn_on(4, here()), std::out_of_range);
 }
 
-TEST(runtime, spawn_from_plain_threads_reaches_every_worker) {
+TEST_P(runtime, spawn_from_plain_threads_reaches_every_worker) {
   corio::runtime rt(threads(4));
   static constexpr int per_thread = 500;
   std::array<std::atomic<int>, 4> ran{};
@@ -82,7 +89,7 @@ TEST(runtime, spawn_from_plain_threads_reaches_every_worker) {
   for (auto& r : ran) EXPECT_GT(r.load(), 0);  // round-robin
 }
 
-TEST(runtime, switch_to_lands_on_the_right_thread) {
+TEST_P(runtime, switch_to_lands_on_the_right_thread) {
   corio::runtime rt(threads(3));
   const auto ids = worker_ids(rt);
   auto tour = [&]() -> corio::task<int> {
@@ -101,7 +108,7 @@ TEST(runtime, switch_to_lands_on_the_right_thread) {
   EXPECT_EQ(rt.block_on(tour()), 5);
 }
 
-TEST(runtime, join_across_workers_resumes_the_joiner_at_home) {
+TEST_P(runtime, join_across_workers_resumes_the_joiner_at_home) {
   corio::runtime rt(threads(2));
   auto child = []() -> corio::task<int> {
     co_await corio::sleep_for(1ms);
@@ -118,7 +125,7 @@ TEST(runtime, join_across_workers_resumes_the_joiner_at_home) {
   EXPECT_EQ(rt.spawn_on(0, parent()).join(), 200);
 }
 
-TEST(runtime, block_on_rethrows_and_is_refused_on_a_worker) {
+TEST_P(runtime, block_on_rethrows_and_is_refused_on_a_worker) {
   corio::runtime rt(threads(2));
   auto boom = []() -> corio::task<> {
     throw std::runtime_error("boom");
@@ -138,9 +145,9 @@ TEST(runtime, block_on_rethrows_and_is_refused_on_a_worker) {
   EXPECT_THROW((void)corio::spawn_on(0, outside()), std::logic_error);
 }
 
-// Producers on every worker and on plain threads into one bounded channel; the consumer
-// checks the exact count and per-producer order.
-TEST(runtime, channel_stress_across_workers_and_plain_threads) {
+// Producers on every worker and on plain threads into one bounded channel, 120,000 messages;
+// the consumer checks the exact count and per-producer order.
+TEST_P(runtime, channel_stress_across_workers_and_plain_threads) {
   static constexpr unsigned workers = 4;
   static constexpr int plain = 2;
   static constexpr int per_producer = 20'000;
@@ -152,13 +159,20 @@ TEST(runtime, channel_stress_across_workers_and_plain_threads) {
   corio::runtime rt(threads(workers));
   auto [tx, rx] = corio::make_channel<msg>(64);
 
-  auto produce = [](corio::channel_sender<msg> out, int id) -> corio::task<> {
+  // Random, bounded delays; now and then a producer moves to another worker mid-stream, so
+  // its sends (and the wakeups they cause) come from changing threads.
+  auto produce = [](corio::runtime& on, corio::channel_sender<msg> out, int id) -> corio::task<> {
     std::minstd_rand rng(static_cast<unsigned>(id));
     for (int k = 0; k < per_producer; ++k) {
       if (!co_await out.send(msg{id, k})) co_return;
       const auto r = rng() % 1000;
-      if (r == 0) (void)co_await corio::sleep_for(1ms);
-      else if (r < 20) co_await corio::yield();
+      if (r == 0) {
+        (void)co_await corio::sleep_for(1ms);
+      } else if (r < 20) {
+        co_await corio::yield();
+      } else if (r < 23) {
+        co_await corio::switch_to(on.worker(rng() % on.size()));
+      }
     }
   };
   auto consume = [](corio::channel_receiver<msg> in) -> corio::task<long> {
@@ -175,7 +189,7 @@ TEST(runtime, channel_stress_across_workers_and_plain_threads) {
 
   auto consumer = rt.spawn_on(0, consume(std::move(rx)));
   std::vector<corio::join_handle<>> hs;
-  for (unsigned i = 0; i < workers; ++i) hs.push_back(rt.spawn_on(i, produce(tx, static_cast<int>(i))));
+  for (unsigned i = 0; i < workers; ++i) hs.push_back(rt.spawn_on(i, produce(rt, tx, static_cast<int>(i))));
   std::vector<std::thread> threads_;
   for (int p = 0; p < plain; ++p) {
     threads_.emplace_back([out = tx, id = static_cast<int>(workers) + p]() mutable {
@@ -193,7 +207,7 @@ TEST(runtime, channel_stress_across_workers_and_plain_threads) {
 }
 
 // Cross-thread wakeups one at a time: a lost wakeup would hang here (the ctest timeout).
-TEST(runtime, ping_pong_between_workers_never_loses_a_wakeup) {
+TEST_P(runtime, ping_pong_between_workers_never_loses_a_wakeup) {
   corio::runtime rt(threads(2));
   auto [ping_tx, ping_rx] = corio::make_channel<int>(1);
   auto [pong_tx, pong_rx] = corio::make_channel<int>(1);
@@ -230,7 +244,7 @@ struct on_destroy {
 // Shutdown with a sleep, an accept, a read and a channel receive pending on every worker;
 // half the tasks unwind when cancelled, the other half ignore it and are destroyed after the
 // grace period, each on its own worker's thread.
-TEST(runtime, stop_with_pending_io_and_sleeps_on_every_worker) {
+TEST_P(runtime, stop_with_pending_io_and_sleeps_on_every_worker) {
   static constexpr unsigned n = 3;
   std::atomic<int> unwound{0}, destroyed{0}, wrong_thread{0};
   auto [tx, rx_all] = corio::make_unbounded_channel<int>();  // every task reports it started
@@ -308,7 +322,7 @@ TEST(runtime, stop_with_pending_io_and_sleeps_on_every_worker) {
   for (auto& h : handles) EXPECT_TRUE(h.is_finished());
 }
 
-TEST(runtime, destroying_a_runtime_with_tasks_pending_is_safe) {
+TEST_P(runtime, destroying_a_runtime_with_tasks_pending_is_safe) {
   std::atomic<int> destroyed{0}, wrong_thread{0};
   {
     corio::runtime rt(threads(2));
@@ -341,7 +355,7 @@ TEST(runtime, destroying_a_runtime_with_tasks_pending_is_safe) {
 }
 
 // Sharded accept: each worker binds its own SO_REUSEPORT listener on one port.
-TEST(runtime, reuse_port_listeners_on_two_workers_both_accept) {
+TEST_P(runtime, reuse_port_listeners_on_two_workers_both_accept) {
   corio::runtime rt(threads(2));
   static constexpr int connections = 64;
   auto accepted = corio::make_unbounded_channel<std::size_t>();  // no structured binding:
@@ -377,7 +391,7 @@ TEST(runtime, reuse_port_listeners_on_two_workers_both_accept) {
 }
 
 // The other way: one acceptor hands each connection, as a raw stream, to the next worker.
-TEST(runtime, one_acceptor_hands_connections_to_workers) {
+TEST_P(runtime, one_acceptor_hands_connections_to_workers) {
   corio::runtime rt(threads(3));
   auto serve_one = [](corio::net::tcp_stream raw) -> corio::task<std::size_t> {
     auto s = corio::tcp_stream::from_raw(std::move(raw)).value();  // registers here
@@ -402,5 +416,7 @@ TEST(runtime, one_acceptor_hands_connections_to_workers) {
   };
   EXPECT_EQ(rt.spawn_on(0, scenario()).join(), (std::set<std::size_t>{0, 1, 2}));
 }
+
+CORIO_INSTANTIATE_BACKENDS(runtime);
 
 }  // namespace

@@ -2,8 +2,10 @@
 # Installs the Debian 12 packages corio builds and tests with, only those that are missing.
 # Extra package names may be passed as arguments (the bench adds its peers).
 set -euo pipefail
+# The last line: the real clients the services are tested with (tools/real_clients.sh).
 packages=(meson ninja-build g++ clang-14 pkg-config python3 liburing-dev libfmt-dev
-          libgtest-dev libgmock-dev libbenchmark-dev "$@")
+          libgtest-dev libgmock-dev libbenchmark-dev
+          curl wrk apache2-utils nghttp2-client redis-tools netcat-openbsd "$@")
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

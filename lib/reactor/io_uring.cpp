@@ -32,8 +32,11 @@ namespace corio::detail {
 namespace {
 
 constexpr std::uint64_t reserved_token = ~std::uint64_t{0};
-constexpr unsigned sq_entries = 256;
-constexpr unsigned cq_entries = 4096;
+// A loop turn queues about two requests per busy connection (a receive and a send); a full
+// submission queue costs an extra io_uring_enter, which at 256 entries made 512 connections
+// pay 0.67 system calls per echoed message. 2048 + 8192 entries are 256 KiB per ring.
+constexpr unsigned sq_entries = 2048;
+constexpr unsigned cq_entries = 8192;
 enum source : std::uint64_t { internal = 0, readiness = 1, wakeup = 2, completed = 3 };
 
 constexpr std::uint64_t pack(source k, std::uint64_t payload) noexcept { return payload << 2 | k; }

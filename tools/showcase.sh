@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The bench showcase, in one command: installs missing packages, builds corio in release mode,
 # says hello in both styles, then compares echo servers (corio coroutines and callbacks on each
-# built backend, a hand-written epoll echo, asio and libuv) and runs the micro benchmarks.
+# built backend, a hand-written epoll echo, asio and libuv), runs the micro benchmarks, and
+# puts http_server beside nginx and kv_server beside redis-server.
 # Writes bench/results/report.md, chart.png, results.json and micro.txt (not kept in git).
 #   tools/showcase.sh            short profile, about two minutes
 #   tools/showcase.sh --full     longer runs, throughput measured three times
@@ -10,7 +11,8 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 full=()
 [ "${1:-}" = "--full" ] && full=(--full)
-"$root/tools/install-deps.sh" valgrind strace gnuplot-nox libasio-dev libuv1-dev util-linux
+"$root/tools/install-deps.sh" valgrind strace gnuplot-nox libasio-dev libuv1-dev util-linux \
+  nginx-light redis-server
 build=${CORIO_BUILD:-$root/build-release}
 [ -d "$build/meson-private" ] ||
   meson setup "$build" "$root" --buildtype=release -Dtests=disabled -Dexamples=enabled -Dbench=enabled
@@ -28,5 +30,19 @@ min_time=0.02
 [ ${#full[@]} -gt 0 ] && min_time=0.2
 echo "micro benchmarks (bench/results/micro.txt):"
 timeout 300 "$build/bench/micro" --benchmark_min_time=$min_time | tee "$results/micro.txt"
+echo
+# The services beside their reference servers, same machine, same run: http_server vs nginx
+# (wrk, plaintext with and without pipelining), kv_server vs redis-server (redis-benchmark).
+# Appended to the report; a peer that is not installed is skipped with a line saying so.
+{
+  echo
+  echo "## Services beside nginx and redis-server"
+  echo
+  echo '```'
+  timeout 120 "$root/bench/services/http_bench.sh" "$build/examples/http_server" || true
+  echo
+  timeout 300 "$root/bench/services/kv_bench.sh" "$build/examples/kv_server" || true
+  echo '```'
+} | tee -a "$results/report.md"
 echo
 echo "report: $results/report.md, chart: $results/chart.png"

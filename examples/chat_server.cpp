@@ -55,6 +55,7 @@
 #include "chat/line_splitter.hpp"
 #include "chat/room.hpp"
 #include "chat/session.hpp"
+#include "common/accept_loop.hpp"
 #include "common/service.hpp"
 #include "common/sharded.hpp"
 
@@ -155,44 +156,6 @@ corio::task<> serve_client(corio::tcp_stream stream, chat::room& room) {
   close_in_order(stream);
 }
 
-// The handles of finished tasks are dropped only when the vector would grow, so it stays
-// within twice the live connections without a sweep per accept.
-void add_client(std::vector<corio::join_handle<>>& clients, corio::join_handle<> h) {
-  if (clients.size() == clients.capacity()) {
-    std::erase_if(clients, [](const corio::join_handle<>& c) { return c.is_finished(); });
-  }
-  clients.push_back(std::move(h));
-}
-
-// Connections the kernel completed but nobody accepted yet would be reset when the listener
-// closes; end them in order (FIN) instead.
-void close_backlog(corio::tcp_listener& listener) {
-  while (auto got = listener.raw().accept()) {
-    (void)got->first.shutdown(corio::net::shutdown_how::write);
-  }
-}
-
-corio::task<> accept_clients(corio::tcp_listener& listener,
-                             std::vector<corio::join_handle<>>& clients, chat::room& room) {
-  bool warned = false;
-  while (true) {
-    auto got = co_await listener.accept();
-    if (got) {
-      warned = false;
-      add_client(clients, corio::spawn(serve_client(std::move(got->first), room)));
-      continue;
-    }
-    const std::error_code ec = got.error();
-    if (ec == std::errc::operation_canceled) co_return;
-    if (ec == std::errc::connection_aborted) continue;
-    // Out of fds (or worse): the connection stays queued. Warn once per episode and retry
-    // after a pause; retrying at once would spin.
-    if (!warned) fmt::print(stderr, "warning: accept: {}; retrying\n", ec.message());
-    warned = true;
-    co_await corio::sleep_for(50ms);
-  }
-}
-
 // After the listener is closed, so the list of clients is final.
 corio::task<> close_clients(std::vector<corio::join_handle<>>& clients, chat::room& room) {
   room.close();
@@ -214,11 +177,12 @@ corio::task<int> serve(examples::options opts, chat::room& room) {
   examples::announce(*bound);
 
   std::vector<corio::join_handle<>> clients;
-  auto acceptor = corio::spawn(accept_clients(*listener, clients, room));
+  auto start = [&room](corio::tcp_stream s) { return serve_client(std::move(s), room); };
+  auto acceptor = corio::spawn(examples::accept_clients(*listener, clients, start));
   auto received = co_await signals.wait();
   acceptor.request_stop();
   co_await acceptor;
-  close_backlog(*listener);
+  examples::close_backlog(*listener);
   listener->close();
   co_await close_clients(clients, room);
   co_return received ? 0 : 1;
@@ -227,8 +191,9 @@ corio::task<int> serve(examples::options opts, chat::room& room) {
 // One worker's listener and the connections accepted on it; the room is everyone's.
 corio::task<> shard(corio::tcp_listener listener, chat::room& room) {
   std::vector<corio::join_handle<>> clients;
-  co_await accept_clients(listener, clients, room);  // until the shard is cancelled
-  close_backlog(listener);
+  auto start = [&room](corio::tcp_stream s) { return serve_client(std::move(s), room); };
+  co_await examples::accept_clients(listener, clients, start);  // until the shard is cancelled
+  examples::close_backlog(listener);
   listener.close();
   co_await close_clients(clients, room);
 }

@@ -24,6 +24,7 @@
 #include <corio/time.hpp>
 #include <fmt/core.h>
 
+#include "common/accept_loop.hpp"
 #include "common/service.hpp"
 #include "common/sharded.hpp"
 
@@ -49,45 +50,6 @@ corio::task<> echo(corio::tcp_stream stream) {
   stream.close();
 }
 
-// The handles of finished tasks are dropped only when the vector would grow, so it stays
-// within twice the live connections without a sweep per accept.
-void add_client(std::vector<corio::join_handle<>>& clients, corio::join_handle<> h) {
-  if (clients.size() == clients.capacity()) {
-    std::erase_if(clients, [](const corio::join_handle<>& c) { return c.is_finished(); });
-  }
-  clients.push_back(std::move(h));
-}
-
-// Connections the kernel completed but nobody accepted yet would be reset when the listener
-// closes; take them and end them in order (FIN) instead.
-void close_backlog(corio::tcp_listener& listener) {
-  while (auto got = listener.raw().accept()) {
-    (void)got->first.shutdown(corio::net::shutdown_how::write);
-  }
-}
-
-// `listener` and `clients` live in serve()'s frame, which awaits this task before it ends.
-corio::task<> accept_clients(corio::tcp_listener& listener,
-                             std::vector<corio::join_handle<>>& clients) {
-  bool warned = false;
-  while (true) {
-    auto got = co_await listener.accept();
-    if (got) {
-      warned = false;
-      add_client(clients, corio::spawn(echo(std::move(got->first))));
-      continue;
-    }
-    const std::error_code ec = got.error();
-    if (ec == std::errc::operation_canceled) co_return;
-    if (ec == std::errc::connection_aborted) continue;  // that one is gone; take the next
-    // Out of fds (or worse): the connection stays queued. Warn once per episode and retry
-    // after a pause; retrying at once would spin.
-    if (!warned) fmt::print(stderr, "warning: accept: {}; retrying\n", ec.message());
-    warned = true;
-    co_await corio::sleep_for(50ms);
-  }
-}
-
 corio::task<int> serve(examples::options opts) {
   // Watched before the line is printed: a script may signal as soon as it reads it.
   corio::signal_set signals;
@@ -102,13 +64,14 @@ corio::task<int> serve(examples::options opts) {
   examples::announce(*bound);
 
   std::vector<corio::join_handle<>> clients;
-  auto acceptor = corio::spawn(accept_clients(*listener, clients));
+  auto start = [](corio::tcp_stream s) { return echo(std::move(s)); };
+  auto acceptor = corio::spawn(examples::accept_clients(*listener, clients, start));
   auto received = co_await signals.wait();
 
   // Stop accepting first, so that the list of clients is final, then cancel them all.
   acceptor.request_stop();
   co_await acceptor;
-  close_backlog(*listener);
+  examples::close_backlog(*listener);
   listener->close();
   for (auto& c : clients) c.request_stop();
   for (auto& c : clients) co_await c;

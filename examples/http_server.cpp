@@ -19,6 +19,7 @@
 #include <corio/time.hpp>
 #include <fmt/core.h>
 
+#include "common/accept_loop.hpp"
 #include "common/service.hpp"
 #include "common/sharded.hpp"
 #include "http/connection.hpp"
@@ -27,46 +28,9 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// The handles of finished tasks are dropped only when the vector would grow, so it stays
-// within twice the live connections without a sweep per accept.
-void add_client(std::vector<corio::join_handle<>>& clients, corio::join_handle<> h) {
-  if (clients.size() == clients.capacity()) {
-    std::erase_if(clients, [](const corio::join_handle<>& c) { return c.is_finished(); });
-  }
-  clients.push_back(std::move(h));
-}
-
-// Connections the kernel completed but nobody accepted would be reset when the listener
-// closes; take them and end them in order (FIN) instead.
-void close_backlog(corio::tcp_listener& listener) {
-  while (auto got = listener.raw().accept()) {
-    (void)got->first.shutdown(corio::net::shutdown_how::write);
-  }
-}
-
-corio::task<> accept_clients(corio::tcp_listener& listener,
-                             std::vector<corio::join_handle<>>& clients) {
-  bool warned = false;
-  while (true) {
-    auto got = co_await listener.accept();
-    if (got) {
-      warned = false;
-      add_client(clients, corio::spawn(http::serve_connection(std::move(got->first))));
-      continue;
-    }
-    const std::error_code ec = got.error();
-    if (ec == std::errc::operation_canceled) co_return;
-    if (ec == std::errc::connection_aborted) continue;
-    // Out of fds (or worse): the connection stays queued; retrying at once would spin.
-    if (!warned) fmt::print(stderr, "warning: accept: {}; retrying\n", ec.message());
-    warned = true;
-    co_await corio::sleep_for(50ms);
-  }
-}
-
 // Stops accepting first, so that the list of clients is final, then cancels them all.
 corio::task<> close_all(corio::tcp_listener& listener, std::vector<corio::join_handle<>>& clients) {
-  close_backlog(listener);
+  examples::close_backlog(listener);
   listener.close();
   for (auto& c : clients) c.request_stop();
   for (auto& c : clients) co_await c;
@@ -86,7 +50,8 @@ corio::task<int> serve(examples::options opts) {
   examples::announce(*bound);
 
   std::vector<corio::join_handle<>> clients;
-  auto acceptor = corio::spawn(accept_clients(*listener, clients));
+  auto start = [](corio::tcp_stream s) { return http::serve_connection(std::move(s)); };
+  auto acceptor = corio::spawn(examples::accept_clients(*listener, clients, start));
   auto received = co_await signals.wait();
   acceptor.request_stop();
   co_await acceptor;
@@ -97,7 +62,8 @@ corio::task<int> serve(examples::options opts) {
 // One worker's share: its listener and the connections accepted on it, cancelled together.
 corio::task<> shard(corio::tcp_listener listener) {
   std::vector<corio::join_handle<>> clients;
-  co_await accept_clients(listener, clients);  // until the shard is cancelled
+  auto start = [](corio::tcp_stream s) { return http::serve_connection(std::move(s)); };
+  co_await examples::accept_clients(listener, clients, start);  // until the shard is cancelled
   co_await close_all(listener, clients);
 }
 

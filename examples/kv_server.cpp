@@ -21,6 +21,7 @@
 #include <corio/time.hpp>
 #include <fmt/core.h>
 
+#include "common/accept_loop.hpp"
 #include "common/service.hpp"
 #include "common/sharded.hpp"
 #include "kv/session.hpp"
@@ -45,43 +46,6 @@ corio::task<> expire_keys(kv::store& db) {
   }
 }
 
-// The handles of finished tasks are dropped only when the vector would grow, so it stays
-// within twice the live connections without a sweep per accept.
-void add_client(std::vector<corio::join_handle<>>& clients, corio::join_handle<> h) {
-  if (clients.size() == clients.capacity()) {
-    std::erase_if(clients, [](const corio::join_handle<>& c) { return c.is_finished(); });
-  }
-  clients.push_back(std::move(h));
-}
-
-// Connections the kernel completed but nobody accepted yet would be reset when the listener
-// closes; end them in order (FIN) instead.
-void close_backlog(corio::tcp_listener& listener) {
-  while (auto got = listener.raw().accept()) {
-    (void)got->first.shutdown(corio::net::shutdown_how::write);
-  }
-}
-
-corio::task<> accept_clients(corio::tcp_listener& listener,
-                             std::vector<corio::join_handle<>>& clients, kv::store& db) {
-  bool warned = false;
-  while (true) {
-    auto got = co_await listener.accept();
-    if (got) {
-      warned = false;
-      add_client(clients, corio::spawn(kv::serve_client(std::move(got->first), db)));
-      continue;
-    }
-    const std::error_code ec = got.error();
-    if (ec == std::errc::operation_canceled) co_return;
-    if (ec == std::errc::connection_aborted) continue;
-    // Out of fds (or worse): the connection stays queued; retrying at once would spin.
-    if (!warned) fmt::print(stderr, "warning: accept: {}; retrying\n", ec.message());
-    warned = true;
-    co_await corio::sleep_for(50ms);
-  }
-}
-
 // Stops accepting first, so that the list of clients is final, then cancels them all and
 // waits until each has closed its socket.
 corio::task<> stop_all(corio::join_handle<>& acceptor, corio::join_handle<>& expiry,
@@ -90,7 +54,7 @@ corio::task<> stop_all(corio::join_handle<>& acceptor, corio::join_handle<>& exp
   co_await acceptor;
   expiry.request_stop();
   co_await expiry;
-  close_backlog(listener);
+  examples::close_backlog(listener);
   listener.close();
   for (auto& c : clients) c.request_stop();
   for (auto& c : clients) co_await c;
@@ -110,7 +74,8 @@ corio::task<int> serve(examples::options opts, kv::store& db) {
   examples::announce(*bound);
 
   std::vector<corio::join_handle<>> clients;
-  auto acceptor = corio::spawn(accept_clients(*listener, clients, db));
+  auto start = [&db](corio::tcp_stream s) { return kv::serve_client(std::move(s), db); };
+  auto acceptor = corio::spawn(examples::accept_clients(*listener, clients, start));
   auto expiry = corio::spawn(expire_keys(db));
   auto received = co_await signals.wait();
   co_await stop_all(acceptor, expiry, *listener, clients);
@@ -121,11 +86,12 @@ corio::task<int> serve(examples::options opts, kv::store& db) {
 corio::task<> shard(corio::tcp_listener listener, kv::store& db) {
   std::vector<corio::join_handle<>> clients;
   auto expiry = corio::spawn(expire_keys(db));
-  co_await accept_clients(listener, clients, db);  // until the shard is cancelled
+  auto start = [&db](corio::tcp_stream s) { return kv::serve_client(std::move(s), db); };
+  co_await examples::accept_clients(listener, clients, start);  // until the shard is cancelled
   // The shard's own stop request reached accept_clients; the spawned tasks need their own.
   expiry.request_stop();
   co_await expiry;
-  close_backlog(listener);
+  examples::close_backlog(listener);
   listener.close();
   for (auto& c : clients) c.request_stop();
   for (auto& c : clients) co_await c;

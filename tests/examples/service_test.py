@@ -12,145 +12,21 @@ it started, by PID. Every loop is bounded in count and in time. The fixed waits 
 measurement windows (CPU ticks over 1 s), not synchronisation.
 """
 import argparse
-import os
 import random
-import re
 import resource
 import selectors
 import signal
 import socket
-import struct
 import subprocess
 import sys
 import threading
 import time
 
-LINE = re.compile(rb"listening on 127\.0\.0\.1:(\d+)\n")
-TICKS = os.sysconf("SC_CLK_TCK")
-IO_TIMEOUT = 10.0      # any single socket operation of a check
-EXIT_LIMIT = 2.0       # the contract: exit within 2 s of SIGINT/SIGTERM
-
-
-class Failure(Exception):
-    pass
-
-
-def expect(condition, message):
-    if not condition:
-        raise Failure(message)
-
-
-class Server:
-    """One started service. Kills it (by PID) if a check leaves it running."""
-
-    def __init__(self, command, preexec_fn=None, port=0):
-        self.command = command + ["--port", str(port)]
-        self.proc = subprocess.Popen(self.command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                     preexec_fn=preexec_fn)
-        self.stderr = bytearray()
-        self._stderr_lock = threading.Condition()
-        self._stderr_thread = threading.Thread(target=self._collect_stderr, daemon=True)
-        self._stderr_thread.start()
-        try:
-            self.port = self._wait_listening(10.0)
-        except BaseException:
-            self.close()  # no `with` owns it yet
-            raise
-
-    def _collect_stderr(self):
-        for chunk in iter(lambda: os.read(self.proc.stderr.fileno(), 4096), b""):
-            with self._stderr_lock:
-                self.stderr += chunk
-                self._stderr_lock.notify_all()
-
-    def stderr_text(self):
-        with self._stderr_lock:
-            return self.stderr.decode(errors="replace")
-
-    def wait_stderr(self, text, limit):
-        """Waits until `text` appears on the server's stderr (or it exits); bounded."""
-        with self._stderr_lock:
-            found = self._stderr_lock.wait_for(
-                lambda: text in self.stderr or self.proc.poll() is not None, timeout=limit)
-        return found and text in self.stderr
-
-    def _wait_listening(self, limit):
-        got = b""
-        deadline = time.monotonic() + limit
-        with selectors.DefaultSelector() as sel:
-            sel.register(self.proc.stdout, selectors.EVENT_READ)
-            while b"\n" not in got:
-                left = deadline - time.monotonic()
-                expect(left > 0, f"no listening line within {limit} s (got {got!r})")
-                if sel.select(left):
-                    chunk = os.read(self.proc.stdout.fileno(), 256)
-                    expect(chunk, f"stdout closed before the listening line (got {got!r}); "
-                                  f"exit {self.proc.poll()}, stderr: {self.stderr_text()}")
-                    got += chunk
-        match = LINE.fullmatch(got)
-        expect(match, f"first output {got!r} is not exactly 'listening on 127.0.0.1:PORT\\n'")
-        port = int(match.group(1))
-        expect(0 < port < 65536, f"bad port {port}")
-        return port
-
-    def expect_exit(self, signo):
-        rc, took = self.signal_and_wait(signo)
-        expect(rc == 0, f"{signal.Signals(signo).name}: exit {rc}")
-        return took
-
-    def alive(self):
-        return self.proc.poll() is None
-
-    def cpu_ticks(self):
-        with open(f"/proc/{self.proc.pid}/stat", encoding="ascii") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        return int(fields[11]) + int(fields[12])  # utime + stime (fields 14 and 15)
-
-    def rss_kib(self):
-        with open(f"/proc/{self.proc.pid}/status", encoding="ascii") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1])
-        raise Failure("no VmRSS")
-
-    def signal_and_wait(self, signo, limit=EXIT_LIMIT):
-        """Sends signo and returns (exit status, seconds until exit), or fails after `limit`."""
-        start = time.monotonic()
-        self.proc.send_signal(signo)
-        try:
-            rc = self.proc.wait(timeout=limit)
-        except subprocess.TimeoutExpired:
-            raise Failure(f"still running {limit} s after {signal.Signals(signo).name}") from None
-        return rc, time.monotonic() - start
-
-    def close(self):
-        if self.proc.poll() is None:
-            self.proc.kill()  # by PID: only the process this check started
-        self.proc.wait(timeout=10)
-        self._stderr_thread.join(timeout=5)
-        self.proc.stdout.close()
-        self.proc.stderr.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-
-def idle_ticks(server, window=1.0):
-    before = server.cpu_ticks()
-    time.sleep(window)  # a measurement window, not a synchronisation
-    return server.cpu_ticks() - before
+from harness import (IO_TIMEOUT, TICKS, Failure, Server, connect, expect, idle_ticks, reset,
+                     run_threads, send_in_thread)
 
 
 # ---------------------------------------------------------------- TCP helpers
-
-def connect(port):
-    s = socket.create_connection(("127.0.0.1", port), timeout=IO_TIMEOUT)
-    s.settimeout(IO_TIMEOUT)
-    return s
-
 
 def recv_exact(s, n):
     parts, got = [], 0
@@ -169,45 +45,14 @@ def roundtrip(port, payload=b"ping"):
 
 
 def echo_stream(s, payload):
-    """Sends from a thread while reading here: a client that sent 1 MiB before reading would
-    deadlock against a server that (correctly) stops reading while we do not read."""
-    errors = []
-
-    def send():
-        try:
-            s.sendall(payload)
-        except OSError as e:
-            errors.append(e)
-
-    sender = threading.Thread(target=send)
-    sender.start()
+    """Sends payload from a thread (see send_in_thread) while reading its echo here."""
+    sender, errors = send_in_thread(s, payload)
     try:
         back = recv_exact(s, len(payload))
     finally:
         sender.join(timeout=IO_TIMEOUT)
     expect(not errors, f"send failed: {errors}")
     return back
-
-
-def run_threads(targets, limit):
-    """Runs each callable in a thread; fails on any exception or if they outlast `limit`."""
-    errors = []
-
-    def wrap(fn):
-        try:
-            fn()
-        except BaseException as e:  # noqa: BLE001 - reported below
-            errors.append(e)
-
-    threads = [threading.Thread(target=wrap, args=(t,), daemon=True) for t in targets]
-    for t in threads:
-        t.start()
-    deadline = time.monotonic() + limit
-    for t in threads:
-        t.join(timeout=max(0.0, deadline - time.monotonic()))
-    expect(not any(t.is_alive() for t in threads), f"client threads still running after {limit} s")
-    if errors:
-        raise Failure(f"{len(errors)} client(s) failed, first: {errors[0]!r}")
 
 
 # ---------------------------------------------------------------- TCP checks
@@ -273,11 +118,6 @@ def tcp_half_close(cmd, _args):
                 expect(sender_done.is_set(), "send did not finish")
                 expect(bytes(back) == payload, f"{size} bytes: got {len(back)} back before EOF")
         roundtrip(srv.port)
-
-
-def reset(s):
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    s.close()  # SO_LINGER 0: the close sends RST
 
 
 def tcp_reset(cmd, _args):

@@ -26,12 +26,12 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
 
 #include "net/support.hpp"
+#include "support/fd_table.hpp"
 #include "support/sanitizers.hpp"
 
 namespace {
@@ -339,37 +339,6 @@ TEST_P(serve_tcp, connections_queued_when_it_stops_at_once_see_a_fin) {
   }
 }
 
-// Lowers RLIMIT_NOFILE and fills the table with dups of stdin; undone on destruction.
-class fd_table_filler {
- public:
-  fd_table_filler() {
-    ::getrlimit(RLIMIT_NOFILE, &saved_);
-    const int probe = ::dup(0);
-    ::rlimit low = saved_;
-    low.rlim_cur = static_cast<rlim_t>(probe + 8);
-    ::close(probe);
-    ok_ = ::setrlimit(RLIMIT_NOFILE, &low) == 0;
-    for (int fd; ok_ && (fd = ::dup(0)) >= 0;) spare_.push_back(fd);
-  }
-  ~fd_table_filler() {
-    release();
-    ::setrlimit(RLIMIT_NOFILE, &saved_);
-  }
-  fd_table_filler(const fd_table_filler&) = delete;
-  fd_table_filler& operator=(const fd_table_filler&) = delete;
-  bool ok() const { return ok_ && !spare_.empty(); }
-  void release() {
-    for (int fd : spare_) ::close(fd);
-    spare_.clear();
-    ::setrlimit(RLIMIT_NOFILE, &saved_);
-  }
-
- private:
-  ::rlimit saved_{};
-  bool ok_ = false;
-  std::vector<int> spare_;
-};
-
 // Out of descriptors, the acceptor reports once per episode and waits accept_pause between
 // tries: three failures take at least two pauses (a sleep never ends early, so this bound
 // cannot fail on a slow machine; a spinning acceptor fails it by orders of magnitude). Once
@@ -412,7 +381,7 @@ TEST_P(serve_tcp, out_of_descriptors_it_pauses_between_tries_then_recovers) {
     co_await echo(std::move(s));
   };
   corio::join_handle<corio::result<void>> serving = [&] {
-    fd_table_filler full;
+    corio::test::fd_table_filler full;
     EXPECT_TRUE(full.ok());
     auto h = rt.spawn_on(0, std::move(*server).serve(handler));
     // Wait until one acceptor failed three times (bounded: 10 s).

@@ -8,9 +8,7 @@
 
 #include <linux/sockios.h>
 #include <sys/ioctl.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
-#include <unistd.h>
 
 #include <array>
 #include <cstddef>
@@ -18,6 +16,7 @@
 #include <vector>
 
 #include "net/support.hpp"
+#include "support/fd_table.hpp"
 
 namespace {
 
@@ -26,6 +25,7 @@ using corio::tcp_listener;
 using corio::tcp_stream;
 using corio::net::socket_address;
 using corio::test::bytes;
+using corio::test::fd_table_filler;
 using corio::test::finishes_within;
 using corio::test::text;
 
@@ -148,34 +148,6 @@ TEST_P(robustness, writer_to_a_client_that_never_reads_suspends_and_can_be_cance
     EXPECT_EQ(outcome.error(), std::errc::operation_canceled);
   }());
 }
-
-// Lowers RLIMIT_NOFILE and fills the table with dups of stdin; undone on destruction.
-class fd_table_filler {
- public:
-  fd_table_filler() {
-    ::getrlimit(RLIMIT_NOFILE, &saved_);
-    const int probe = ::dup(0);
-    ::rlimit low = saved_;
-    low.rlim_cur = static_cast<rlim_t>(probe + 8);
-    ::close(probe);
-    ok_ = ::setrlimit(RLIMIT_NOFILE, &low) == 0;
-    for (int fd; ok_ && (fd = ::dup(0)) >= 0;) spare_.push_back(fd);
-  }
-  ~fd_table_filler() {
-    release();
-    ::setrlimit(RLIMIT_NOFILE, &saved_);
-  }
-  bool ok() const { return ok_ && !spare_.empty(); }
-  void release() {
-    for (int fd : spare_) ::close(fd);
-    spare_.clear();
-  }
-
- private:
-  ::rlimit saved_{};
-  bool ok_ = false;
-  std::vector<int> spare_;
-};
 
 TEST_P(robustness, accept_reports_emfile_without_spinning_then_recovers) {
   run([]() -> task<> {

@@ -9,101 +9,32 @@ by PID.
 """
 import collections
 import os
-import selectors
 import signal
 import socket
-import struct
-import subprocess
 import sys
-import threading
 import time
 
-IO_TIMEOUT = 5.0    # any single socket wait
-EXIT_LIMIT = 2.0    # the contract: exit within 2 s of SIGINT/SIGTERM
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import harness  # noqa: E402
+from harness import TICKS, Failure, expect, idle_ticks, reset  # noqa: E402
+
+IO_TIMEOUT = 5.0    # any single socket wait (harness.IO_TIMEOUT is for bulk transfers)
 GREETING = "* welcome to corio chat; your nickname?"
 ASK = "* your nickname?"
 BAD_NICK = "! bad nickname: use 1-32 characters of A-Z a-z 0-9 _ -"
-
-
-class Failure(Exception):
-    pass
-
-
-def expect(condition, message):
-    if not condition:
-        raise Failure(message)
 
 
 def hello(nick):
     return f"* hello {nick}; commands: /who, /nick NEW, /quit"
 
 
-class Server:
-    def __init__(self, command):
-        self.proc = subprocess.Popen(command + ["--port", "0"], stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE)
-        self.stderr = bytearray()
-        self._reader = threading.Thread(target=self._collect_stderr, daemon=True)
-        self._reader.start()
-        try:
-            self.port = self._wait_listening(10.0)
-        except BaseException:
-            self.close()
-            raise
-
-    def _collect_stderr(self):
-        for chunk in iter(lambda: os.read(self.proc.stderr.fileno(), 4096), b""):
-            self.stderr += chunk
-
-    def _wait_listening(self, limit):
-        got = b""
-        deadline = time.monotonic() + limit
-        with selectors.DefaultSelector() as sel:
-            sel.register(self.proc.stdout, selectors.EVENT_READ)
-            while not got.endswith(b"\n"):
-                left = deadline - time.monotonic()
-                expect(left > 0, f"no listening line within {limit} s (got {got!r})")
-                if sel.select(left):
-                    chunk = os.read(self.proc.stdout.fileno(), 256)
-                    expect(chunk, f"stdout closed before the listening line; exit "
-                                  f"{self.proc.poll()}")
-                    got += chunk
-        prefix = b"listening on 127.0.0.1:"
-        expect(got.startswith(prefix) and got[len(prefix):-1].isdigit(),
-               f"first output {got!r} is not 'listening on 127.0.0.1:PORT'")
-        return int(got[len(prefix):-1])
-
-    def alive(self):
-        return self.proc.poll() is None
-
-    def stop(self, signo):
-        """Signals the server; returns the seconds until it exited with status 0."""
-        start = time.monotonic()
-        self.proc.send_signal(signo)
-        try:
-            rc = self.proc.wait(timeout=EXIT_LIMIT)
-        except subprocess.TimeoutExpired:
-            raise Failure(f"still running {EXIT_LIMIT} s after {signal.Signals(signo).name}") \
-                from None
-        took = time.monotonic() - start
-        expect(rc == 0, f"{signal.Signals(signo).name}: exit {rc}")
-        return took
-
-    def close(self):
-        if self.proc.poll() is None:
-            self.proc.kill()  # by PID: the process this script started
-        self.proc.wait(timeout=10)
-        self._reader.join(timeout=5)
-        self.proc.stdout.close()
-        self.proc.stderr.close()
-
-    def __enter__(self):
-        return self
+class Server(harness.Server):
+    """Shows the server's stderr when a check fails."""
 
     def __exit__(self, *exc):
-        self.close()
+        super().__exit__(*exc)
         if exc[0] is not None and self.stderr:
-            print(f"server stderr:\n{self.stderr.decode(errors='replace')}", file=sys.stderr)
+            print(f"server stderr:\n{self.stderr_text()}", file=sys.stderr)
 
 
 class Client:
@@ -172,8 +103,7 @@ class Client:
         return rest
 
     def reset(self):
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        self.sock.close()  # SO_LINGER 0: the close sends RST
+        reset(self.sock)
 
     def close(self):
         self.sock.close()
@@ -438,7 +368,7 @@ def check_sigterm(srv, command):
     people[0].send("something for the others")
     for p in people[1:]:
         p.expect_line("<alice> something for the others")
-    took = srv.stop(signal.SIGTERM)
+    took = srv.expect_exit(signal.SIGTERM)
     print(f"SIGTERM with 4 clients: exit 0 after {took:.3f} s")
     for c in people + [nameless]:
         tail = c.until_eof()  # fails on a reset
@@ -450,27 +380,19 @@ def check_sigterm(srv, command):
         partial = Client(again.port, "partial").join("partial")
         alice.expect_line("* partial joined")
         partial.sock.sendall(b"unfinished")
-        took = again.stop(signal.SIGINT)
+        took = again.expect_exit(signal.SIGINT)
         print(f"SIGINT: exit 0 after {took:.3f} s")
         for c in (alice, partial):
             c.until_eof()
         close_all([alice, partial])
 
 
-def cpu_ticks(pid):
-    with open(f"/proc/{pid}/stat", encoding="ascii") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return int(fields[11]) + int(fields[12])  # utime + stime
-
-
 def check_idle_cpu(srv):
     people = joined(srv.port, "alice", "bob")
     people[0].send("hi")
     people[1].expect_line("<alice> hi")
-    before = cpu_ticks(srv.proc.pid)
-    time.sleep(1.0)  # a measurement window, not a synchronisation
-    ticks = cpu_ticks(srv.proc.pid) - before
-    print(f"idle with 2 clients: {ticks} ticks in 1 s (of {os.sysconf('SC_CLK_TCK')}/s)")
+    ticks = idle_ticks(srv)
+    print(f"idle with 2 clients: {ticks} ticks in 1 s (of {TICKS}/s)")
     expect(ticks <= 2, f"{ticks} CPU ticks over 1 s of idleness: the server polls")
     close_all(people)
 
@@ -510,7 +432,7 @@ def main():
             else:
                 CHECKS[name](srv)
                 expect(srv.alive(), "server died")
-                srv.stop(signal.SIGTERM)
+                srv.expect_exit(signal.SIGTERM)
     except (Failure, OSError) as e:
         print(f"FAIL {name}: {e}", file=sys.stderr)
         return 1

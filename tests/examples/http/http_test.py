@@ -6,10 +6,9 @@ usage: http_test.py CHECK [--sanitized] -- PROGRAM [ARGS...]
 --sanitized: the server runs under ASan/UBSan, whose shadow memory makes an RSS bound meaningless
 (the pipeline_memory check then still checks flow control, not the RSS figure).
 
-The server is started and stopped the way tests/examples/service_test.py does it (its Server
-class): `--port 0`, wait for the `listening on` line, stop only that PID. Every wait is bounded
-by a socket timeout or a deadline; the few timed pauses pace a deliberately slow client, they
-do not synchronise anything.
+The server is started and stopped by tests/examples/harness.py's Server: `--port 0`, wait for
+the `listening on` line, stop only that PID. Every wait is bounded by a socket timeout or a
+deadline; the few timed pauses pace a deliberately slow client, they do not synchronise anything.
 """
 import argparse
 import os
@@ -22,8 +21,8 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from service_test import (EXIT_LIMIT, IO_TIMEOUT, Failure, Server, connect,  # noqa: E402
-                          expect, reset, run_threads)
+from harness import (EXIT_LIMIT, IO_TIMEOUT, Connection, Failure, connect,  # noqa: E402
+                     expect, reset, run_check, send_in_thread)
 
 MAX_BODY = 1 << 20
 HEAD_TIMEOUT = 10.0  # the server's limit for a request head to arrive
@@ -40,24 +39,8 @@ class Response:
         return f"<{self.status} {self.headers} {bytes(self.body[:40])!r}>"
 
 
-class Conn:
-    """A client connection that reads responses itself, so pipelining stays under our control."""
-
-    def __init__(self, port):
-        self.sock = connect(port)
-        self.buf = bytearray()
-
-    def close(self):
-        self.sock.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def send(self, data):
-        self.sock.sendall(data)
+class Conn(Connection):
+    """Reads HTTP/1.1 responses from its buffer."""
 
     def _fill(self):
         chunk = self.sock.recv(1 << 20)
@@ -128,22 +111,6 @@ def exchange(port, request, head_only=False):
     with Conn(port) as c:
         c.send(request)
         return c.response(head_only)
-
-
-def send_in_thread(conn, data):
-    """Sends from a thread while the caller reads: a server that echoes as the body arrives
-    would otherwise deadlock against a client that sends 1 MiB before it reads."""
-    errors = []
-
-    def run():
-        try:
-            conn.send(data)
-        except OSError as e:
-            errors.append(e)
-
-    t = threading.Thread(target=run, daemon=True)
-    t.start()
-    return t, errors
 
 
 # ---------------------------------------------------------------- checks
@@ -293,7 +260,7 @@ def check_echo(srv, _args):
             r = c.response()
             expect(r.status == 200 and r.body == body, f"{len(body)}-byte echo: {r}")
         big = random.randbytes(MAX_BODY)  # exactly the limit
-        t, errors = send_in_thread(c, post(b"/echo", big))
+        t, errors = send_in_thread(c.sock, post(b"/echo", big))
         r = c.response()
         t.join(IO_TIMEOUT)
         expect(not errors, f"send: {errors}")
@@ -319,7 +286,7 @@ def check_too_large(srv, _args):
     with Conn(srv.port) as c:  # a chunked body that grows past the limit
         chunk = b"y" * 65536
         head = b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
-        t, errors = send_in_thread(c, head + (b"10000\r\n" + chunk + b"\r\n") * 17)
+        t, errors = send_in_thread(c.sock, head + (b"10000\r\n" + chunk + b"\r\n") * 17)
         r = c.response()
         expect(r.status == 413, f"chunked past 1 MiB: {r}")
         c.expect_closed("chunked 413")
@@ -335,7 +302,7 @@ def check_chunked(srv, _args):
         expect(r.status == 200 and r.body == b"hello world0123456789", f"chunked: {r}")
         data = random.randbytes(MAX_BODY)
         pieces = [data[i:i + 50_000] for i in range(0, len(data), 50_000)]
-        t, errors = send_in_thread(c, chunked(b"/echo", pieces))
+        t, errors = send_in_thread(c.sock, chunked(b"/echo", pieces))
         r = c.response()
         t.join(IO_TIMEOUT)
         expect(not errors and r.status == 200 and r.body == data, f"1 MiB chunked: {r.status}")
@@ -411,7 +378,7 @@ def check_header_too_large(srv, _args):
                                                               for i in range(101)))),
             ("endless request line", b"GET /" + b"a" * 20000)]:
         with Conn(srv.port) as c:
-            t, _ = send_in_thread(c, request)
+            t, _ = send_in_thread(c.sock, request)
             r = c.response()
             expect(r.status == 431, f"{label}: {r.status}, want 431")
             c.expect_closed(f"431 for {label}")
@@ -585,16 +552,8 @@ def main():
     parser.add_argument("--sanitized", action="store_true")
     args = parser.parse_args(sys.argv[1:split])
     command = sys.argv[split + 1:]
-    try:
-        with Server(command) as srv:
-            CHECKS[args.check](srv, args)
-            if srv.alive():  # every check ends with the contract: SIGTERM, exit 0, in time
-                srv.expect_exit(signal.SIGTERM)
-    except Failure as e:
-        print(f"FAIL {args.check}: {e}", file=sys.stderr)
-        return 1
-    print(f"ok {args.check}")
-    return 0
+    # Every check ends with the contract: SIGTERM, exit 0, in time.
+    return run_check(args.check, command, lambda srv: CHECKS[args.check](srv, args))
 
 
 if __name__ == "__main__":

@@ -10,115 +10,24 @@ count and time; waiting on the server is polling with a deadline, never a fixed 
 """
 import argparse
 import os
-import re
-import selectors
 import signal
 import socket
-import struct
-import subprocess
 import sys
 import threading
 import time
 
-LINE = re.compile(rb"listening on 127\.0\.0\.1:(\d+)\n")
-IO_TIMEOUT = 10.0
-EXIT_LIMIT = 2.0
-
-
-class Failure(Exception):
-    pass
-
-
-def expect(condition, message):
-    if not condition:
-        raise Failure(message)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from harness import (EXIT_LIMIT, IO_TIMEOUT, Connection, Failure, connect,  # noqa: E402
+                     expect, reset, run_check, run_threads)
 
 
 def expect_eq(got, wanted, what):
     expect(got == wanted, f"{what}: got {got!r}, wanted {wanted!r}")
 
 
-class Server:
-    def __init__(self, command):
-        self.proc = subprocess.Popen(command + ["--port", "0"], stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE)
-        try:
-            self.port = self._wait_listening(10.0)
-        except BaseException:
-            self.close()
-            raise
-
-    def _wait_listening(self, limit):
-        got = b""
-        deadline = time.monotonic() + limit
-        with selectors.DefaultSelector() as sel:
-            sel.register(self.proc.stdout, selectors.EVENT_READ)
-            while b"\n" not in got:
-                left = deadline - time.monotonic()
-                expect(left > 0, f"no listening line within {limit} s (got {got!r})")
-                if sel.select(left):
-                    chunk = os.read(self.proc.stdout.fileno(), 256)
-                    expect(chunk, f"stdout closed early, exit {self.proc.poll()}")
-                    got += chunk
-        match = LINE.fullmatch(got)
-        expect(match, f"first output {got!r} is not the listening line")
-        return int(match.group(1))
-
-    def alive(self):
-        return self.proc.poll() is None
-
-    def rss_kib(self):
-        with open(f"/proc/{self.proc.pid}/status", encoding="ascii") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1])
-        raise Failure("no VmRSS")
-
-    def stop(self, signo=signal.SIGTERM, limit=EXIT_LIMIT):
-        start = time.monotonic()
-        self.proc.send_signal(signo)
-        try:
-            rc = self.proc.wait(timeout=limit)
-        except subprocess.TimeoutExpired:
-            raise Failure(f"still running {limit} s after {signal.Signals(signo).name}") from None
-        took = time.monotonic() - start
-        expect(rc == 0, f"exit status {rc} after {signal.Signals(signo).name}; stderr: "
-                        f"{self.proc.stderr.read().decode(errors='replace')}")
-        return took
-
-    def close(self):
-        if self.proc.poll() is None:
-            self.proc.kill()  # by PID: only the process this check started
-        self.proc.wait(timeout=10)
-        self.proc.stdout.close()
-        self.proc.stderr.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-
-class Client:
+class Client(Connection):
     """A RESP2 client: sends commands, reads replies as Python values (errors as Failure-free
     `Err` strings, so that tests can compare texts)."""
-
-    def __init__(self, port):
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=IO_TIMEOUT)
-        self.buf = bytearray()
-
-    def close(self):
-        self.sock.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def send(self, data):
-        self.sock.sendall(data)
 
     def _fill(self):
         chunk = self.sock.recv(1 << 20)
@@ -196,26 +105,6 @@ def encode(*args):
             a = str(a).encode()
         out.append(b"$%d\r\n%s\r\n" % (len(a), a))
     return b"".join(out)
-
-
-def run_threads(targets, limit):
-    errors = []
-
-    def wrap(fn):
-        try:
-            fn()
-        except BaseException as e:  # noqa: BLE001 - reported below
-            errors.append(e)
-
-    threads = [threading.Thread(target=wrap, args=(t,), daemon=True) for t in targets]
-    for t in threads:
-        t.start()
-    deadline = time.monotonic() + limit
-    for t in threads:
-        t.join(timeout=max(0.0, deadline - time.monotonic()))
-    expect(not any(t.is_alive() for t in threads), f"threads still running after {limit} s")
-    if errors:
-        raise Failure(f"{len(errors)} thread(s) failed, first: {errors[0]!r}")
 
 
 def poll_until(predicate, limit, what):
@@ -391,7 +280,7 @@ def check_slow_reader(srv, args):
     with Client(srv.port) as c:
         expect_eq(c.call("SET", "big", b"z" * (1 << 20)), "OK", "SET big")
     base = srv.rss_kib()
-    hog = socket.create_connection(("127.0.0.1", srv.port), timeout=IO_TIMEOUT)
+    hog = connect(srv.port)
     hog.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
     try:
         hog.setblocking(False)
@@ -415,11 +304,6 @@ def check_slow_reader(srv, args):
         hog.close()
     with Client(srv.port) as c:
         expect_eq(c.call("PING"), "PONG", "alive after the reader left")
-
-
-def reset(sock):
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    sock.close()
 
 
 def check_reset(srv, _args):
@@ -485,7 +369,7 @@ def check_sigterm_load(srv, _args):
     started.wait()
     with Client(srv.port) as c:  # the load is really running
         poll_until(lambda: c.call("EXISTS", "x") == 1, 5.0, "load")
-    took = srv.stop(signal.SIGTERM)
+    took = srv.expect_exit(signal.SIGTERM)
     stop.set()
     for t in threads:
         t.join(IO_TIMEOUT)
@@ -495,7 +379,7 @@ def check_sigterm_load(srv, _args):
 def check_signals(srv, _args):
     with Client(srv.port) as idle:
         idle.call("PING")
-        srv.stop(signal.SIGINT)
+        srv.expect_exit(signal.SIGINT)
 
 
 CHECKS = {
@@ -517,16 +401,9 @@ def main():
     parser.add_argument("--no-rss", action="store_true")
     args = parser.parse_args(argv[:split])
     command = argv[split + 1:]
-    try:
-        with Server(command) as srv:
-            CHECKS[args.check](srv, args)
-            if srv.alive() and args.check not in ("sigterm_load", "signals"):
-                srv.stop(signal.SIGTERM)
-    except Failure as e:
-        print(f"FAIL {args.check}: {e}", file=sys.stderr)
-        return 1
-    print(f"ok {args.check}")
-    return 0
+    # The checks that signal the server themselves are not stopped again.
+    return run_check(args.check, command, lambda srv: CHECKS[args.check](srv, args),
+                     stop_after=args.check not in ("sigterm_load", "signals"))
 
 
 if __name__ == "__main__":

@@ -6,8 +6,10 @@
 #include "executor/executor.hpp"
 
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <cassert>
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <utility>
@@ -47,13 +49,14 @@ std::coroutine_handle<> ready_queue::pop() noexcept {
 
 executor::executor(std::unique_ptr<detail::backend> b, std::shared_ptr<wake_handle> w)
     : backend_(std::move(b)), waker_(std::move(w)), completions_(backend_->supports_completions()),
+      buffers_(*backend_),
       wheel_(time_.now_tick()), free_slot_(no_slot), previous_(current_) {
   spawned_.next = spawned_.prev = &spawned_;
   current_ = this;
 }
 
 result<std::unique_ptr<executor>> executor::create(backend_kind kind) {
-  auto b = make_backend(kind);
+  auto b = make_backend(kind, backend_threads::owner_only);
   if (!b) return b.error();
   auto w = (*b)->make_waker(token{waker_key});
   if (!w) return w.error();
@@ -146,6 +149,7 @@ result<io_slot*> executor::register_fd(int fd) {
 
 void executor::deregister(io_slot* slot) noexcept {
   if (!completions_) (void)backend_->remove(slot->fd);
+  stop_input(*slot);
   slot->fd = -1;
   slot->reader = slot->writer = nullptr;
   // A new generation makes events still queued for the old registration miss.
@@ -184,17 +188,144 @@ result<void> executor::run_until(const bool& done) {
   return {};
 }
 
-void executor::handle_completions(const completions& done) noexcept {
-  for (const completion& c : done) {
-    reinterpret_cast<io_operation*>(static_cast<std::uintptr_t>(c.user_data))->on_completion(c.result);
-  }
-}
-
 namespace {
+// A completion's user_data: an io_operation's address (bit 0 clear), or a slot's multishot
+// request, (generation << 32 | index) << 2 | tag, so a late completion for a slot that was
+// reused since is recognised (24 bits of generation are plenty for that).
 std::uint64_t key_of(const io_operation* op) noexcept {
   return static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(op));
 }
+constexpr std::uint64_t receive_tag = 1;
+constexpr std::uint64_t accept_tag = 3;
+constexpr std::uint32_t generation_bits = 0xFF'FFFFu;
+std::uint64_t input_key(const io_slot& slot, queued_input input) noexcept {
+  const std::uint64_t tag = input == queued_input::bytes ? receive_tag : accept_tag;
+  return ((std::uint64_t{slot.generation & generation_bits} << 32 | slot.index) << 2) | tag;
+}
 }  // namespace
+
+void executor::handle_completions(const completions& done) noexcept {
+  for (const completion& c : done) {
+    if ((c.user_data & receive_tag) == 0) {
+      reinterpret_cast<io_operation*>(static_cast<std::uintptr_t>(c.user_data))
+          ->on_completion(c.result);
+      continue;
+    }
+    const std::uint64_t key = c.user_data >> 2;
+    io_slot* slot = slot_at(static_cast<std::uint32_t>(key));
+    const bool live = slot && slot->fd >= 0 && (slot->generation & generation_bits) == key >> 32;
+    if ((c.user_data & 3) == accept_tag) {
+      if (live) {
+        on_accept(*slot, c);
+      } else if (c.result >= 0) {
+        ::close(c.result);  // accepted for a listener that closed since
+      }
+    } else if (live) {
+      on_receive(*slot, c);
+    } else if (c.buffer != completion::no_buffer) {
+      buffers_.release(c.buffer);  // received for a socket that closed since
+    }
+  }
+}
+
+bool executor::want_input(io_slot& slot, queued_input input) noexcept {
+  if (input == queued_input::connections) {
+    if (slot.accepted.armed) return true;
+    if (!multishot_accept_) return false;
+  } else {
+    if (slot.received.armed) return true;
+    if (slot.received.dry || !buffers_.available()) return false;
+  }
+  return arm_input(slot, input);
+}
+
+bool executor::arm_input(io_slot& slot, queued_input input) noexcept {
+  completion_request r;
+  r.op = input == queued_input::bytes ? completion_request::kind::recv_multishot
+                                      : completion_request::kind::accept_multishot;
+  r.fd = slot.fd;
+  r.flags = input == queued_input::bytes ? 0 : SOCK_NONBLOCK | SOCK_CLOEXEC;
+  r.user_data = input_key(slot, input);
+  if (!backend_->submit(r)) return false;
+  (input == queued_input::bytes ? slot.received.armed : slot.accepted.armed) = true;
+  return true;
+}
+
+void executor::cancel_input(io_slot& slot, queued_input input) noexcept {
+  bool& cancelling =
+      input == queued_input::bytes ? slot.received.cancelling : slot.accepted.cancelling;
+  if (cancelling) return;
+  completion_request r;
+  r.op = completion_request::kind::cancel;
+  r.user_data = input_key(slot, input);
+  if (backend_->submit(r)) cancelling = true;
+}
+
+std::size_t executor::copy_received(io_slot& slot, std::span<std::byte> dst) noexcept {
+  return buffers_.copy_to(slot.received, dst);
+}
+
+std::optional<std::int32_t> executor::take_receive_end(io_slot& slot) noexcept {
+  receive_queue& q = slot.received;
+  if (q.queued > 0 || q.end == receive_queue::open) return std::nullopt;
+  return std::exchange(q.end, receive_queue::open);
+}
+
+void executor::on_receive(io_slot& slot, const completion& c) noexcept {
+  receive_queue& q = slot.received;
+  if (c.buffer != completion::no_buffer) {
+    if (c.result > 0) {
+      buffers_.append(q, c.buffer, static_cast<std::size_t>(c.result));
+    } else {
+      buffers_.release(c.buffer);
+    }
+  }
+  if (!c.more) {  // this receive ended; why decides what the next read does
+    q.armed = false;
+    q.cancelling = false;
+    if (c.result == 0) {
+      q.end = 0;
+    } else if (c.result == -ENOBUFS) {
+      q.dry = true;
+    } else if (c.result == -EINVAL && q.queued == 0) {
+      buffers_.disable();  // a kernel without multishot receive (before 6.0)
+    } else if (c.result < 0 && c.result != -ECANCELED) {
+      q.end = c.result;
+    }
+  } else if (q.queued >= received_buffers::socket_cap) {
+    cancel_input(slot, queued_input::bytes);  // a reader that lags: the rest waits in the socket
+  }
+  if (slot.reader) slot.reader->on_received();
+}
+
+void executor::on_accept(io_slot& slot, const completion& c) noexcept {
+  accept_queue& q = slot.accepted;
+  if (c.result >= 0) {
+    try {
+      q.push(c.result);
+    } catch (...) {  // no memory for the queue: the connection is refused rather than leaked
+      ::close(c.result);
+    }
+  } else if (c.result == -EINVAL && q.size() == 0 && !c.more) {
+    multishot_accept_ = false;  // a kernel without multishot accept (before 5.19)
+  } else if (c.result != -ECANCELED && q.error == 0) {
+    q.error = c.result;
+  }
+  if (!c.more) {
+    q.armed = false;
+    q.cancelling = false;
+  } else if (q.size() >= accept_queue::cap) {
+    cancel_input(slot, queued_input::connections);  // the rest waits in the backlog
+  }
+  if (slot.reader) slot.reader->on_received();
+}
+
+void executor::stop_input(io_slot& slot) noexcept {
+  if (slot.received.armed) cancel_input(slot, queued_input::bytes);
+  if (slot.accepted.armed) cancel_input(slot, queued_input::connections);
+  buffers_.release_all(slot.received);
+  slot.accepted.close_all();
+}
 
 result<void> executor::submit(const io_request& req, io_operation* op) noexcept {
   completion_request r;

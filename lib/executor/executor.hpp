@@ -7,12 +7,17 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <span>
 #include <vector>
 
 #include <corio/detail/executor.hpp>
 #include <corio/reactor.hpp>
 
 #include "reactor/backend.hpp"
+
+#include "executor/accepted_connections.hpp"
+#include "executor/received_buffers.hpp"
 
 #include "driver/clock.hpp"
 #include "driver/timer_wheel.hpp"
@@ -28,6 +33,8 @@ struct io_slot {
   std::uint32_t next_free = 0;
   io_operation* reader = nullptr;
   io_operation* writer = nullptr;
+  receive_queue received;  // buffered receive (completion kernels, stream sockets)
+  accept_queue accepted;   // multishot accept (completion kernels, listeners)
 };
 
 // A FIFO of coroutines ready to run; a ring that grows, so steady state does not allocate.
@@ -70,6 +77,17 @@ class executor {
   // has let go of its buffers, handling whatever else completes meanwhile.
   void abandon(io_operation* op, bool cancel_requested) noexcept;
 
+  // Queued input (received_buffers.hpp, accepted_connections.hpp). want_input arms the slot's
+  // multishot receive or accept unless it is; false: none can be armed, so the operation must
+  // submit a plain request.
+  bool want_input(io_slot& slot, queued_input input) noexcept;
+  std::size_t copy_received(io_slot& slot, std::span<std::byte> dst) noexcept;
+  // How the stream ended, once nothing is left queued; reported once.
+  std::optional<std::int32_t> take_receive_end(io_slot& slot) noexcept;
+  // A direct read that stood in for a dry receive finished: try buffers again next time.
+  void receive_recovered(io_slot& slot) noexcept { slot.received.dry = false; }
+  std::size_t receive_buffers_held() const noexcept { return buffers_.held(); }
+
   tick now_tick() const noexcept { return time_.now_tick(); }
   tick deadline_after(std::chrono::nanoseconds d) const noexcept { return time_.deadline_after(d); }
   tick deadline_at(std::chrono::steady_clock::time_point t) const noexcept {
@@ -94,6 +112,11 @@ class executor {
   result<void> park(bool has_work);
   void dispatch(const event& e) noexcept;
   void handle_completions(const completions& done) noexcept;
+  void on_receive(io_slot& slot, const completion& c) noexcept;
+  void on_accept(io_slot& slot, const completion& c) noexcept;
+  void stop_input(io_slot& slot) noexcept;
+  void cancel_input(io_slot& slot, queued_input input) noexcept;
+  bool arm_input(io_slot& slot, queued_input input) noexcept;
   void fire_timers() noexcept;
   void drain_remote() noexcept;
   io_slot* slot_at(std::uint32_t index) noexcept;
@@ -101,6 +124,8 @@ class executor {
   std::unique_ptr<detail::backend> backend_;
   std::shared_ptr<wake_handle> waker_;
   bool completions_;
+  received_buffers buffers_;
+  bool multishot_accept_ = true;  // until a kernel refuses it (before 5.19)
   events events_{1024};
   completions done_{1024};
   time_source time_;

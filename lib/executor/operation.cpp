@@ -139,6 +139,52 @@ bool io_operation::submit(std::coroutine_handle<> awaiting, const std::stop_toke
   return true;
 }
 
+bool io_operation::receive(std::coroutine_handle<> awaiting, const std::stop_token& stop,
+                           io_registration& reg, queued_input input) noexcept {
+  if (!link(reg, direction::read)) return false;
+  mode_ = mode::buffered;
+  input_ = input;
+  received queued(*reg.owner_, *slot_);
+  if (absorb(queued)) {  // bytes (or the end) were waiting: no suspension at all
+    unlink();
+    return false;
+  }
+  if (!arm(awaiting, stop)) {
+    unlink();
+    return false;
+  }
+  if (!owner()->want_input(*slot_, input_)) receive_directly();
+  return true;
+}
+
+void io_operation::on_received() noexcept {
+  if (mode_ != mode::buffered) return;  // a direct request stands in; its completion decides
+  received queued(*owner(), *slot_);
+  if (absorb(queued)) {
+    unlink();
+    complete_local();
+  } else if (!owner()->want_input(*slot_, input_)) {
+    receive_directly();
+  }
+}
+
+void io_operation::receive_directly() noexcept {
+  mode_ = mode::whole;
+  if (!start()) finish_with_error(suspend_error_);
+}
+
+std::size_t received::copy_to(std::span<std::byte> dst) noexcept {
+  return executor_->copy_received(*slot_, dst);
+}
+
+std::optional<std::int32_t> received::take_end() noexcept {
+  return executor_->take_receive_end(*slot_);
+}
+
+std::optional<std::int32_t> received::take_connection() noexcept {
+  return slot_->accepted.take();
+}
+
 bool io_operation::start() noexcept {
   result<void> r;
   if (mode_ == mode::whole) {
@@ -178,6 +224,7 @@ void io_operation::on_completion(std::int32_t result) noexcept {
   }
   if (mode_ == mode::whole) {
     if (consume(result)) {
+      if (direction_ == direction::read) owner()->receive_recovered(*slot_);
       unlink();
       complete_local();
     } else if (!start()) {  // more to do (a partial write): submit the rest

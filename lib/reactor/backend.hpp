@@ -36,10 +36,16 @@ class wake_handle {
   virtual result<void> wake() noexcept = 0;
 };
 
-// One operation for a completion kernel. user_data comes back in its completion; its low two
-// bits must be zero (a pointer to the waiting operation is).
+// One operation for a completion kernel. user_data comes back in its completion; its top two
+// bits must be zero (a user-space pointer's are).
+// recv_multishot receives into the backend's receive buffers (see receive_buffers()) until it
+// ends, a completion per filled buffer; accept_multishot completes once per connection;
+// cancel names an operation by its user_data.
 struct completion_request {
-  enum class kind : std::uint8_t { recv, send, recvmsg, sendmsg, accept, connect, poll, cancel };
+  enum class kind : std::uint8_t {
+    recv, send, recvmsg, sendmsg, accept, connect, poll, cancel, recv_multishot,
+    accept_multishot
+  };
   kind op = kind::recv;
   int fd = -1;
   void* data = nullptr;  // buffer; msghdr (recvmsg/sendmsg); sockaddr (accept/connect)
@@ -49,10 +55,22 @@ struct completion_request {
   std::uint64_t user_data = 0;    // cancel: the user_data of the operation to cancel
 };
 
-// The result of a completed operation: bytes or a new fd, or a negative errno.
+// The result of a completed operation: bytes or a new fd, or a negative errno. A multishot
+// operation completes many times; `more` says whether this was not its last completion.
 struct completion {
+  static constexpr std::uint16_t no_buffer = 0xFFFF;
   std::uint64_t user_data = 0;
   std::int32_t result = 0;
+  std::uint16_t buffer = no_buffer;  // the receive buffer it filled (its owner must release it)
+  bool more = false;
+};
+
+// Memory the kernel receives into on its own (io_uring's provided buffers): `count` buffers of
+// `size` bytes, buffer k at base + k * size. Empty where the backend has none.
+struct receive_buffer_pool {
+  std::byte* base = nullptr;
+  std::size_t size = 0;
+  std::uint16_t count = 0;
 };
 
 // A reusable, fixed-capacity buffer of completions filled by wait(), like corio::events.
@@ -87,14 +105,24 @@ class backend {
 
   virtual bool supports_completions() const noexcept { return false; }
   virtual result<void> submit(const completion_request&) { return error::backend_unavailable; }
+  // The buffers recv_multishot fills; a filled buffer belongs to its completion's owner until
+  // release_buffer hands it back to the kernel.
+  virtual receive_buffer_pool receive_buffers() const noexcept { return {}; }
+  virtual void release_buffer(std::uint16_t) noexcept {}
 
   // At most one per backend; a second call fails with already_registered.
   virtual result<std::shared_ptr<wake_handle>> make_waker(token t) = 0;
 };
 
+// Who may call a backend. An executor's backend is made, driven and destroyed on its own
+// thread, which lets io_uring defer completion work to that thread's waits; a public poll may
+// be handed between threads (never used by two at once).
+enum class backend_threads : std::uint8_t { any, owner_only };
+
 // One factory per built backend file; make_backend chooses among them.
 result<std::unique_ptr<backend>> make_epoll_backend();
-result<std::unique_ptr<backend>> make_io_uring_backend();
-result<std::unique_ptr<backend>> make_backend(backend_kind kind);
+result<std::unique_ptr<backend>> make_io_uring_backend(backend_threads threads);
+result<std::unique_ptr<backend>> make_backend(backend_kind kind,
+                                              backend_threads threads = backend_threads::any);
 
 }  // namespace corio::detail

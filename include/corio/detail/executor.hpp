@@ -18,6 +18,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <stop_token>
 #include <system_error>
 
@@ -150,6 +151,29 @@ class io_registration {
   bool completions_ = false;
 };
 
+// What a completion kernel (io_uring) already took for a socket while nobody waited: a stream's
+// bytes (multishot receive into shared buffers) or a listener's connections (multishot
+// accept). An operation that reads from such a queue says which in `queued_input`; it looks
+// here first and waits only when the queue is empty. Valid during absorb() only.
+enum class queued_input : std::uint8_t { none, bytes, connections };
+
+class received {
+ public:
+  // Bytes: copies queued bytes into `dst` (as many as fit); returns how many.
+  std::size_t copy_to(std::span<std::byte> dst) noexcept;
+  // Bytes, once nothing is queued: how the stream ended (0 end of stream, -errno an error),
+  // reported to one read; a later read asks the kernel again.
+  std::optional<std::int32_t> take_end() noexcept;
+  // Connections: an accepted fd (its owner is now the caller) or an accept error (-errno).
+  std::optional<std::int32_t> take_connection() noexcept;
+
+ private:
+  friend class io_operation;
+  received(executor& ex, io_slot& slot) noexcept : executor_(&ex), slot_(&slot) {}
+  executor* executor_;
+  io_slot* slot_;
+};
+
 // One socket operation. Two ways to run it, chosen by the registration:
 // - readiness (epoll, kqueue): perform() is tried at once (edge-triggered readiness means the
 //   data may already be there), and again on each readiness event until it no longer would
@@ -170,8 +194,14 @@ class io_operation : public operation {
   // Completion backends: submits prepare()'s request; false means resume now.
   bool submit(std::coroutine_handle<> awaiting, const std::stop_token& stop,
               io_registration& reg, direction dir) noexcept;
+  // Completion backends, reads of queued input (see `received`): served from the queue, whose
+  // multishot request is armed when it is empty; false means resume now.
+  bool receive(std::coroutine_handle<> awaiting, const std::stop_token& stop,
+               io_registration& reg, queued_input input) noexcept;
   // Runs the syscall; true when finished (the result is stored by the derived class).
   virtual bool perform() noexcept = 0;
+  // Takes what the queue holds; true when finished.
+  virtual bool absorb(received&) noexcept { return false; }
   // Describes the operation for a completion kernel; false when it has no such form.
   virtual bool prepare(io_request&) noexcept { return false; }
   // Takes a completion's result (bytes, a new fd, or -errno); true when finished.
@@ -184,6 +214,8 @@ class io_operation : public operation {
   }
   // The executor's call when the kernel completed what this operation submitted.
   void on_completion(std::int32_t result) noexcept;
+  // The executor's call when the queue this operation waits on received something or ended.
+  void on_received() noexcept;
   bool in_flight() const noexcept { return in_flight_; }
   // Why it ended without a result: the slot is busy, no registration, or a kernel error.
   std::error_code suspend_error() const noexcept { return suspend_error_; }
@@ -196,7 +228,8 @@ class io_operation : public operation {
   bool withdraw() noexcept override;
 
  private:
-  enum class mode : std::uint8_t { readiness, poll_once, whole };
+  enum class mode : std::uint8_t { readiness, poll_once, whole, buffered };
+  void receive_directly() noexcept;  // no buffered receive to wait on: submit a plain one
   bool link(io_registration& reg, direction dir) noexcept;
   bool start() noexcept;  // submits the request of mode_; false (and suspend_error_) on failure
   void finish_with_error(std::error_code ec) noexcept;
@@ -204,6 +237,7 @@ class io_operation : public operation {
   io_slot* slot_ = nullptr;
   direction direction_ = direction::read;
   mode mode_ = mode::readiness;
+  queued_input input_ = queued_input::none;
   bool in_flight_ = false;    // the kernel owns a request of ours
   bool withdrawing_ = false;  // cancelled: waiting for that request's completion
   bool abandoned_ = false;    // the frame is going away: only wait for the kernel

@@ -1,0 +1,67 @@
+// Buffered receive for stream sockets on a completion kernel (io_uring): one multishot receive
+// per socket stays armed and fills the backend's receive buffers; each filled buffer is queued
+// on the socket's slot until a read copies it out, and then goes straight back to the kernel.
+// So a busy connection costs no request per message (no re-armed poll inside the kernel), and
+// a read that finds bytes queued does not suspend at all.
+//
+// Bounds: a socket holds at most `socket_cap` queued bytes; past that its receive is cancelled
+// and the rest waits in the kernel's socket buffer (TCP flow control reaches the peer), until
+// a read drains the queue and arms it again. When the shared buffers run dry (ENOBUFS) a read
+// receives into its own buffer once (the plain request), so no socket can starve another.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "reactor/backend.hpp"
+
+namespace corio::detail {
+
+// Per socket, in its io_slot.
+struct receive_queue {
+  static constexpr std::uint16_t none = completion::no_buffer;
+  static constexpr std::int32_t open = 1;  // `end` while the stream has not ended
+  std::uint16_t head = none;
+  std::uint16_t tail = none;
+  std::uint32_t offset = 0;  // bytes of `head` already read
+  std::size_t queued = 0;    // bytes queued
+  std::int32_t end = open;   // 0: end of stream; -errno: the error that ended the receive
+  bool armed = false;        // a multishot receive is with the kernel
+  bool cancelling = false;   // and it was asked to stop (socket_cap)
+  bool dry = false;          // the last one ended for want of buffers: next read goes direct
+};
+
+class received_buffers {
+ public:
+  static constexpr std::size_t socket_cap = 64 * 1024;
+
+  explicit received_buffers(backend& b);
+  bool available() const noexcept { return enabled_; }
+  // The kernel refused a multishot receive (EINVAL before 6.0): receive directly from now on.
+  void disable() noexcept { enabled_ = false; }
+
+  void append(receive_queue& q, std::uint16_t id, std::size_t length) noexcept;
+  std::size_t copy_to(receive_queue& q, std::span<std::byte> dst) noexcept;
+  // A filled buffer that is not queued (a late or empty completion) goes straight back.
+  void release(std::uint16_t id) noexcept { backend_->release_buffer(id); }
+  void release_all(receive_queue& q) noexcept;
+  // Buffers queued on sockets now (what the tests check for leaks and for socket_cap).
+  std::size_t held() const noexcept { return held_; }
+
+ private:
+  void dequeue(std::uint16_t id) noexcept {
+    backend_->release_buffer(id);
+    --held_;
+  }
+
+  backend* backend_;
+  receive_buffer_pool pool_;
+  bool enabled_;
+  std::vector<std::uint16_t> next_;    // per buffer: the next one queued on the same socket
+  std::vector<std::uint32_t> length_;  // per buffer: bytes the kernel put there
+  std::size_t held_ = 0;
+};
+
+}  // namespace corio::detail

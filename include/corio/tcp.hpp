@@ -68,7 +68,10 @@ class tcp_stream {
   // Deregisters, then closes.
   void close() noexcept;
   // Deregisters and hands back the open socket, e.g. to pass it to another worker, which
-  // registers it with from_raw (no operation may be pending).
+  // registers it with from_raw (no operation may be pending). On io_uring, reads are served
+  // from a receive that runs ahead of them (up to 64 KiB); release() stops it first, but bytes
+  // it took that no read consumed are dropped: release before reading, or after the peer's
+  // last byte was read.
   net::tcp_stream release() noexcept;
 
   net::tcp_stream& raw() noexcept { return raw_; }

@@ -371,20 +371,33 @@ void executor::cancel(io_operation* op) noexcept {
 
 void executor::abandon(io_operation* op, bool cancel_requested) noexcept {
   if (!cancel_requested) cancel(op);
+  // The kernel would otherwise write into freed memory: stopping is the only safe choice left.
+  if (!reap_until([op] { return !op->in_flight(); })) {
+    std::fputs("corio: the kernel did not release an abandoned operation\n", stderr);
+    std::abort();
+  }
+}
+
+void executor::hand_over(io_slot& slot) noexcept {
+  if (!slot.received.armed) return;
+  cancel_input(slot, queued_input::bytes);
+  // Bounded; if the kernel never answers, the cancel still reaches it with the next wait.
+  (void)reap_until([&slot] { return !slot.received.armed; });
+}
+
+template <class Done>
+bool executor::reap_until(Done done_now) noexcept {
   // Own buffers: the run loop's may be in the middle of being dispatched further up.
   events evs(64);
   completions done(64);
   const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (op->in_flight()) {
-    if (std::chrono::steady_clock::now() > give_up) {
-      // The kernel would write into freed memory: stopping is the only safe choice left.
-      std::fputs("corio: the kernel did not release an abandoned operation\n", stderr);
-      std::abort();
-    }
+  while (!done_now()) {
+    if (std::chrono::steady_clock::now() > give_up) return false;
     if (!backend_->wait(evs, &done, std::chrono::milliseconds(10))) continue;
     for (const event& e : evs) dispatch(e);
     handle_completions(done);
   }
+  return true;
 }
 
 result<void> executor::park(bool has_work) {

@@ -76,6 +76,9 @@ class executor {
   // For a frame destroyed while `op` is in flight: cancel it and wait (only) until the kernel
   // has let go of its buffers, handling whatever else completes meanwhile.
   void abandon(io_operation* op, bool cancel_requested) noexcept;
+  // Before a registered socket is handed to another thread (release()): its multishot receive
+  // ends here, so this thread takes no more of its bytes. Bytes already queued are dropped.
+  void hand_over(io_slot& slot) noexcept;
 
   // Queued input (received_buffers.hpp, accepted_connections.hpp). want_input arms the slot's
   // multishot receive or accept unless it is; false: none can be armed, so the operation must
@@ -112,6 +115,8 @@ class executor {
   result<void> park(bool has_work);
   void dispatch(const event& e) noexcept;
   void handle_completions(const completions& done) noexcept;
+  template <class Done>
+  bool reap_until(Done done_now) noexcept;  // runs completions (only) until done_now()
   void on_receive(io_slot& slot, const completion& c) noexcept;
   void on_accept(io_slot& slot, const completion& c) noexcept;
   void stop_input(io_slot& slot) noexcept;

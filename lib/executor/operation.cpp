@@ -92,6 +92,11 @@ io_registration& io_registration::operator=(io_registration&& other) noexcept {
 
 io_registration::~io_registration() { reset(); }
 
+void io_registration::hand_over() noexcept {
+  if (slot_) owner_->hand_over(*slot_);
+  reset();
+}
+
 void io_registration::reset() noexcept {
   if (slot_) owner_->deregister(std::exchange(slot_, nullptr));
   owner_ = nullptr;

@@ -40,7 +40,7 @@ std::error_code tcp_stream::connect_status() {
 }
 
 net::tcp_stream tcp_stream::release() noexcept {
-  reg_.reset();
+  reg_.hand_over();
   return std::move(raw_);
 }
 

@@ -35,10 +35,13 @@ class io_uring_buffer_ring {
   }
 
   // How many buffers: CORIO_RECV_BUFFERS (a power of two up to 32768; 0 turns buffered
-  // receive off, for comparison or a kernel that misbehaves), else 1024 (2 MiB of address
-  // space, about 512 busy connections' worth of messages in flight at once).
+  // receive off, for comparison or a kernel that misbehaves), else 256. The kernel cycles
+  // through all of them, so all get touched: 512 KiB per executor. A filled buffer is copied
+  // out and returned within the loop turn that reaps it, so 256 served 512 busy connections
+  // echoing at less CPU per message than epoll (bench/compare.py --connections 512), and a
+  // dry pool costs a direct receive, not a stall. 1024 cost 4 KiB of RSS per connection there.
   static std::uint16_t configured_count() noexcept {
-    constexpr std::uint16_t fallback = 1024;
+    constexpr std::uint16_t fallback = 256;
     const char* text = std::getenv("CORIO_RECV_BUFFERS");
     if (text == nullptr || *text == '\0') return fallback;
     char* end = nullptr;

@@ -139,6 +139,9 @@ class io_registration {
   ~io_registration();
   explicit operator bool() const noexcept { return slot_ != nullptr; }
   void reset() noexcept;
+  // reset() for a socket that lives on (handed to another thread): on a completion kernel the
+  // socket's multishot receive is ended first, so no byte after this goes to this thread.
+  void hand_over() noexcept;
   // True when operations on this fd go to a completion kernel whole (io_uring).
   bool completion_based() const noexcept { return completions_; }
 

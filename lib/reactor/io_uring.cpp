@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "reactor/backend.hpp"
+#include "reactor/eventfd_waker.hpp"
 #include "reactor/io_uring_buffer_ring.hpp"
 
 namespace corio::detail {
@@ -64,39 +65,6 @@ std::uint8_t to_flags(unsigned bits) noexcept {
 std::error_code os_error(int negative_errno) noexcept {
   return {-negative_errno, std::system_category()};
 }
-
-// The waker: an eventfd the ring polls, shared with every waker copy (see epoll.cpp).
-class eventfd_waker final : public wake_handle {
- public:
-  eventfd_waker() = default;
-  eventfd_waker(const eventfd_waker&) = delete;
-  eventfd_waker& operator=(const eventfd_waker&) = delete;
-  ~eventfd_waker() override {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  result<void> open() noexcept {
-    fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (fd_ < 0) return last_errno();
-    return {};
-  }
-  int fd() const noexcept { return fd_; }
-  result<void> wake() noexcept override {
-    const std::uint64_t one = 1;
-    for (;;) {
-      if (::write(fd_, &one, sizeof one) >= 0) return {};
-      if (errno == EINTR) continue;
-      if (errno == EAGAIN) return {};  // saturated: a wake is pending already
-      return last_errno();
-    }
-  }
-  bool drain() noexcept {
-    std::uint64_t value = 0;
-    return ::read(fd_, &value, sizeof value) == static_cast<ssize_t>(sizeof value);
-  }
-
- private:
-  int fd_ = -1;
-};
 
 struct registration {
   dev_t device = 0;  // which file the fd named when it was added: a closed-and-reused fd

@@ -7,6 +7,7 @@
 // error ends the request; it is reported to one accept() and the next one arms a new request.
 #pragma once
 
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cstddef>
@@ -40,8 +41,17 @@ struct accept_queue {
     if (error != 0) return std::exchange(error, 0);
     return std::nullopt;
   }
+  // The listener closed. Its backlog is reset by the kernel, but these connections were
+  // already accepted: they end as tcp_server's close_backlog ends the ones it takes, with a
+  // FIN, their unread input drained first (closing with unread input sends a reset).
   void close_all() noexcept {
-    for (std::size_t k = head; k < fds.size(); ++k) ::close(fds[k]);
+    for (std::size_t k = head; k < fds.size(); ++k) {
+      (void)::shutdown(fds[k], SHUT_WR);
+      char sink[4096];
+      for (int j = 0; j < 16 && ::recv(fds[k], sink, sizeof sink, MSG_DONTWAIT) > 0; ++j) {
+      }
+      ::close(fds[k]);
+    }
     fds.clear();
     head = 0;
     error = 0;

@@ -46,7 +46,9 @@ class tcp_stream {
   static result<tcp_stream> from_raw(net::tcp_stream raw);
 
   // co_await → result<tcp_stream>: a non-blocking connect, then wait until it completed.
-  static auto connect(const net::socket_address& to) { return detail::connect(start_connect(to)); }
+  static auto connect(const net::socket_address& to) {
+    return detail::connect(start_connect(to), to);
+  }
 
   // co_await → result<std::size_t>; 0 means the peer shut its write side.
   auto read(std::span<std::byte> buf) noexcept { return detail::read_some(raw_, reg_, buf); }

@@ -34,7 +34,9 @@ class unix_stream {
   static result<std::pair<unix_stream, unix_stream>> pair();
 
   // co_await → result<unix_stream>. A full listener backlog is an error (EAGAIN), not a wait.
-  static auto connect(const net::socket_address& to) { return detail::connect(start_connect(to)); }
+  static auto connect(const net::socket_address& to) {
+    return detail::connect(start_connect(to), to);
+  }
 
   auto read(std::span<std::byte> buf) noexcept { return detail::read_some(raw_, reg_, buf); }
   auto read_exact(std::span<std::byte> buf) noexcept { return detail::read_exact(raw_, reg_, buf); }

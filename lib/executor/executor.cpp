@@ -344,6 +344,7 @@ result<void> executor::submit(const io_request& req, io_operation* op) noexcept 
       r.op = completion_request::kind::sendmsg;
       r.flags = MSG_NOSIGNAL;
       break;
+    case io_request::kind::connect: r.op = completion_request::kind::connect; break;
     case io_request::kind::accept:
       r.op = completion_request::kind::accept;
       r.addr_len = reinterpret_cast<socklen_t*>(req.addr_len);

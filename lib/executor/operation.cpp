@@ -290,6 +290,10 @@ void timer_operation::unlink() noexcept {
 }
 
 executor* current_executor() noexcept { return executor::current(); }
+bool connects_whole() noexcept {
+  const executor* ex = executor::current();
+  return ex != nullptr && ex->completion_based();
+}
 void schedule(executor& ex, std::coroutine_handle<> h) { ex.schedule(h); }
 void post(executor& ex, remote_node& n) noexcept { ex.post(n); }
 tick now_tick(executor& ex) noexcept { return ex.now_tick(); }

@@ -23,7 +23,9 @@ result<tcp_stream> tcp_stream::from_raw(net::tcp_stream raw) {
 }
 
 result<tcp_stream> tcp_stream::start_connect(const net::socket_address& to) {
-  auto raw = net::tcp_stream::connect(to);
+  // A completion kernel is handed the whole connect (detail::connect); readiness starts it here.
+  auto raw = detail::connects_whole() ? net::tcp_stream::open(to.family())
+                                      : net::tcp_stream::connect(to);
   if (!raw) return raw.error();
   return from_raw(std::move(*raw));
 }

@@ -34,7 +34,7 @@ result<std::pair<unix_stream, unix_stream>> unix_stream::pair() {
 }
 
 result<unix_stream> unix_stream::start_connect(const net::socket_address& to) {
-  auto raw = net::unix_stream::connect(to);
+  auto raw = detail::connects_whole() ? net::unix_stream::open() : net::unix_stream::connect(to);
   if (!raw) return raw.error();
   return from_raw(std::move(*raw));
 }

@@ -8,6 +8,9 @@ namespace corio::net {
 result<tcp_stream> tcp_stream::connect(const socket_address& to) {
   return sys::adopt<tcp_stream>(sys::open_connected(to, sys::kind::stream));
 }
+result<tcp_stream> tcp_stream::open(address_family family) {
+  return sys::adopt<tcp_stream>(sys::open(family, sys::kind::stream));
+}
 result<std::size_t> tcp_stream::read(std::span<std::byte> buf) { return sys::read(fd_.get(), buf); }
 result<std::size_t> tcp_stream::write(std::span<const std::byte> buf) {
   return sys::send(fd_.get(), buf);

@@ -9,6 +9,9 @@ namespace corio::net {
 result<unix_stream> unix_stream::connect(const socket_address& to) {
   return sys::adopt<unix_stream>(sys::open_connected(to, sys::kind::stream));
 }
+result<unix_stream> unix_stream::open() {
+  return sys::adopt<unix_stream>(sys::open(address_family::unix_domain, sys::kind::stream));
+}
 result<std::pair<unix_stream, unix_stream>> unix_stream::pair() {
   return sys::adopt_pair<unix_stream>(sys::open_unix_pair(sys::kind::stream));
 }

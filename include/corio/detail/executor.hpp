@@ -109,11 +109,11 @@ class operation {
 // What a completion kernel (io_uring) is asked to do for an operation; lib/executor turns it
 // into the backend's request, adding the flags (MSG_NOSIGNAL, SOCK_NONBLOCK|SOCK_CLOEXEC).
 struct io_request {
-  enum class kind : std::uint8_t { recv, send, recvmsg, sendmsg, accept };
+  enum class kind : std::uint8_t { recv, send, recvmsg, sendmsg, accept, connect };
   kind op = kind::recv;
   int fd = -1;
-  void* data = nullptr;  // buffer; a message (msg_storage); a socket_address (accept)
-  std::size_t size = 0;  // buffer length; address capacity (accept)
+  void* data = nullptr;  // buffer; a message (msg_storage); a socket_address (accept, connect)
+  std::size_t size = 0;  // buffer length; address capacity (accept) or length (connect)
   std::uint32_t* addr_len = nullptr;  // accept: in capacity, out the address's length
 };
 
@@ -278,6 +278,8 @@ struct spawn_link {
 
 // The calling thread's executor, or nullptr outside corio threads.
 executor* current_executor() noexcept;
+// Whether this thread's executor hands connects to the kernel whole (io_uring).
+bool connects_whole() noexcept;
 void schedule(executor& ex, std::coroutine_handle<> h);
 void post(executor& ex, remote_node& n) noexcept;
 tick now_tick(executor& ex) noexcept;

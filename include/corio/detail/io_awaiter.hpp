@@ -388,12 +388,15 @@ auto recv(Raw& raw, io_registration& reg, std::span<std::byte> buf) noexcept {
   return io_awaiter(reg, io_direction::read, recv_call<Raw>{{&raw, buf}});
 }
 
-// A connect in progress owns the stream it makes; it finishes when the stream is writable and
-// `Stream::connect_status` (SO_ERROR, then "is there a peer yet") stops saying would-block.
+// A connect in progress owns the stream it makes. Readiness: connect(2) was started with the
+// stream; it finishes when the stream is writable and `Stream::connect_status` (SO_ERROR, then
+// "is there a peer yet") stops saying would-block. Completion kernel: the stream was opened
+// unconnected and the whole connect is one request (prepare/consume).
 template <class Stream>
 struct connecting {
   Stream stream;          // registered on this thread, or empty when creating it failed
   std::error_code error;  // why it could not be created
+  net::socket_address to;
 
   io_registration& registration() noexcept { return stream.registration(); }
   result<Stream> operator()() {
@@ -401,11 +404,21 @@ struct connecting {
     if (auto ec = stream.connect_status()) return ec;
     return std::move(stream);
   }
+  void prepare(io_request& r) noexcept {
+    r.op = io_request::kind::connect;
+    r.data = to.data();
+    r.size = to.size();
+  }
+  std::optional<result<Stream>> consume(std::int32_t res) {
+    if (res < 0) return result<Stream>(kernel_error(res));
+    return result<Stream>(std::move(stream));
+  }
 };
 
 template <class Stream>
-auto connect(result<Stream> started) noexcept {
+auto connect(result<Stream> started, const net::socket_address& to) noexcept {
   connecting<Stream> c;
+  c.to = to;
   if (started) {
     c.stream = std::move(*started);
   } else {

@@ -24,6 +24,8 @@ class tcp_stream {
   // Starts a non-blocking connect and returns while it is in progress. It has completed when
   // the stream becomes writable; then take_error() tells whether it succeeded.
   static result<tcp_stream> connect(const socket_address& to);
+  // An unconnected stream socket of `family`, for a connect made elsewhere (io_uring's).
+  static result<tcp_stream> open(address_family family);
   static tcp_stream from_fd(unique_fd fd) noexcept { return tcp_stream(std::move(fd)); }
 
   // 0 means end of stream (the peer shut its write side).

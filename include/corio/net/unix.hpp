@@ -24,6 +24,8 @@ class unix_stream {
 
   // Non-blocking: may return while in progress (EAGAIN from a full backlog is an error).
   static result<unix_stream> connect(const socket_address& to);
+  // An unconnected stream socket, for a connect made elsewhere (io_uring's).
+  static result<unix_stream> open();
   // Two connected, unnamed ends (socketpair).
   static result<std::pair<unix_stream, unix_stream>> pair();
   static unix_stream from_fd(unique_fd fd) noexcept { return unix_stream(std::move(fd)); }

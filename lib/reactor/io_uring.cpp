@@ -24,7 +24,9 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdint>
+#include <cstdlib>
 #include <span>
+#include <string_view>
 #include <vector>
 
 #include "reactor/backend.hpp"
@@ -401,7 +403,8 @@ namespace {
 // COOP_TASKRUN runs it at the thread's next kernel entry instead; DEFER_TASKRUN (6.1) runs it
 // only inside io_uring_enter(GETEVENTS), batched with the turn's one system call, but then
 // only the thread that made the ring may wait on it, so only an executor's ring asks for it.
-// Older kernels reject the flags with EINVAL: try the next set.
+// Older kernels reject the flags with EINVAL: try the next set. CORIO_IO_URING_TASKRUN=coop
+// or =plain starts further down the list, so those kernels' modes are tested on new ones too.
 int init_ring(io_uring& ring, io_uring_params& params, backend_threads threads) noexcept {
   constexpr unsigned base = IORING_SETUP_CQSIZE | IORING_SETUP_CLAMP;
   constexpr unsigned deferred = IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_SINGLE_ISSUER |
@@ -409,9 +412,16 @@ int init_ring(io_uring& ring, io_uring_params& params, backend_threads threads) 
   constexpr unsigned cooperative = IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG;
   const unsigned owner_only[] = {base | deferred, base | cooperative, base};
   const unsigned any[] = {base | cooperative, base};
-  const std::span<const unsigned> choices =
-      threads == backend_threads::owner_only ? std::span<const unsigned>(owner_only)
-                                             : std::span<const unsigned>(any);
+  std::span<const unsigned> choices = threads == backend_threads::owner_only
+                                         ? std::span<const unsigned>(owner_only)
+                                         : std::span<const unsigned>(any);
+  if (const char* forced = std::getenv("CORIO_IO_URING_TASKRUN")) {
+    const std::string_view mode(forced);
+    const unsigned wanted = mode == "coop" ? base | cooperative : mode == "plain" ? base : 0;
+    while (wanted != 0 && choices.size() > 1 && choices.front() != wanted) {
+      choices = choices.subspan(1);
+    }
+  }
   int r = -EINVAL;
   for (const unsigned flags : choices) {
     params = io_uring_params{};

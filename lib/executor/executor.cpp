@@ -47,9 +47,10 @@ std::coroutine_handle<> ready_queue::pop() noexcept {
   return h;
 }
 
-executor::executor(std::unique_ptr<detail::backend> b, std::shared_ptr<wake_handle> w)
+executor::executor(std::unique_ptr<detail::backend> b, std::shared_ptr<wake_handle> w,
+                   const clock& time)
     : backend_(std::move(b)), waker_(std::move(w)), completions_(backend_->supports_completions()),
-      buffers_(*backend_),
+      buffers_(*backend_), time_(time),
       wheel_(time_.now_tick()), free_slot_(no_slot), previous_(current_) {
   spawned_.next = spawned_.prev = &spawned_;
   current_ = this;
@@ -58,9 +59,14 @@ executor::executor(std::unique_ptr<detail::backend> b, std::shared_ptr<wake_hand
 result<std::unique_ptr<executor>> executor::create(backend_kind kind) {
   auto b = make_backend(kind, backend_threads::owner_only);
   if (!b) return b.error();
-  auto w = (*b)->make_waker(token{waker_key});
+  return create(std::move(*b), steady_clock_source());
+}
+
+result<std::unique_ptr<executor>> executor::create(std::unique_ptr<detail::backend> b,
+                                                   const clock& time) {
+  auto w = b->make_waker(token{waker_key});
   if (!w) return w.error();
-  return std::unique_ptr<executor>(new executor(std::move(*b), std::move(*w)));
+  return std::unique_ptr<executor>(new executor(std::move(b), std::move(*w), time));
 }
 
 executor::~executor() {

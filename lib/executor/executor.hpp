@@ -54,6 +54,10 @@ class ready_queue {
 class executor {
  public:
   static result<std::unique_ptr<executor>> create(backend_kind kind);
+  // The seam for corio::sim and tests: any backend (e.g. one that only advances a manual
+  // clock), and the clock that timers read. The clock must outlive the executor.
+  static result<std::unique_ptr<executor>> create(std::unique_ptr<detail::backend> b,
+                                                  const clock& time);
   ~executor();
   executor(const executor&) = delete;
   executor& operator=(const executor&) = delete;
@@ -111,7 +115,8 @@ class executor {
   void destroy_tasks() noexcept;
 
  private:
-  executor(std::unique_ptr<detail::backend> b, std::shared_ptr<wake_handle> w);
+  executor(std::unique_ptr<detail::backend> b, std::shared_ptr<wake_handle> w,
+           const clock& time);
   result<void> park(bool has_work);
   void dispatch(const event& e) noexcept;
   void handle_completions(const completions& done) noexcept;

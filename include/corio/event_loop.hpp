@@ -21,6 +21,11 @@
 // - Messages arrive in the order each sender sent them; messages sent before run() are
 //   delivered once it starts. A sender whose loop is gone gets loop_stopped.
 // - shutdown() lets the current turn finish, then run() returns.
+// - A zero timeout runs in the next turn (the wait does not block), not at the next 1 ms tick;
+//   re-armed from its own callback it runs once per turn, so I/O is never starved.
+// - A handler member named readable, writable, timeout, notify or signal that the loop cannot
+//   call with the arguments above is a compile error (see corio::event_handler), not a
+//   callback that silently never runs.
 // - Steady state allocates nothing: the event buffer, timeout slab, fd table and message queues
 //   keep their capacity.
 #pragma once
@@ -30,6 +35,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -62,7 +68,61 @@ concept has_native_handle = requires(const T& s) {
   { s.native_handle() } -> std::convertible_to<int>;
 };
 
+// Does H have a member of this name at all, whatever its kind or signature (overloads and
+// templates included)? A class deriving from H and from a probe with a member of that name sees
+// an ambiguous name exactly when H has one too. Final classes cannot be derived from: for them
+// only a plain (non-overloaded, non-template) member is seen.
+#define CORIO_DETAIL_NAME_PROBE(name)                                                   \
+  struct probe_##name {                                                                 \
+    void name();                                                                        \
+  };                                                                                    \
+  template <class H>                                                                    \
+  struct mix_##name : H, probe_##name {};                                               \
+  template <class H>                                                                    \
+  constexpr bool names_##name() {                                                       \
+    if constexpr (!std::is_class_v<H>) {                                                \
+      return false;                                                                     \
+    } else if constexpr (std::is_final_v<H>) {                                          \
+      return requires { &H::name; };                                                    \
+    } else {                                                                            \
+      return !requires { &mix_##name<H>::name; };                                       \
+    }                                                                                   \
+  }
+CORIO_DETAIL_NAME_PROBE(readable)
+CORIO_DETAIL_NAME_PROBE(writable)
+CORIO_DETAIL_NAME_PROBE(timeout)
+CORIO_DETAIL_NAME_PROBE(notify)
+CORIO_DETAIL_NAME_PROBE(signal)
+#undef CORIO_DETAIL_NAME_PROBE
+
+// Each callback: absent, or callable exactly as the loop calls it.
+template <class H, class Loop>
+concept readable_ok = !names_readable<std::remove_cvref_t<H>>() ||
+                      requires(H& h, Loop& l, token t) { h.readable(l, t); };
+template <class H, class Loop>
+concept writable_ok = !names_writable<std::remove_cvref_t<H>>() ||
+                      requires(H& h, Loop& l, token t) { h.writable(l, t); };
+template <class H, class Loop>
+concept timeout_ok = !names_timeout<std::remove_cvref_t<H>>() ||
+                     requires(H& h, Loop& l, token t) { h.timeout(l, t); };
+template <class H, class Loop, class Message>
+concept notify_ok = !names_notify<std::remove_cvref_t<H>>() ||
+                    requires(H& h, Loop& l, Message&& m) { h.notify(l, std::move(m)); };
+template <class H, class Loop>
+concept signal_ok = !names_signal<std::remove_cvref_t<H>>() ||
+                    requires(H& h, Loop& l, signal_info i) { h.signal(l, i); };
+
 }  // namespace detail
+
+// A handler for event_loop<Message>: every callback it names is one the loop can call. Each is
+// optional; one that is present with a signature the loop cannot call would never run, so
+// run() refuses such a handler at compile time.
+template <class H, class Message>
+concept event_handler = detail::readable_ok<H, event_loop<Message>> &&
+                        detail::writable_ok<H, event_loop<Message>> &&
+                        detail::timeout_ok<H, event_loop<Message>> &&
+                        detail::notify_ok<H, event_loop<Message>, Message> &&
+                        detail::signal_ok<H, event_loop<Message>>;
 
 // A copyable, thread-safe handle that posts messages to one loop.
 template <class Message>
@@ -136,6 +196,7 @@ class event_loop {
 
   template <class Handler>
   result<void> run(Handler& handler) {
+    check_handler<Handler>();
     running_ = true;
     while (running_) {
       auto r = run_once(handler, std::nullopt);
@@ -150,6 +211,7 @@ class event_loop {
   // One turn: waits at most `max_wait` (nullopt: until something happens), then dispatches.
   template <class Handler>
   result<void> run_once(Handler& handler, std::optional<std::chrono::nanoseconds> max_wait) {
+    check_handler<Handler>();
     if (has_messages()) max_wait = std::chrono::nanoseconds::zero();
     auto r = core_->turn(max_wait);
     if (!r) return r;
@@ -160,6 +222,27 @@ class event_loop {
   }
 
  private:
+  // One message per callback, so the error names the member to fix.
+  template <class H>
+  static constexpr void check_handler() {
+    static_assert(detail::readable_ok<H, event_loop>,
+                  "corio::event_loop: the handler's `readable` cannot be called as "
+                  "readable(corio::event_loop<Message>&, corio::token); the loop would never call it");
+    static_assert(detail::writable_ok<H, event_loop>,
+                  "corio::event_loop: the handler's `writable` cannot be called as "
+                  "writable(corio::event_loop<Message>&, corio::token); the loop would never call it");
+    static_assert(detail::timeout_ok<H, event_loop>,
+                  "corio::event_loop: the handler's `timeout` cannot be called as "
+                  "timeout(corio::event_loop<Message>&, corio::token); the loop would never call it");
+    static_assert(detail::notify_ok<H, event_loop, Message>,
+                  "corio::event_loop: the handler's `notify` cannot be called as "
+                  "notify(corio::event_loop<Message>&, Message&&); the loop would never call it");
+    static_assert(detail::signal_ok<H, event_loop>,
+                  "corio::event_loop: the handler's `signal` cannot be called as "
+                  "signal(corio::event_loop<Message>&, corio::signal_info); the loop would never "
+                  "call it");
+  }
+
   event_loop(std::unique_ptr<detail::loop_core> core,
              std::shared_ptr<detail::mailbox<Message>> box) noexcept
       : core_(std::move(core)), box_(std::move(box)) {}

@@ -39,11 +39,61 @@ struct fd_slot {
 
 constexpr std::uint32_t no_index = 0xFFFF'FFFFu;
 
+struct soon_list;
+
 struct timer_entry : timer_node {
   token user{};
   std::uint32_t index = 0;
   std::uint32_t generation = 1;
   std::uint32_t next_free = no_index;
+  // Zero-delay timeouts skip the wheel (whose 1 ms ticks would delay them to the next tick):
+  // they wait in the core's own FIFO lists, linked through these.
+  timer_entry* soon_next = nullptr;
+  timer_entry* soon_prev = nullptr;
+  soon_list* soon_owner = nullptr;  // the list holding it, or nullptr
+};
+
+// An intrusive FIFO of zero-delay timeouts; O(1) push, pop and unlink (for clear_timeout).
+struct soon_list {
+  timer_entry* head = nullptr;
+  timer_entry* tail = nullptr;
+
+  bool empty() const noexcept { return head == nullptr; }
+
+  void push(timer_entry& e) noexcept {
+    e.soon_prev = tail;
+    e.soon_next = nullptr;
+    e.soon_owner = this;
+    (tail ? tail->soon_next : head) = &e;
+    tail = &e;
+  }
+
+  void unlink(timer_entry& e) noexcept {
+    (e.soon_prev ? e.soon_prev->soon_next : head) = e.soon_next;
+    (e.soon_next ? e.soon_next->soon_prev : tail) = e.soon_prev;
+    e.soon_next = e.soon_prev = nullptr;
+    e.soon_owner = nullptr;
+  }
+
+  timer_entry* pop() noexcept {
+    timer_entry* e = head;
+    if (e) unlink(*e);
+    return e;
+  }
+
+  // Moves every entry of `from` to the back of this list.
+  void splice(soon_list& from) noexcept {
+    for (timer_entry* e = from.head; e; e = e->soon_next) e->soon_owner = this;
+    if (from.empty()) return;
+    if (tail) {
+      tail->soon_next = from.head;
+      from.head->soon_prev = tail;
+    } else {
+      head = from.head;
+    }
+    tail = from.tail;
+    from.head = from.tail = nullptr;
+  }
 };
 
 // Timer entries live in fixed-size chunks so their addresses stay put while the wheel links
@@ -107,6 +157,11 @@ struct loop_core::state {
   time_source time;
   timer_wheel wheel;
   timer_slab timers;
+  // Zero-delay timeouts: armed during the current turn (they run in the next one), and those
+  // the current turn hands out. Two lists, so a handler that re-arms a zero timeout from its own
+  // callback yields to I/O once per turn instead of spinning inside one.
+  soon_list soon_next_turn;
+  soon_list soon_this_turn;
   std::vector<fd_slot> fds;
   std::optional<signal_pipe> signals;
 
@@ -201,6 +256,10 @@ result<timeout_handle> loop_core::arm_timeout(token t, std::chrono::nanoseconds 
   state& s = *state_;
   timer_entry& e = s.timers.acquire();
   e.user = t;
+  if (after <= std::chrono::nanoseconds::zero()) {
+    s.soon_next_turn.push(e);
+    return loop_core_access::make_handle(e.index, e.generation);
+  }
   // At least one tick past the turn being dispatched, so a zero timeout re-armed from its own
   // callback waits for the next turn instead of firing forever within this one.
   s.wheel.insert(e, std::max(s.time.deadline_after(after), s.turn_tick + 1));
@@ -209,8 +268,14 @@ result<timeout_handle> loop_core::arm_timeout(token t, std::chrono::nanoseconds 
 
 bool loop_core::clear_timeout(timeout_handle h) noexcept {
   timer_entry* e = state_->timers.find(loop_core_access::index(h));
-  if (!e || e->generation != loop_core_access::generation(h) || !e->linked) return false;
-  state_->wheel.remove(*e);
+  if (!e || e->generation != loop_core_access::generation(h)) return false;
+  if (e->soon_owner) {
+    e->soon_owner->unlink(*e);
+  } else if (e->linked) {
+    state_->wheel.remove(*e);
+  } else {
+    return false;
+  }
   state_->timers.release(*e);
   return true;
 }
@@ -239,6 +304,7 @@ const corio::waker& loop_core::waker() const noexcept { return state_->waker; }
 result<void> loop_core::turn(std::optional<std::chrono::nanoseconds> max_wait) {
   state& s = *state_;
   std::optional<std::chrono::nanoseconds> wait = max_wait;
+  if (!s.soon_next_turn.empty()) wait = std::chrono::nanoseconds::zero();
   if (auto next = s.wheel.next_expiration()) {
     const auto until = s.time.until(*next);
     if (!wait || until < *wait) wait = until;
@@ -246,6 +312,7 @@ result<void> loop_core::turn(std::optional<std::chrono::nanoseconds> max_wait) {
   s.ready_cursor = 0;
   auto r = s.poll.wait(s.ready, wait);
   s.turn_tick = s.time.now_tick();
+  s.soon_this_turn.splice(s.soon_next_turn);
   return r;
 }
 
@@ -262,6 +329,11 @@ bool loop_core::next(loop_event& out) noexcept {
     const fd_slot* slot = s.slot_of(key);
     if (!slot) continue;  // removed or replaced earlier in this turn
     out = loop_event{loop_event::kind::io, slot->user, e.flags(), key, {}};
+    return true;
+  }
+  if (timer_entry* soon = s.soon_this_turn.pop()) {
+    out = loop_event{loop_event::kind::timeout, soon->user, 0, 0, {}};
+    s.timers.release(*soon);
     return true;
   }
   if (timer_node* n = s.wheel.poll(s.turn_tick)) {

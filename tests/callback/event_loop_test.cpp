@@ -317,6 +317,75 @@ TEST_P(event_loop_test, zero_timeout_rearmed_from_its_callback_does_not_starve_i
   EXPECT_LT(handler.timeouts, 200);
 }
 
+// The clock stands still here: a zero timeout must not wait for the next 1 ms tick.
+TEST_P(event_loop_test, zero_timeout_runs_in_the_next_turn_not_the_next_tick) {
+  corio::detail::manual_clock clock;
+  auto loop = make(&clock);
+  recorder h;
+  ASSERT_TRUE(loop.timeout(tok(1), 0ms));
+  ASSERT_TRUE(loop.timeout(tok(2), -5ms));  // a negative delay counts as zero
+  ASSERT_TRUE(loop.timeout(tok(3), 1ms));   // a real delay still waits for its tick
+  ASSERT_TRUE(loop.run_once(h, 0ms));
+  EXPECT_EQ(h.log, (std::vector<std::string>{"t1", "t2"}));
+  clock.advance(1ms);
+  ASSERT_TRUE(loop.run_once(h, 0ms));
+  EXPECT_EQ(h.log, (std::vector<std::string>{"t1", "t2", "t3"}));
+}
+
+TEST_P(event_loop_test, zero_timeout_rearmed_from_its_callback_runs_once_per_turn) {
+  corio::detail::manual_clock clock;
+  auto loop = make(&clock);
+  struct h {
+    int timeouts = 0;
+    void timeout(loop_t& l, corio::token t) {
+      ++timeouts;
+      ASSERT_TRUE(l.timeout(t, 0ms));
+    }
+  } handler;
+  ASSERT_TRUE(loop.timeout(tok(1), 0ms));
+  for (int turn = 1; turn <= 5; ++turn) {
+    // No max_wait: a pending zero timeout alone must keep the wait from blocking.
+    ASSERT_TRUE(loop.run_once(handler, std::nullopt));
+    EXPECT_EQ(handler.timeouts, turn);
+  }
+}
+
+TEST_P(event_loop_test, cleared_zero_timeout_never_runs) {
+  corio::detail::manual_clock clock;
+  auto loop = make(&clock);
+  auto drop = loop.timeout(tok(1), 0ms);
+  auto keep = loop.timeout(tok(2), 0ms);
+  ASSERT_TRUE(drop && keep);
+  EXPECT_TRUE(loop.clear_timeout(*drop));
+  EXPECT_FALSE(loop.clear_timeout(*drop));
+  recorder h;
+  ASSERT_TRUE(loop.run_once(h, 0ms));
+  ASSERT_TRUE(loop.run_once(h, 0ms));
+  EXPECT_EQ(h.log, (std::vector<std::string>{"t2"}));
+  EXPECT_FALSE(loop.clear_timeout(*keep)) << "a fired timeout cannot be cleared";
+}
+
+// Clearing a zero timeout that is due in this very turn, from an earlier callback of the turn.
+TEST_P(event_loop_test, zero_timeout_cleared_by_an_earlier_callback_of_its_turn_never_runs) {
+  corio::detail::manual_clock clock;
+  auto loop = make(&clock);
+  struct h {
+    corio::timeout_handle victim;
+    std::vector<std::uint64_t> fired;
+    void timeout(loop_t& l, corio::token t) {
+      fired.push_back(static_cast<std::uint64_t>(t));
+      EXPECT_TRUE(l.clear_timeout(victim));
+    }
+  } handler;
+  ASSERT_TRUE(loop.timeout(tok(1), 0ms));
+  auto victim = loop.timeout(tok(2), 0ms);
+  ASSERT_TRUE(victim);
+  handler.victim = *victim;
+  ASSERT_TRUE(loop.run_once(handler, 0ms));
+  ASSERT_TRUE(loop.run_once(handler, 0ms));
+  EXPECT_EQ(handler.fired, (std::vector<std::uint64_t>{1}));
+}
+
 TEST_P(event_loop_test, one_hundred_thousand_timeouts_fire_exactly_once) {
   corio::detail::manual_clock clock;
   auto loop = make(&clock);

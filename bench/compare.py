@@ -1,17 +1,31 @@
 #!/usr/bin/env python3
 """Echo servers side by side: corio (coroutines, callbacks; each backend built), a hand-written
-epoll echo (the floor), asio coroutines and libuv when built. Per server:
+epoll echo (the floor), asio coroutines, libuv and tokio when built. Per server:
 
+  TIMINGS (move with whatever else the machine does):
   throughput and latency   loadgen, 64 connections x 64-byte messages, pipeline 1; the server
-                           pinned to CPU 0, loadgen to CPU 1 (noisy: read the ratio to epoll)
+                           pinned to CPU 0, loadgen to CPU 1. Measured in --rounds rounds, every
+                           server once per round, the order rotated each round, so that a noisy
+                           moment lands on different servers; reported as the median and the
+                           spread (min-max) of the rounds.
+  COUNTS (stable from run to run; these are what to compare):
   instructions / message   callgrind, user space, (long run - short run) / extra messages
   syscalls / message       strace -f -c, same difference
   allocations              LD_PRELOAD counting shim: per message (same difference) and per
                            reused connection (rounds of connect/exchange/close)
   memory                   VmRSS with 512 idle connections held open, and VmHWM after
 
-Writes report.md, results.json, chart.png (and profile-*.txt, the callgrind_annotate top of each
-corio server) to --out. Every child runs under a timeout and is stopped by its own PID.
+Writes report.md, results.json, chart.png (axes from zero; throughput with min-max bars) and
+profile-*.txt (the callgrind_annotate top of each corio server) to --out. Every child runs under
+a timeout and is stopped by its own PID.
+
+Runtime, bounded: per server and round, warm-up + duration (1 + 3 s; --full 2 + 10 s) plus
+start-up; then per server two callgrind runs, two strace runs, four allocation runs and one
+memory run, each a fixed message count under a timeout: about 1 to 1.5 minutes per server for
+the short profile with 3 rounds (7 servers: about 10 minutes), 3 to 4 minutes per server --full.
+
+The tokio row needs bench/peers/tokio built (cargo + Debian's librust-tokio-dev); it is built
+here on first use and skipped with the reason when the crates are missing.
 """
 import argparse
 import json
@@ -19,6 +33,7 @@ import os
 import platform
 import re
 import shutil
+import statistics
 import signal
 import subprocess
 import sys
@@ -26,6 +41,24 @@ import tempfile
 import time
 
 TARGETS = "hand-written epoll 67, mio 157, libuv 318, tokio 835, asio callbacks ~1,600, asio coroutines ~2,350"
+TIMING_KEYS = ("messages_per_sec", "p50_us", "p99_us", "p999_us", "cpu_us_per_msg")
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def tokio_peer(build):
+    """The tokio peer's release folder, built on first use; None (and why, logged) if it cannot be."""
+    target = os.path.join(os.path.abspath(build), "bench", "tokio-target")
+    try:
+        r = subprocess.run([os.path.join(ROOT, "bench", "peers", "tokio", "build.sh"), target],
+                           capture_output=True, text=True, timeout=900)
+    except subprocess.TimeoutExpired:
+        log("skip tokio: cargo build took over 15 minutes")
+        return None
+    if r.returncode != 0:
+        why = r.stderr.strip().splitlines()
+        log("skip tokio: " + (why[-1] if why else f"build.sh exited {r.returncode}"))
+        return None
+    return r.stdout.strip().splitlines()[-1]
 
 
 def log(*a):
@@ -242,7 +275,7 @@ def measure_memory(args, srv):
     return hwm, per_idle
 
 
-def servers(build):
+def servers(build, wanted):
     ex = os.path.join(build, "examples")
     bn = os.path.join(build, "bench")
     out = [dict(key="epoll", name="hand-written epoll", argv=[os.path.join(bn, "epoll_echo")])]
@@ -267,6 +300,11 @@ def servers(build):
             out.append(dict(key=key, name=name, argv=[path]))
         else:
             log(f"skip {name}: {prog} not built (its package is missing)")
+    if "tokio" in wanted:
+        release = tokio_peer(build)
+        if release:
+            out.append(dict(key="tokio", name="tokio current_thread",
+                            argv=[os.path.join(release, "tokio_echo")]))
     return out
 
 
@@ -312,25 +350,60 @@ def verdicts(rows):
     return out
 
 
+def summarize(runs):
+    """Median and spread of each timing over the rounds: {key: (median, min, max)}."""
+    out = {}
+    for k in TIMING_KEYS:
+        vals = [r[k] for r in runs if r.get(k) is not None]
+        if vals:
+            out[k] = (statistics.median(vals), min(vals), max(vals))
+    return out
+
+
+def spread(t, key, digits=0, scale=1.0):
+    """'median (min-max)' of one timing."""
+    if key not in t:
+        return "n/a"
+    m, lo, hi = (v * scale for v in t[key])
+    return f"{fmt(m, digits)} ({fmt(lo, digits)}-{fmt(hi, digits)})"
+
+
 def report(args, rows, info):
     base = next((r for r in rows if r["key"] == "epoll"), {})
+    base_rate = (base.get("timing") or {}).get("messages_per_sec", (None,))[0]
     lines = [
         f"# corio echo bench ({args.profile} profile)", "",
         f"Machine: {info['nproc']} CPUs, {info['cpu']}, Linux {info['kernel']}. "
         f"Server pinned to CPU 0, load generator to CPU 1. {args.connections} connections, 64-byte messages, "
-        f"pipeline 1, {args.duration} s after {args.warmup} s warm-up; counts over "
-        f"{args.long} - {args.short} messages.", "",
-        "| server | msgs/s | vs epoll | p50 us | p99 us | p99.9 us | server CPU us/msg | instr/msg | "
-        "vs epoll | syscalls/msg | allocs/msg | allocs/conn | peak RSS, 512 conns | per idle conn |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        f"pipeline 1.", "",
+        f"## Timings: median (min-max) of {args.rounds} rounds", "",
+        f"Each round runs every server once ({args.warmup} s warm-up, {args.duration} s measured), "
+        "in an order rotated from round to round. Timings move with whatever else the machine "
+        "does: read the spread, and the ratio to the hand-written epoll echo of the same run.", "",
+        "| server | msgs/s (timing) | vs epoll (median) | p50 us (timing) | p99 us (timing) | "
+        "p99.9 us (timing) | server CPU us/msg (timing) |",
+        "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
-        t = r.get("throughput") or {}
+        t = r.get("timing") or {}
+        rate = t.get("messages_per_sec", (None,))[0]
         lines.append(
-            f"| {r['name']} | {fmt(t.get('messages_per_sec'))} | "
-            f"{ratio(t.get('messages_per_sec'), (base.get('throughput') or {}).get('messages_per_sec'))} | "
-            f"{fmt(t.get('p50_us'))} | {fmt(t.get('p99_us'))} | {fmt(t.get('p999_us'))} | "
-            f"{fmt(t.get('cpu_us_per_msg'), 2)} | {fmt(r.get('instructions'))} | {ratio(r.get('instructions'), base.get('instructions'))} | "
+            f"| {r['name']} | {spread(t, 'messages_per_sec')} | {ratio(rate, base_rate)} | "
+            f"{spread(t, 'p50_us')} | {spread(t, 'p99_us')} | {spread(t, 'p999_us')} | "
+            f"{spread(t, 'cpu_us_per_msg', 2)} |")
+    lines += [
+        "", f"## Counts: per message over {args.long} - {args.short} messages", "",
+        "Counts, not timings: the same from run to run on the same build, whatever the load. "
+        "Instructions: callgrind, user space. Syscalls: strace -f -c. Allocations: the "
+        "LD_PRELOAD counter bench/alloc_count.cpp, per message and per reused connection. "
+        "Memory: VmHWM with 512 connections and VmRSS per idle connection (a size, not a timing).", "",
+        "| server | instr/msg (count) | vs epoll | syscalls/msg (count) | allocs/msg (count) | "
+        "allocs/conn (count) | peak RSS, 512 conns (size) | per idle conn (size) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['name']} | {fmt(r.get('instructions'))} | {ratio(r.get('instructions'), base.get('instructions'))} | "
             f"{fmt(r.get('syscalls'), 2)} | {fmt(r.get('allocs_msg'), 2)} | {fmt(r.get('allocs_conn'), 2)} | "
             f"{fmt((r.get('hwm_kb') or 0) / 1024, 1) + ' MiB' if r.get('hwm_kb') else 'n/a'} | "
             f"{fmt(r.get('idle_bytes')) + ' B' if r.get('idle_bytes') is not None else 'n/a'} |")
@@ -344,11 +417,9 @@ def report(args, rows, info):
     errors = [f"- {r['name']}: {e}" for r in rows for e in r.get("errors", [])]
     if errors:
         lines += ["", "Measurements that failed:", ""] + errors
-    lines += ["", "How to read it: msgs/s and latency move with whatever else the machine does; "
-              "compare the ratios to the hand-written epoll echo, measured in the same run. "
-              "Instructions, syscalls and allocations per message are counts, not timings: they "
-              "are stable from run to run. `chart.png` plots throughput, p99 and instructions "
-              "per message; `profile-*.txt` hold each corio server's callgrind top functions.", ""]
+    lines += ["", "`chart.png` plots throughput (median, min-max bars), p99 (median) and "
+              "instructions per message, every axis from zero; `profile-*.txt` hold each corio "
+              "server's callgrind top functions.", ""]
     return "\n".join(lines)
 
 
@@ -359,26 +430,33 @@ def chart(args, rows):
     dat = os.path.join(args.out, "chart.dat")
     with open(dat, "w") as f:
         for r in rows:
-            t = r.get("throughput") or {}
+            t = r.get("timing") or {}
+            rate = [v / 1000 for v in t.get("messages_per_sec", (0, 0, 0))]
+            p99 = t.get("p99_us", (0, 0, 0))
             name = r["name"].replace(" ", "\\n", 1)
-            f.write(f"\"{name}\" {t.get('messages_per_sec', 0) / 1000:.1f} {t.get('p99_us', 0):.0f} "
-                    f"{r.get('instructions') or 0:.0f}\n")
+            f.write(f"\"{name}\" {rate[0]:.1f} {rate[1]:.1f} {rate[2]:.1f} {p99[0]:.0f} {p99[1]:.0f} "
+                    f"{p99[2]:.0f} {r.get('instructions') or 0:.0f}\n")
+    # Every axis starts at zero: a bar chart whose axis starts elsewhere turns a 10 % gap into a
+    # factor of two.
     script = f"""
-set terminal pngcairo size 1500,520 font ',9'
+set terminal pngcairo size 1500,520 font ',9' noenhanced
 set output '{os.path.join(args.out, 'chart.png')}'
-set multiplot layout 1,3 title 'corio echo bench: 64 connections, 64-byte messages'
+set multiplot layout 1,3 title 'corio echo bench: {args.connections} connections, 64-byte messages; timings: median of {args.rounds} rounds, bars min-max'
 set style data histograms
+set style histogram errorbars gap 1 lw 1
 set style fill solid 0.8 border -1
 set boxwidth 0.7
 set xtics rotate by -35 scale 0
 set grid ytics
+set yrange [0:*]
 unset key
-set title 'throughput (thousand msgs/s, higher is better)'
-plot '{dat}' using 2:xtic(1) lc rgb '#4477aa'
-set title 'p99 latency (us, lower is better)'
-plot '{dat}' using 3:xtic(1) lc rgb '#cc6677'
-set title 'user-space instructions per message (lower is better)'
-plot '{dat}' using 4:xtic(1) lc rgb '#228833'
+set title 'throughput, timing (thousand msgs/s, higher is better)'
+plot '{dat}' using 2:3:4:xtic(1) lc rgb '#4477aa'
+set title 'p99 latency, timing (us, lower is better)'
+plot '{dat}' using 5:6:7:xtic(1) lc rgb '#cc6677'
+set style histogram clustered gap 1
+set title 'user-space instructions per message, count (lower is better)'
+plot '{dat}' using 8:xtic(1) lc rgb '#228833'
 unset multiplot
 """
     r = subprocess.run(["gnuplot"], input=script, text=True, capture_output=True, timeout=60)
@@ -390,12 +468,15 @@ def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--build", required=True)
     p.add_argument("--out", required=True)
-    p.add_argument("--full", action="store_true", help="longer runs, throughput measured 3 times")
+    p.add_argument("--full", action="store_true", help="longer runs (10 s per throughput run, 5 rounds)")
+    p.add_argument("--rounds", type=int, help="throughput rounds, each server once per round "
+                   "(default 3, --full 5)")
     p.add_argument("--only", help="comma-separated server keys")
     p.add_argument("--connections", type=int, default=64, help="concurrent connections (default 64)")
     p.add_argument("--skip", default="", help="comma-separated steps to skip: memory,allocations")
     args = p.parse_args()
     args.profile = "full" if args.full else "short"
+    args.rounds = max(1, args.rounds or (5 if args.full else 3))
     args.duration, args.warmup = (10, 2) if args.full else (3, 1)
     args.short, args.long = (5000, 50000) if args.full else (2000, 10000)
     args.loadgen = os.path.join(args.build, "bench", "loadgen")
@@ -404,23 +485,24 @@ def main():
     args.pin_server = ["taskset", "-c", "0"] if pin else []
     args.pin_client = ["taskset", "-c", "1"] if pin else []
     os.makedirs(args.out, exist_ok=True)
-    rows = servers(args.build)
+    rows = servers(args.build, args.only.split(",") if args.only else ["tokio"])
     if args.only:
         keep = args.only.split(",")
         rows = [r for r in rows if r["key"] in keep]
     tools = {t: shutil.which(t) for t in ("valgrind", "strace")}
     with tempfile.TemporaryDirectory() as tmp:
-        rounds = 3 if args.full else 1
-        for k in range(rounds):  # interleaved, so that noise hits every server alike
-            for r in rows:
-                log(f"throughput {k + 1}/{rounds}: {r['name']}")
+        # Rounds, every server once per round, the order rotated: a noisy moment of the machine
+        # lands on a different server each round instead of on one row.
+        for k in range(args.rounds):
+            shift = k % len(rows) if rows else 0
+            for r in rows[shift:] + rows[:shift]:
+                log(f"throughput {k + 1}/{args.rounds}: {r['name']}")
                 try:
                     r.setdefault("runs", []).append(measure_throughput(args, r))
                 except Exception as e:  # noqa: BLE001 - reported in the table
                     r.setdefault("errors", []).append(f"throughput: {e}")
         for r in rows:
-            runs = sorted(r.get("runs", []), key=lambda t: t["messages_per_sec"])
-            r["throughput"] = runs[len(runs) // 2] if runs else None
+            r["timing"] = summarize(r.get("runs", []))
             steps = [("instructions", tools["valgrind"], lambda: measure_instructions(args, r, tmp)),
                      ("syscalls", tools["strace"], lambda: measure_syscalls(args, r, tmp)),
                      ("allocations", os.path.exists(args.shim), lambda: measure_allocations(args, r, tmp)),

@@ -9,6 +9,7 @@
 
 #ifdef CORIO_BENCH_ASIO
 #include <asio.hpp>
+#include <asio/experimental/channel.hpp>
 #endif
 
 namespace {
@@ -51,6 +52,18 @@ void channel_ping_pong_two_threads(benchmark::State& st) {
   other.join();  // ping's sender is gone: pong's recv ends with channel_closed
 }
 BENCHMARK(channel_ping_pong_two_threads)->UseRealTime();
+
+// Send then receive on one task: the channel's own cost, no task switch (tokio:
+// channel_send_recv_same_task).
+corio::task<> send_recv_here(benchmark::State& st) {
+  auto [tx, rx] = corio::make_channel<int>(1024);
+  for (auto _ : st) {
+    (void)co_await tx.send(1);
+    benchmark::DoNotOptimize(co_await rx.recv());
+  }
+}
+void channel_send_recv_same_task(benchmark::State& st) { corio::block_on(send_recv_here(st)); }
+BENCHMARK(channel_send_recv_same_task);
 
 corio::task<> produce(corio::channel_sender<int> out, long long n) {
   for (long long i = 0; i < n; ++i) (void)co_await out.send(1);
@@ -148,6 +161,23 @@ void notify_throughput_two_threads(benchmark::State& st) {
 BENCHMARK(notify_throughput_two_threads)->UseRealTime();
 
 #ifdef CORIO_BENCH_ASIO
+// asio's channel, send then receive on one coroutine (corio: channel_send_recv_same_task).
+void asio_channel_send_recv_same_task(benchmark::State& st) {
+  asio::io_context io(1);
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        asio::experimental::channel<void(asio::error_code, int)> ch(io, 1024);
+        for (auto _ : st) {
+          co_await ch.async_send(asio::error_code{}, 1, asio::use_awaitable);
+          benchmark::DoNotOptimize(co_await ch.async_receive(asio::use_awaitable));
+        }
+      },
+      asio::detached);
+  io.run();
+}
+BENCHMARK(asio_channel_send_recv_same_task);
+
 // asio: handlers posted back and forth between two io_contexts on two threads.
 void asio_post_ping_pong_two_threads(benchmark::State& st) {
   asio::io_context a(1), b(1);

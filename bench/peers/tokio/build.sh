@@ -17,5 +17,9 @@ if ! compgen -G "$registry/tokio-1.*" >/dev/null; then
 fi
 # .cargo/config.toml here points crates-io at the vendored registry and forbids the network.
 cd "$here"
+# The lock file is not kept: the vendored registry holds one version of each crate, so
+# resolution is fixed anyway, and a lock written by a newer cargo (rustup's) is unreadable to
+# Debian's.
+rm -f Cargo.lock
 cargo build --release --quiet --target-dir "$target" >&2
 echo "$target/release"

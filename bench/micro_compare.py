@@ -3,14 +3,15 @@
 machine, in one table with ratios.
 
   corio, asio   build/bench/micro (Google Benchmark; asio's are compiled in when libasio-dev is
-                there), median of --repetitions, real time
+                there), real time
   tokio         bench/peers/tokio's tokio_micro (built here on first use through
                 bench/peers/tokio/build.sh; skipped with the reason when cargo or Debian's
-                vendored crates are missing), median of --repetitions
+                vendored crates are missing)
 
-ns per operation; for the timer rows, per timer (1000 per iteration). A ratio below 1 means
-corio is faster. Timings: on a shared machine they move; every column of one row is measured
-within a minute of the others, so compare along rows.
+Timings, so measured the way bench/compare.py measures throughput: --repetitions rounds, each
+round runs the C++ binary once and tokio once, the order alternating, and each cell is the
+median (min-max) of the rounds. ns per operation; for the timer rows, per timer (1000 per
+iteration). A ratio (of medians) below 1 means corio is faster.
 
   bench/micro_compare.py --build build-release [--min-time 0.1] [--repetitions 3] [--out DIR]
 
@@ -20,6 +21,7 @@ minutes.
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 
@@ -54,18 +56,16 @@ def log(*a):
 
 def run_google(micro, names, args):
     """{name: ns per op} from the Google Benchmark binary, medians of the repetitions."""
-    pattern = "^(" + "|".join(n.replace("/", "\\/") for n in names) + ")$"
+    pattern = "^(" + "|".join(names) + ")$"
     cmd = [micro, f"--benchmark_filter={pattern}", "--benchmark_format=json",
-           f"--benchmark_min_time={args.min_time}", f"--benchmark_repetitions={args.repetitions}",
-           "--benchmark_report_aggregates_only=true"]
+           f"--benchmark_min_time={args.min_time}"]
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=args.timeout)
-    if r.returncode != 0:
-        raise RuntimeError(f"{micro} exited {r.returncode}: {r.stderr.strip()[-300:]}")
+    if r.returncode != 0 or not r.stdout.startswith("{"):
+        raise RuntimeError(f"{micro} exited {r.returncode}: "
+                           f"{(r.stdout[:200] + r.stderr).strip()[-300:]}")
     scale = {"ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}
     out = {}
     for b in json.loads(r.stdout)["benchmarks"]:
-        if b.get("aggregate_name") != "median":
-            continue
         name = b["run_name"]
         if b.get("items_per_second"):  # the timer rows: per timer, not per batch
             out[name] = 1e9 / b["items_per_second"]
@@ -74,17 +74,21 @@ def run_google(micro, names, args):
     return out
 
 
-def run_tokio(build, args):
+def build_tokio(build):
+    """tokio_micro's path, or None (the reason logged)."""
     target = os.path.join(os.path.abspath(build), "bench", "tokio-target")
     r = subprocess.run([os.path.join(ROOT, "bench", "peers", "tokio", "build.sh"), target],
                        capture_output=True, text=True, timeout=900)
     if r.returncode != 0:
         why = r.stderr.strip().splitlines()
         log("tokio skipped: " + (why[-1] if why else f"build.sh exited {r.returncode}"))
-        return {}
-    exe = os.path.join(r.stdout.strip().splitlines()[-1], "tokio_micro")
-    r = subprocess.run([exe, "--min-time", str(args.min_time), "--repetitions",
-                        str(args.repetitions)], capture_output=True, text=True, timeout=args.timeout)
+        return None
+    return os.path.join(r.stdout.strip().splitlines()[-1], "tokio_micro")
+
+
+def run_tokio(exe, args):
+    r = subprocess.run([exe, "--min-time", str(args.min_time), "--repetitions", "1"],
+                       capture_output=True, text=True, timeout=args.timeout)
     if r.returncode != 0:
         raise RuntimeError(f"tokio_micro exited {r.returncode}: {r.stderr.strip()[-300:]}")
     out = {}
@@ -95,22 +99,30 @@ def run_tokio(build, args):
     return out
 
 
-def cell(v):
-    return "n/a" if v is None else f"{v:,.1f}"
+def median(vals):
+    return statistics.median(vals) if vals else None
+
+
+def cell(vals):
+    if not vals:
+        return "n/a"
+    return f"{median(vals):,.1f} ({min(vals):,.1f}-{max(vals):,.1f})"
 
 
 def ratio(a, b):
     return f"{a / b:.2f}" if a is not None and b else "n/a"
 
 
-def table(results):
-    lines = ["| operation (ns/op, timing) | corio | asio | tokio | corio/asio | corio/tokio |",
+def table(results, rounds):
+    lines = [f"ns per operation (timing): median (min-max) of {rounds} alternating rounds", "",
+             "| operation | corio | asio | tokio | corio/asio | corio/tokio |",
              "|---|---:|---:|---:|---:|---:|"]
     for op, c, a, t in ROWS:
-        cv = results["corio"].get(c)
-        av = results["corio"].get(a) if a else None  # asio's live in the same binary
+        cv = results["cpp"].get(c)
+        av = results["cpp"].get(a) if a else None  # asio's live in the same binary
         tv = results["tokio"].get(t) if t else None
-        lines.append(f"| {op} | {cell(cv)} | {cell(av)} | {cell(tv)} | {ratio(cv, av)} | {ratio(cv, tv)} |")
+        lines.append(f"| {op} | {cell(cv)} | {cell(av)} | {cell(tv)} | "
+                     f"{ratio(median(cv), median(av))} | {ratio(median(cv), median(tv))} |")
     return "\n".join(lines)
 
 
@@ -119,19 +131,29 @@ def main():
     p.add_argument("--build", required=True)
     p.add_argument("--out", help="also write micro.md and micro.json here")
     p.add_argument("--min-time", type=float, default=0.1, help="seconds per repetition (default 0.1)")
-    p.add_argument("--repetitions", type=int, default=3, help="median of this many (default 3)")
+    p.add_argument("--repetitions", type=int, default=3,
+                   help="rounds, each running corio/asio and tokio once (default 3)")
     p.add_argument("--timeout", type=int, default=600, help="per runtime, seconds (default 600)")
     p.add_argument("--skip-tokio", action="store_true")
     args = p.parse_args()
     micro = os.path.join(args.build, "bench", "micro")
     names = [n for _, c, a, _ in ROWS for n in (c, a) if n]
-    results = {"corio": run_google(micro, names, args), "tokio": {}}
-    if not any(a in results["corio"] for _, _, a, _ in ROWS if a):
+    tokio = None if args.skip_tokio else build_tokio(args.build)
+    results = {"cpp": {}, "tokio": {}}
+    rounds = max(1, args.repetitions)
+    for k in range(rounds):
+        # Alternate which runtime goes first, so a noisy stretch does not always hit one side.
+        runs = [("cpp", lambda: run_google(micro, names, args))]
+        if tokio:
+            runs.append(("tokio", lambda: run_tokio(tokio, args)))
+        for side, run in (runs if k % 2 == 0 else runs[::-1]):
+            log(f"round {k + 1}/{rounds}: {side}")
+            for name, v in run().items():
+                results[side].setdefault(name, []).append(v)
+    if not any(a in results["cpp"] for _, _, a, _ in ROWS if a):
         log("asio skipped: the micro binary has no asio benchmarks (libasio-dev missing at setup)")
-    if not args.skip_tokio:
-        results["tokio"] = run_tokio(args.build, args)
-    missing = [c for _, c, _, _ in ROWS if c not in results["corio"]]
-    text = table(results)
+    missing = [c for _, c, _, _ in ROWS if c not in results["cpp"]]
+    text = table(results, rounds)
     if missing:
         text += "\n\nNot in this build of bench/micro: " + ", ".join(missing)
     print(text)

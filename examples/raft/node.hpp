@@ -59,6 +59,7 @@ struct config {
   int election_ticks_min = 15;
   int election_ticks_max = 30;
   std::uint64_t seed = 1;  // for the randomized election timeouts
+  std::string client_address;  // advertised by a leader, for followers' redirects
   bugs bug;
 };
 
@@ -115,6 +116,10 @@ class node {
   enum role role() const noexcept { return role_; }
   std::uint64_t term() const noexcept { return current_term_; }
   std::uint32_t leader() const noexcept { return leader_; }
+  // The leader's client address as it advertised it ("" when unknown).
+  const std::string& leader_client_address() const noexcept {
+    return leader_ == cfg_.id ? cfg_.client_address : leader_client_;
+  }
   const std::vector<entry>& log() const noexcept { return log_; }
   std::uint64_t commit_index() const noexcept { return commit_; }
   std::uint64_t last_applied() const noexcept { return applied_; }
@@ -271,6 +276,7 @@ class node {
     w.u64(prev);
     w.u64(log_[prev].term);
     w.u64(commit_);
+    w.bytes(cfg_.client_address);
     const std::size_t count_pos = w.size();
     w.u32(0);  // how many entries fit: patched below
     std::uint32_t count = 0;
@@ -429,6 +435,7 @@ class node {
     const std::uint64_t prev = r.u64();
     const std::uint64_t prev_term = r.u64();
     const std::uint64_t leader_commit = r.u64();
+    const std::string_view client_address = r.bytes();
     const std::uint32_t count = r.u32();
     if (!r.ok()) return;
     bool success = false;
@@ -436,6 +443,7 @@ class node {
     if (term == current_term_) {
       if (role_ != role::follower) step_down(term);
       leader_ = from;
+      if (client_address != leader_client_) leader_client_.assign(client_address);
       reset_election_timer();
       if (prev <= last_index() && log_[prev].term == prev_term) {
         std::uint64_t index = prev;
@@ -517,6 +525,7 @@ class node {
   // Volatile.
   enum role role_ = role::follower;
   std::uint32_t leader_ = no_node;
+  std::string leader_client_;
   std::uint64_t commit_ = 0;
   std::uint64_t applied_ = 0;
   int elapsed_ = 0;

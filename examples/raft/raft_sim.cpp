@@ -36,6 +36,7 @@ struct options {
   raft::bugs bug;
   bool keep_going = false;
   bool trace = false;
+  bool replay = false;  // CORIO_SIM_SEED: one seed, its trace printed whatever the outcome
 };
 
 class sim_storage final : public raft::storage {
@@ -276,6 +277,7 @@ int main(int argc, char** argv) {
     o.first_seed = sim::seed_from_env(0);
     o.seeds = 1;
     o.trace = true;
+    o.replay = true;
   }
 
   const auto start = std::chrono::steady_clock::now();
@@ -285,9 +287,9 @@ int main(int argc, char** argv) {
     std::string trace;
     auto failure = run_seed(seed, o, o.trace ? &trace : nullptr);
     ++ran;
+    if (o.trace && (failure || o.replay)) std::fputs(trace.c_str(), stdout);
     if (!failure) continue;
     ++failed;
-    if (o.trace) std::fputs(trace.c_str(), stdout);
     std::printf("seed %llu FAILED: %s\nreplay: CORIO_SIM_SEED=%llu %s\n",
                 static_cast<unsigned long long>(seed), failure->c_str(),
                 static_cast<unsigned long long>(seed), replay_flags(o).c_str());

@@ -45,6 +45,11 @@ std::uint64_t rng::next() noexcept {
   return result;
 }
 
+void detail::host_frame::promise_type::final_awaiter::await_suspend(
+    std::coroutine_handle<>) const noexcept {
+  w->finished_frames = true;
+}
+
 void detail::host_frame::promise_type::unhandled_exception() noexcept {
   if (!w->failure) w->failure = std::current_exception();
   w->done = true;
@@ -59,16 +64,17 @@ std::int64_t world::impl::now_ns() const noexcept {
 }
 
 void world::impl::mix(std::uint64_t v) noexcept {
-  // FNV-1a over the value's bytes.
-  for (int i = 0; i < 8; ++i) {
-    digest ^= (v >> (8 * i)) & 0xff;
-    digest *= 0x100000001b3ull;
-  }
+  // One multiply-xorshift round per value: order-sensitive, and cheap enough for every event.
+  digest = (digest ^ v) * 0x9e3779b97f4a7c15ull;
+  digest ^= digest >> 32;
 }
 
 void world::impl::trace(const char* what, const char* detail_fmt, ...) {
   mix(static_cast<std::uint64_t>(now_ns()));
-  for (const char* p = what; *p; ++p) mix(static_cast<unsigned char>(*p));
+  // The kind by its first letters (not its address, which differs between processes).
+  std::uint64_t kind = 0;
+  for (int i = 0; i < 8 && what[i]; ++i) kind |= std::uint64_t{static_cast<unsigned char>(what[i])} << (8 * i);
+  mix(kind);
   if (!tracing) return;
   char line[512];
   const std::int64_t t = now_ns();
@@ -118,7 +124,7 @@ void world::impl::step(std::optional<std::chrono::nanoseconds> timeout) {
     return;
   }
   const bool quiescent = !timeout || timeout->count() > 0;
-  if (quiescent) reap_finished();
+  if (quiescent && finished_frames) reap_finished();
   if (!process_due(quiescent) && quiescent && !done) {
     if (now_ns() >= stop_at) {
       done = true;  // the end, once everything due at its instant has run
@@ -142,6 +148,7 @@ void world::impl::step(std::optional<std::chrono::nanoseconds> timeout) {
 }
 
 void world::impl::reap_finished() {
+  finished_frames = false;
   for (auto& h : hosts) {
     std::erase_if(h->frames, [](auto f) {
       if (!f.done()) return false;

@@ -76,7 +76,14 @@ struct host_frame {
       return {std::coroutine_handle<promise_type>::from_promise(*this)};
     }
     std::suspend_always initial_suspend() const noexcept { return {}; }
-    std::suspend_always final_suspend() const noexcept { return {}; }
+    // Suspends (the world destroys the frame) and tells the world there is one to reap.
+    struct final_awaiter {
+      world::impl* w;
+      bool await_ready() const noexcept { return false; }
+      void await_suspend(std::coroutine_handle<>) const noexcept;
+      void await_resume() const noexcept {}
+    };
+    final_awaiter final_suspend() const noexcept { return {w}; }
     void return_void() noexcept {}
     void unhandled_exception() noexcept;
     std::stop_token stop_token() const noexcept { return stop; }
@@ -162,6 +169,7 @@ struct world::impl {
   std::vector<std::unique_ptr<detail::datagram>> all_datagrams;
 
   bool done = false;
+  bool finished_frames = false;  // some host frame finished: reap at the next quiet step
   bool stop_requested = false;
   std::int64_t stop_at = 0;
   const std::function<bool()>* until = nullptr;

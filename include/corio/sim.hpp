@@ -18,14 +18,24 @@
 
 namespace corio {
 
+// try_send_to: a datagram sent without suspending (what a protocol's message handler wants);
+// a full socket buffer drops it, like loss on the way.
 namespace sim {
 struct network {
   using udp_socket = sim::udp_socket;
+  static result<std::size_t> try_send_to(udp_socket& s, std::span<const std::byte> buf,
+                                         const net::socket_address& to) {
+    return s.try_send_to(buf, to);
+  }
 };
 }  // namespace sim
 
 struct real_network {
   using udp_socket = corio::udp_socket;
+  static result<std::size_t> try_send_to(udp_socket& s, std::span<const std::byte> buf,
+                                         const net::socket_address& to) {
+    return s.raw().send_to(buf, to);
+  }
 };
 
 }  // namespace corio

@@ -107,6 +107,10 @@ class udp_socket {
   detail::send_to_op send_to(std::span<const std::byte> buf, const net::socket_address& to) noexcept {
     return {state_, buf, to};
   }
+  // The same, without an awaitable (sending never waits): see corio::real_network.
+  result<std::size_t> try_send_to(std::span<const std::byte> buf, const net::socket_address& to) {
+    return detail::send_to_op(state_, buf, to).await_resume();
+  }
   // co_await → result<std::pair<std::size_t, net::socket_address>>.
   detail::recv_from_op recv_from(std::span<std::byte> buf) noexcept { return {state_, buf}; }
 

@@ -17,9 +17,9 @@
 #include <fmt/core.h>
 
 #include "common/accept_loop.hpp"
-#include "raft/client_port.hpp"
-#include "raft/node.hpp"
-#include "raft/storage.hpp"
+#include "client_port.hpp"
+#include "node.hpp"
+#include "storage.hpp"
 
 namespace {
 

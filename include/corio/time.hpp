@@ -189,8 +189,9 @@ template <class T, class Work>
 task<timeout_result_t<T>> with_deadline(std::chrono::nanoseconds limit, Work work) {
   const auto timed_out = std::make_error_code(std::errc::timed_out);
   when_group group(2, when_group::mode::first_wins);
-  // From when the timeout is awaited, not when the children get to run.
-  sleep_awaiter timer(std::chrono::steady_clock::now() + limit);
+  // Relative, so that it reads the executor's clock (virtual in corio::sim), not the machine's;
+  // the timer child starts in the same turn as the work, so the deadline is the same tick.
+  sleep_awaiter timer(limit);
   when_child<T> op = run_child<T, Work>(std::forward<Work>(work), group, 0);
   when_child<result<void>> expiry = run_child<result<void>, sleep_awaiter&>(timer, group, 1);
   const std::array<std::coroutine_handle<>, 2> frames{op.handle(), expiry.handle()};

@@ -7,22 +7,27 @@
 // The relay is corio::copy_bidirectional (corio/io/copy.hpp): a client's half-close reaches the
 // upstream as a FIN and the replies still flow back, and the other way round. A client whose
 // upstream refuses, cannot be resolved, or does not answer within --connect-timeout-ms is
-// closed at once. Connections are spread over --threads workers by corio::tcp_server; on
-// SIGINT/SIGTERM it stops accepting, cancels every relay, closes both sides and exits 0.
+// closed at once. With --threads N > 1, corio::tcp_server spreads connections over N workers
+// (one thread: an accept loop on it). On SIGINT/SIGTERM it stops accepting, cancels every
+// relay, closes both sides and exits 0.
 #include <chrono>
+#include <csignal>
 #include <cstdint>
 #include <cstdio>
 #include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 #include <corio/resolve.hpp>
 #include <corio/runtime.hpp>
 #include <corio/serve.hpp>
+#include <corio/signal_set.hpp>
 #include <corio/stream.hpp>
 #include <corio/tcp.hpp>
 #include <corio/time.hpp>
 #include <fmt/core.h>
 
+#include "common/accept_loop.hpp"
 #include "common/service.hpp"
 #include "common/sharded.hpp"
 
@@ -65,6 +70,32 @@ corio::task<> relay(corio::tcp_stream client, const proxy_config& config) {
   close_gently(client);
 }
 
+// --threads 1: everything on the calling thread (block_on), no runtime.
+corio::task<int> serve_here(const proxy_config& config) {
+  corio::signal_set signals;  // before the ready line: a script may signal right after it
+  if (!signals.add(SIGINT) || !signals.add(SIGTERM)) co_return 1;
+  auto listener = corio::tcp_listener::bind({corio::net::ip_address::loopback_v4(), config.port});
+  auto bound = listener ? listener->local_address()
+                        : corio::result<corio::net::socket_address>(listener.error());
+  if (!bound) {
+    fmt::print(stderr, "listen: {}\n", bound.error().message());
+    co_return 1;
+  }
+  examples::announce(*bound);
+  std::vector<corio::join_handle<>> clients;
+  auto start = [&config](corio::tcp_stream s) { return relay(std::move(s), config); };
+  auto acceptor = corio::spawn(examples::accept_clients(*listener, clients, start));
+  const auto received = co_await signals.wait();
+  acceptor.request_stop();  // first, so that the list of clients is final
+  co_await acceptor;
+  examples::close_backlog(*listener);
+  listener->close();
+  for (auto& c : clients) c.request_stop();
+  for (auto& c : clients) co_await c;
+  co_return received ? 0 : 1;
+}
+
+// --threads N > 1: corio::tcp_server spreads the connections over the runtime's workers.
 corio::task<int> serve(const proxy_config& config, corio::runtime& rt) {
   corio::serve_options options;
   options.on_accept_error = [](std::error_code ec, bool first) {
@@ -133,6 +164,9 @@ int main(int argc, char** argv) {
   config.connect_timeout = std::chrono::milliseconds(connect_ms);
 
   try {
+    if (config.threads == 1) {
+      return corio::block_on(serve_here(config), corio::runtime_options{config.backend});
+    }
     corio::runtime_options o{config.backend};
     o.threads = config.threads;
     corio::runtime rt(o);

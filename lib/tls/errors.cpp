@@ -95,12 +95,17 @@ std::error_code classify(stream::impl& s, int ssl_error, bool handshaking) {
     return error::renegotiation_refused;
   }
   if (handshaking && looks_like_plaintext(reason)) {
-    s.detail = "the peer does not speak TLS (a plaintext client on a TLS port?): " + text;
+    s.detail = "the first bytes are not a TLS record (a plaintext client on a TLS port?); " +
+               text;
     return error::not_tls;
   }
   if (reason > SSL_AD_REASON_OFFSET && reason < SSL_AD_REASON_OFFSET + 256) {
-    s.detail = std::string("the peer sent a fatal alert: ") +
-               SSL_alert_desc_string_long(reason - SSL_AD_REASON_OFFSET) + " (" + text + ")";
+    const int alert = reason - SSL_AD_REASON_OFFSET;
+    s.detail = std::string("alert \"") + SSL_alert_desc_string_long(alert) + "\" from the peer";
+    if (alert == SSL_AD_UNKNOWN_CA || alert == SSL_AD_BAD_CERTIFICATE ||
+        alert == SSL_AD_CERTIFICATE_EXPIRED || alert == SSL_AD_CERTIFICATE_UNKNOWN) {
+      s.detail += " (it does not accept our certificate)";
+    }
     return error::peer_alert;
   }
   s.detail = text.empty() ? "OpenSSL reported no reason" : text;

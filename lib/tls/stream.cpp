@@ -201,6 +201,9 @@ result<std::unique_ptr<stream::impl>> wrap(const context& ctx, tcp_stream tcp) {
     return make_error_code(std::errc::not_enough_memory);
   }
   SSL_set_bio(i->ssl, bio, bio);  // one reference, owned by the SSL from here
+  // Records go out whole, one send each: Nagle would only hold the last one of a flight back.
+  // Failing to set it costs latency, not correctness.
+  (void)i->tcp.set_nodelay(true);
   SSL_set_ex_data(i->ssl, detail::stream_index(), i.get());
   return i;
 }

@@ -1,0 +1,114 @@
+// TLS echo: echo_server's contract (--port, --backend, --threads, --accept, the listening
+// line, SIGINT/SIGTERM) with every connection wrapped in TLS by corio::tls::accept.
+//
+//   tls_echo_server --port 8443 --tls-cert cert.pem --tls-key key.pem
+//   openssl s_client -connect 127.0.0.1:8443 -CAfile ca.pem -servername localhost
+//
+// A connection whose handshake fails (a plaintext client, an unknown CA on the client's
+// side, silence for --handshake-timeout-ms) is logged on stderr in one line and closed.
+#include <array>
+#include <chrono>
+#include <csignal>
+#include <cstddef>
+#include <span>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <corio/runtime.hpp>
+#include <corio/serve.hpp>
+#include <corio/signal_set.hpp>
+#include <corio/tcp.hpp>
+#include <corio/tls.hpp>
+#include <fmt/core.h>
+
+#include "common/accept_loop.hpp"
+#include "common/service.hpp"
+#include "common/sharded.hpp"
+#include "tls/tls_service.hpp"
+
+namespace {
+
+std::chrono::milliseconds handshake_limit{10000};
+
+corio::task<> echo(corio::tls::stream s) {
+  std::array<std::byte, 16384> buffer;  // one record's payload
+  bool clean_end = false;
+  for (unsigned round = 1;; ++round) {
+    auto n = co_await s.read(buffer);
+    if (!n) break;  // truncated, reset or cancelled
+    if (*n == 0) {
+      clean_end = true;  // close_notify
+      break;
+    }
+    if (!co_await s.write_all(std::span(buffer).first(*n))) break;
+    if (round % 16 == 0) co_await corio::yield();  // a busy peer must not starve others
+  }
+  if (clean_end) (void)co_await s.shutdown();  // our close_notify, then FIN
+  examples::tls_close(s);
+}
+
+corio::task<> session(corio::tls::context ctx, corio::tcp_stream tcp) {
+  auto s = co_await examples::tls_accept(ctx, std::move(tcp), handshake_limit);
+  if (s) co_await echo(std::move(*s));
+}
+
+corio::task<int> serve(examples::options opts, corio::tls::context ctx) {
+  corio::signal_set signals;  // before the line is printed: a script may signal right after it
+  if (!signals.add(SIGINT) || !signals.add(SIGTERM)) co_return 1;
+  auto listener = corio::tcp_listener::bind(examples::loopback(opts));
+  auto bound = listener ? listener->local_address()
+                        : corio::result<corio::net::socket_address>(listener.error());
+  if (!bound) {
+    fmt::print(stderr, "listen: {}\n", bound.error().message());
+    co_return 1;
+  }
+  examples::announce(*bound);
+  std::vector<corio::join_handle<>> clients;
+  auto start = [ctx](corio::tcp_stream s) { return session(ctx, std::move(s)); };
+  auto acceptor = corio::spawn(examples::accept_clients(*listener, clients, start));
+  auto received = co_await signals.wait();
+  acceptor.request_stop();
+  co_await acceptor;
+  examples::close_backlog(*listener);
+  listener->close();
+  for (auto& c : clients) c.request_stop();
+  for (auto& c : clients) co_await c;
+  co_return received ? 0 : 1;
+}
+
+// --threads N > 1: a corio::tcp_server spreads the connections over the runtime's workers.
+corio::task<int> serve_threads(examples::options opts, corio::runtime& rt,
+                               corio::tls::context ctx) {
+  corio::serve_options so;
+  so.distribution = opts.accept;
+  so.on_accept_error = [](std::error_code ec, bool first) {
+    if (first) fmt::print(stderr, "warning: accept: {}; retrying\n", ec.message());
+  };
+  co_return co_await examples::serve_until_signal(
+      corio::tcp_server::bind(rt, examples::loopback(opts), std::move(so)),
+      [ctx](corio::tcp_stream s) { return session(ctx, std::move(s)); });
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app("TLS echo server over corio::tls (OpenSSL): echoes what each client sends.");
+  examples::options opts;
+  examples::tls_files files;
+  examples::add_service_flags(app, opts);
+  examples::add_tls_flags(app, files, /*required=*/true);
+  long handshake_ms = 10000;
+  app.add_option("--handshake-timeout-ms", handshake_ms, "close a connection whose handshake "
+                 "has not finished by then")->check(CLI::Range(1L, 3600000L));
+  examples::parse_or_exit(app, argc, argv);
+  examples::check_service_options(argv[0], opts, 1024);
+  handshake_limit = std::chrono::milliseconds(handshake_ms);
+
+  auto ctx = examples::tls_server_context(files);
+  if (!ctx) return 1;  // the reason is printed
+  return examples::run_service_on_runtime(
+      "tls_echo_server", opts, [&ctx](examples::options o) { return serve(o, *ctx); },
+      [&ctx](examples::options o, corio::runtime& rt) { return serve_threads(o, rt, *ctx); });
+}

@@ -4,14 +4,20 @@
 //   tls_echo_server --port 8443 --tls-cert cert.pem --tls-key key.pem
 //   openssl s_client -connect 127.0.0.1:8443 -CAfile ca.pem -servername localhost
 //
+// --http-hello answers every HTTP request head with "Hello, World!" instead of echoing (keep-
+// alive; `Connection: close` closes after the answer), for wrk over TLS (bench/services/
+// https_bench.sh) until http_server speaks TLS itself.
+//
 // A connection whose handshake fails (a plaintext client, an unknown CA on the client's
 // side, silence for --handshake-timeout-ms) is logged on stderr in one line and closed.
 #include <array>
 #include <chrono>
 #include <csignal>
 #include <cstddef>
+#include <cstring>
 #include <span>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -31,8 +37,51 @@
 namespace {
 
 std::chrono::milliseconds handshake_limit{10000};
+bool http_hello = false;
+
+// Answers each complete request head in `in` (bodies are not expected: GETs only) and keeps
+// an incomplete one for the next read. A head longer than the buffer ends the connection.
+corio::task<> hello(corio::tls::stream& s) {
+  static constexpr std::string_view answer =
+      "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 13\r\n\r\nHello, World!";
+  std::array<char, 8192> in;
+  std::array<char, 16384> out;
+  std::size_t have = 0;
+  bool close_after = false;
+  while (!close_after) {
+    auto n = co_await s.read(std::as_writable_bytes(std::span(in).subspan(have)));
+    if (!n || *n == 0) co_return;
+    have += *n;
+    std::size_t queued = 0;
+    std::size_t start = 0;
+    const std::string_view text(in.data(), have);
+    for (std::size_t end; (end = text.find("\r\n\r\n", start)) != std::string_view::npos;) {
+      if (text.substr(start, end - start).find("onnection: close") != std::string_view::npos) {
+        close_after = true;
+      }
+      if (queued + answer.size() > out.size()) {
+        if (!co_await s.write_all(std::as_bytes(std::span(out).first(queued)))) co_return;
+        queued = 0;
+      }
+      answer.copy(out.data() + queued, answer.size());
+      queued += answer.size();
+      start = end + 4;
+      if (close_after) break;
+    }
+    if (start == 0 && have == in.size()) co_return;  // a head that does not fit
+    std::memmove(in.data(), in.data() + start, have - start);
+    have -= start;
+    if (!co_await s.write_all(std::as_bytes(std::span(out).first(queued)))) co_return;
+  }
+  (void)co_await s.shutdown();
+}
 
 corio::task<> echo(corio::tls::stream s) {
+  if (http_hello) {
+    co_await hello(s);
+    examples::tls_close(s);
+    co_return;
+  }
   std::array<std::byte, 16384> buffer;  // one record's payload
   bool clean_end = false;
   for (unsigned round = 1;; ++round) {
@@ -102,6 +151,7 @@ int main(int argc, char** argv) {
   long handshake_ms = 10000;
   app.add_option("--handshake-timeout-ms", handshake_ms, "close a connection whose handshake "
                  "has not finished by then")->check(CLI::Range(1L, 3600000L));
+  app.add_flag("--http-hello", http_hello, "answer HTTP requests with Hello, World! (for wrk)");
   examples::parse_or_exit(app, argc, argv);
   examples::check_service_options(argv[0], opts, 1024);
   handshake_limit = std::chrono::milliseconds(handshake_ms);

@@ -92,6 +92,8 @@ task<result<void>> make_room(stream::impl& s) {
 task<result<std::size_t>> drive(stream::impl& s, step k, std::span<std::byte> in,
                                 std::span<const std::byte> out) {
   if (!s.ssl) co_return make_error_code(std::errc::bad_file_descriptor);
+  // OpenSSL reports a zero-length read or write as a failure; for a stream it is a no-op.
+  if ((k == step::read && in.empty()) || (k == step::write && out.empty())) co_return 0u;
   if (k == step::write) {
     if (auto r = co_await make_room(s); !r) co_return r.error();
   }

@@ -20,6 +20,7 @@
 #include <openssl/crypto.h>
 #include <openssl/ssl.h>
 
+#include <corio/sync/event.hpp>
 #include <corio/tcp.hpp>
 #include <corio/time.hpp>
 
@@ -350,6 +351,59 @@ TEST_P(tls_stream, cancelled_reads_lose_nothing) {
     CO_ASSERT_OK(co_await c->shutdown());
     auto outcome = co_await server;
     EXPECT_FALSE(outcome.ec) << outcome.detail;
+  }());
+}
+
+// Writes cancelled while the peer is not reading: each reports either nothing taken or the
+// bytes it encrypted, and the peer receives exactly the bytes reported, no more, no less.
+TEST_P(tls_stream, cancelled_writes_lose_and_repeat_nothing) {
+  run([]() -> task<> {
+    auto listener = tcp_listener::bind(loopback());
+    CO_ASSERT_OK(listener);
+    corio::manual_reset_event start_reading;
+    auto counter = corio::spawn([](tcp_listener& l,
+                                   corio::manual_reset_event& go) -> task<result<std::size_t>> {
+      auto tcp = co_await l.accept();
+      if (!tcp) co_return tcp.error();
+      auto s = co_await tls::accept(server_context(pki().server), std::move(tcp->first));
+      if (!s) co_return s.error();
+      co_await go.wait();
+      std::size_t total = 0;
+      std::vector<std::byte> buf(16384);
+      for (int rounds = 0; rounds < 1000000; ++rounds) {
+        auto n = co_await s->read(buf);
+        if (!n) co_return n.error();
+        if (*n == 0) co_return total;
+        for (std::size_t i = 0; i < *n; ++i) {
+          if (buf[i] != static_cast<std::byte>((total + i) % 251)) co_return corio::error::end_of_stream;
+        }
+        total += *n;
+      }
+      co_return std::make_error_code(std::errc::timed_out);
+    }(*listener, start_reading));
+    auto c = co_await tls::connect(client_context(), *listener->local_address(), "localhost");
+    CO_ASSERT_OK(c);
+    std::vector<std::byte> pattern(16384 + 251);
+    for (std::size_t i = 0; i < pattern.size(); ++i) pattern[i] = static_cast<std::byte>(i % 251);
+    std::size_t accepted = 0;
+    int cancelled = 0;
+    for (int i = 0; i < 10000 && cancelled < 3; ++i) {
+      const auto chunk = std::span(pattern).subspan(accepted % 251, 16384);
+      auto n = co_await corio::timeout(20ms, c->write(chunk));
+      if (n) {
+        accepted += *n;
+      } else {
+        EXPECT_EQ(n.error(), std::errc::timed_out);
+        ++cancelled;
+      }
+    }
+    EXPECT_EQ(cancelled, 3) << "the socket never filled";
+    start_reading.set();
+    CO_ASSERT_OK(co_await corio::timeout(10s, c->flush()));
+    CO_ASSERT_OK(co_await corio::timeout(10s, c->shutdown()));
+    auto received = co_await counter;
+    CO_ASSERT_OK(received);
+    EXPECT_EQ(*received, accepted);
   }());
 }
 

@@ -18,6 +18,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -76,11 +77,15 @@ corio::task<> hello(corio::tls::stream& s) {
   (void)co_await s.shutdown();
 }
 
-corio::task<> echo(corio::tls::stream s) {
-  if (http_hello) {
-    co_await hello(s);
-    examples::tls_close(s);
-    co_return;
+// Generic over the stream (examples::serve_plain_or_tls): TLS here, plain TCP elsewhere.
+template <class Stream>
+corio::task<> echo(Stream s) {
+  if constexpr (std::is_same_v<Stream, corio::tls::stream>) {
+    if (http_hello) {
+      co_await hello(s);
+      examples::tls_close(s);
+      co_return;
+    }
   }
   std::array<std::byte, 16384> buffer;  // one record's payload
   bool clean_end = false;
@@ -94,13 +99,12 @@ corio::task<> echo(corio::tls::stream s) {
     if (!co_await s.write_all(std::span(buffer).first(*n))) break;
     if (round % 16 == 0) co_await corio::yield();  // a busy peer must not starve others
   }
-  if (clean_end) (void)co_await s.shutdown();  // our close_notify, then FIN
-  examples::tls_close(s);
+  co_await examples::end_stream(s, clean_end);  // close_notify after the peer's, then FIN
 }
 
 corio::task<> session(corio::tls::context ctx, corio::tcp_stream tcp) {
-  auto s = co_await examples::tls_accept(ctx, std::move(tcp), handshake_limit);
-  if (s) co_await echo(std::move(*s));
+  return examples::serve_plain_or_tls(
+      std::move(ctx), std::move(tcp), [](auto s) { return echo(std::move(s)); }, handshake_limit);
 }
 
 corio::task<int> serve(examples::options opts, corio::tls::context ctx) {

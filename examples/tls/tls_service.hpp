@@ -88,6 +88,40 @@ inline void tls_close(corio::tls::stream& s) {
   s.close();
 }
 
+// One accepted connection, plain when `ctx` is empty, else TLS after a bounded handshake:
+// `serve` gets a corio::tcp_stream or a corio::tls::stream. Both have read, read_exact, write
+// and write_all with the same result types, so one generic lambda (or template) serves both:
+//   auto start = [ctx](corio::tcp_stream s) {
+//     return examples::serve_plain_or_tls(ctx, std::move(s),
+//                                         [](auto stream) { return my_session(std::move(stream)); });
+//   };
+template <class Serve>
+corio::task<> serve_plain_or_tls(std::optional<corio::tls::context> ctx, corio::tcp_stream tcp,
+                                 Serve serve,
+                                 std::chrono::milliseconds limit = std::chrono::seconds(10)) {
+  if (!ctx) {
+    co_await serve(std::move(tcp));
+    co_return;
+  }
+  auto s = co_await tls_accept(*ctx, std::move(tcp), limit);
+  if (s) co_await serve(std::move(*s));
+}
+
+// The orderly end of either kind of stream: close_notify first for TLS (unless the task was
+// cancelled: then nothing more is awaited), then FIN, drain what already arrived, close.
+inline corio::task<> end_stream(corio::tls::stream& s, bool send_close_notify) {
+  if (send_close_notify) (void)co_await s.shutdown();
+  tls_close(s);
+}
+inline corio::task<> end_stream(corio::tcp_stream& s, bool) {
+  (void)s.shutdown_write();
+  std::array<std::byte, 4096> sink;
+  for (int k = 0; k < 16 && s.raw().read(sink).value_or(0) > 0; ++k) {
+  }
+  s.close();
+  co_return;
+}
+
 inline void add_service_flags(CLI::App& app, options& o) {
   if (auto env = corio::backend_kind_from_env()) o.backend = *env;
   app.add_option("--port", o.port, "TCP port on 127.0.0.1 (0 = ephemeral)");

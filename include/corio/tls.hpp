@@ -1,6 +1,6 @@
-// TLS for coroutines: OpenSSL 3 under a stream with tcp_stream's awaitable surface
-// (built with -Dtls=enabled|auto when libssl-dev is found; CORIO_HAVE_TLS says so at run time
-// through corio::tls::available()).
+// TLS for coroutines: OpenSSL 3 under a stream with tcp_stream's awaitable surface. Built
+// when OpenSSL 3 (libssl-dev) is found (-Dtls=auto; -Dtls=enabled insists); in a build
+// without it these declarations have no definitions, so code using them fails to link.
 //
 //   auto ctx = corio::tls::context::client().value();          // system CAs, verification on
 //   auto tcp = (co_await corio::tcp_stream::connect(addr)).value();
@@ -28,9 +28,12 @@
 // - End of stream: read() returns 0 only after the peer's close_notify. A peer that closes
 //   the TCP connection without it gets error::truncated (a cut-off response is not a whole
 //   one); plain TCP's EOF semantics are not TLS's.
-// - Memory: one heap allocation per stream (OpenSSL's SSL object and the 18 KiB + 34 KiB
-//   ciphertext buffers); nothing of corio's per message. OpenSSL itself allocates while
-//   handshaking, and keeps its own record buffers.
+// - Memory: one heap allocation of corio's per stream (18 KiB + 34 KiB of ciphertext
+//   buffers), plus OpenSSL's SSL object; nothing of corio's per message. OpenSSL itself
+//   allocates while handshaking, keeps its own record buffers, and (3.0) mallocs about twice
+//   per record.
+// - The stream sets TCP_NODELAY: it sends whole records, and Nagle would only delay the last
+//   one of a flight.
 #pragma once
 
 #include <chrono>
@@ -49,8 +52,7 @@
 
 namespace corio::tls {
 
-// False when corio was built without OpenSSL; then every factory fails with
-// std::errc::function_not_supported.
+// True: the declarations below are defined in this build.
 bool available() noexcept;
 
 enum class error {

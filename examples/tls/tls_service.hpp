@@ -1,0 +1,178 @@
+// What a service needs to speak TLS, in one header so that any program of examples/ can add it
+// in a few lines (tls_echo_server uses it; http_server and echo_server can):
+//   - add_tls_flags: --tls-cert FILE --tls-key FILE (PEM; the chain file may hold the
+//     intermediates after the leaf);
+//   - tls_server_context: the corio::tls::context for them, or a printed reason;
+//   - tls_accept: an accepted tcp_stream → a corio::tls::stream after a bounded handshake,
+//     logging a failed one in one line (a plaintext client, a client that rejects the
+//     certificate, silence);
+//   - tls_close: close_notify's companion on the TCP side (FIN, drain, close);
+//   - add_service_flags / parse_or_exit: the services' contract flags (--port, --backend,
+//     --threads, --accept) on CLI11, exit 2 with a usage line on a bad one, --help exit 0.
+#pragma once
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <cstddef>
+#include <cstdio>
+#include <cstdlib>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include <CLI/CLI.hpp>
+#include <corio/reactor.hpp>
+#include <corio/serve.hpp>
+#include <corio/tcp.hpp>
+#include <corio/tls.hpp>
+#include <fmt/core.h>
+
+#include "common/options.hpp"
+
+namespace examples {
+
+struct tls_files {
+  std::string cert;
+  std::string key;
+};
+
+inline void add_tls_flags(CLI::App& app, tls_files& files, bool required) {
+  auto* cert = app.add_option("--tls-cert", files.cert,
+                              "PEM certificate chain (leaf first) to serve TLS with")
+                   ->check(CLI::ExistingFile);
+  auto* key = app.add_option("--tls-key", files.key, "PEM private key of --tls-cert")
+                  ->check(CLI::ExistingFile);
+  if (required) {
+    cert->required();
+    key->required();
+  } else {
+    cert->needs(key);
+    key->needs(cert);
+  }
+}
+
+inline std::optional<corio::tls::context> tls_server_context(const tls_files& files) {
+  auto ctx = corio::tls::context::server(files.cert, files.key);
+  if (!ctx) {
+    fmt::print(stderr, "tls: cannot use --tls-cert {} --tls-key {}: {}\n", files.cert, files.key,
+               ctx.error().message());
+    return std::nullopt;
+  }
+  return std::move(*ctx);
+}
+
+// The handshake of an accepted connection, bounded by `limit`; a failure is logged and the
+// connection closed.
+inline corio::task<corio::result<corio::tls::stream>> tls_accept(
+    const corio::tls::context& ctx, corio::tcp_stream tcp, std::chrono::milliseconds limit) {
+  const auto peer = tcp.peer_address();
+  std::string why;
+  auto s = co_await corio::tls::accept(ctx, std::move(tcp), limit, &why);
+  if (!s && s.error() != std::errc::operation_canceled) {
+    fmt::print(stderr, "tls: handshake with {} failed: {}: {}\n",
+               peer ? peer->to_string() : std::string("?"), s.error().message(), why);
+  }
+  co_return s;
+}
+
+// After close_notify (or instead of it, when the peer broke the stream): FIN, then drop what
+// already arrived so that close() does not turn into a reset, then close.
+inline void tls_close(corio::tls::stream& s) {
+  if (!s.is_open()) return;
+  (void)s.tcp().shutdown_write();
+  std::array<std::byte, 4096> sink;
+  for (int k = 0; k < 16 && s.tcp().raw().read(sink).value_or(0) > 0; ++k) {
+  }
+  s.close();
+}
+
+// One accepted connection, plain when `ctx` is empty, else TLS after a bounded handshake:
+// `serve` gets a corio::tcp_stream or a corio::tls::stream. Both have read, read_exact, write
+// and write_all with the same result types, so one generic lambda (or template) serves both:
+//   auto start = [ctx](corio::tcp_stream s) {
+//     return examples::serve_plain_or_tls(ctx, std::move(s),
+//                                         [](auto stream) { return my_session(std::move(stream)); });
+//   };
+template <class Serve>
+corio::task<> serve_plain_or_tls(std::optional<corio::tls::context> ctx, corio::tcp_stream tcp,
+                                 Serve serve,
+                                 std::chrono::milliseconds limit = std::chrono::seconds(10)) {
+  if (!ctx) {
+    co_await serve(std::move(tcp));
+    co_return;
+  }
+  auto s = co_await tls_accept(*ctx, std::move(tcp), limit);
+  if (s) co_await serve(std::move(*s));
+}
+
+// The orderly end of either kind of stream: close_notify first for TLS (unless the task was
+// cancelled: then nothing more is awaited), then FIN, drain what already arrived, close.
+inline corio::task<> end_stream(corio::tls::stream& s, bool send_close_notify) {
+  if (send_close_notify) (void)co_await s.shutdown();
+  tls_close(s);
+}
+inline corio::task<> end_stream(corio::tcp_stream& s, bool) {
+  (void)s.shutdown_write();
+  std::array<std::byte, 4096> sink;
+  for (int k = 0; k < 16 && s.raw().read(sink).value_or(0) > 0; ++k) {
+  }
+  s.close();
+  co_return;
+}
+
+inline void add_service_flags(CLI::App& app, options& o) {
+  if (auto env = corio::backend_kind_from_env()) o.backend = *env;
+  app.add_option("--port", o.port, "TCP port on 127.0.0.1 (0 = ephemeral)");
+  app.add_option_function<std::string>(
+         "--backend",
+         [&o](const std::string& v) {
+           auto kind = corio::parse_backend_kind(v);
+           if (!kind) throw CLI::ValidationError("--backend", "epoll, io_uring or auto");
+           o.backend = *kind;
+         },
+         "epoll | io_uring | auto")
+      ->check(CLI::IsMember({"epoll", "io_uring", "auto"}));
+  app.add_option("--threads", o.threads, "worker threads")->check(CLI::Range(1u, 100000u));
+  app.add_option_function<std::string>(
+         "--accept",
+         [&o](const std::string& v) {
+           o.accept = v == "round-robin" ? corio::accept_distribution::round_robin
+                                         : corio::accept_distribution::reuse_port;
+         },
+         "reuse-port | round-robin (with --threads N > 1)")
+      ->check(CLI::IsMember({"reuse-port", "round-robin"}));
+}
+
+// The contract: a bad flag exits 2 with a usage line on stderr; --help prints and exits 0.
+inline void parse_or_exit(CLI::App& app, int argc, char** argv) {
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    std::exit(app.exit(e));
+  } catch (const CLI::CallForAllHelp& e) {
+    std::exit(app.exit(e));
+  } catch (const CLI::ParseError& e) {
+    fmt::print(stderr, "{}: {}\nusage: {} (see --help)\n", argc > 0 ? argv[0] : "program",
+               e.what(), argc > 0 ? argv[0] : "program");
+    std::exit(2);
+  }
+}
+
+// --threads beyond `max_threads` and backends this build lacks are refused like bad flags.
+inline void check_service_options(std::string_view program, const options& o,
+                                  unsigned max_threads) {
+  if (o.threads > max_threads) {
+    usage_error(program, fmt::format("--threads {}: this program runs on at most {}", o.threads,
+                                     max_threads));
+  }
+  const auto built = corio::built_backends();
+  if (o.backend != corio::backend_kind::automatic &&
+      std::find(built.begin(), built.end(), o.backend) == built.end()) {
+    usage_error(program, fmt::format("backend {} is not built into this corio",
+                                     corio::to_string(o.backend)));
+  }
+}
+
+}  // namespace examples

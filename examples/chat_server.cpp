@@ -32,9 +32,9 @@
 // Shape. Per connection, a reader task (the client's lines → chat::session → chat::room) and a
 // writer task (drains the connection's channel into the socket, everything queued in one
 // write); the room broadcasts with try_send, never waiting for anyone, and counts each
-// member's unwritten bytes. With --threads N > 1 each worker accepts on its own
-// SO_REUSEPORT listener (examples/common/sharded.hpp) and the one room is shared by all: its
-// mutex guards the members, and a channel sender works from any thread.
+// member's unwritten bytes. A corio::tcp_server runs the connections on every worker
+// (--threads N, --accept) and the one room is shared by all: its mutex guards the members, and
+// a channel sender works from any thread.
 #include <array>
 #include <chrono>
 #include <csignal>
@@ -48,7 +48,6 @@
 #include <vector>
 
 #include <corio/runtime.hpp>
-#include <corio/signal_set.hpp>
 #include <corio/sync/channel.hpp>
 #include <corio/tcp.hpp>
 #include <corio/time.hpp>
@@ -58,9 +57,7 @@
 #include "chat/line_splitter.hpp"
 #include "chat/room.hpp"
 #include "chat/session.hpp"
-#include "common/accept_loop.hpp"
-#include "common/service.hpp"
-#include "common/sharded.hpp"
+#include "common/run_service.hpp"
 
 namespace {
 
@@ -174,58 +171,12 @@ corio::task<> serve_client(corio::tcp_stream stream, chat::room& room) {
   close_in_order(stream);
 }
 
-// After the listener is closed, so the list of clients is final.
-corio::task<> close_clients(std::vector<corio::join_handle<>>& clients, chat::room& room) {
-  room.close();
-  for (auto& c : clients) c.request_stop();
-  for (auto& c : clients) co_await c;
-}
-
-corio::task<int> serve(examples::options opts, chat::room& room) {
-  // Watched before the line is printed: a script may signal as soon as it reads it.
-  corio::signal_set signals;
-  if (!signals.add(SIGINT) || !signals.add(SIGTERM)) co_return 1;
-  auto listener = corio::tcp_listener::bind(examples::loopback(opts));
-  auto bound = listener ? listener->local_address()
-                        : corio::result<corio::net::socket_address>(listener.error());
-  if (!bound) {
-    fmt::print(stderr, "listen: {}\n", bound.error().message());
-    co_return 1;
-  }
-  examples::announce(*bound);
-
-  std::vector<corio::join_handle<>> clients;
-  auto start = [&room](corio::tcp_stream s) { return serve_client(std::move(s), room); };
-  auto acceptor = corio::spawn(examples::accept_clients(*listener, clients, start));
-  auto received = co_await signals.wait();
-  acceptor.request_stop();
-  co_await acceptor;
-  examples::close_backlog(*listener);
-  listener->close();
-  co_await close_clients(clients, room);
-  co_return received ? 0 : 1;
-}
-
-// One worker's listener and the connections accepted on it; the room is everyone's.
-corio::task<> shard(corio::tcp_listener listener, chat::room& room) {
-  std::vector<corio::join_handle<>> clients;
-  auto start = [&room](corio::tcp_stream s) { return serve_client(std::move(s), room); };
-  co_await examples::accept_clients(listener, clients, start);  // until the shard is cancelled
-  examples::close_backlog(listener);
-  listener.close();
-  co_await close_clients(clients, room);
-}
-
-// Runs on the worker that is to own the listener (a socket belongs to its thread).
-corio::task<corio::result<examples::started_shard>> start_shard(corio::net::socket_address at,
-                                                                chat::room& room) {
-  corio::net::bind_options options;
-  options.reuse_port = true;
-  auto listener = corio::tcp_listener::bind(at, options);
-  if (!listener) co_return listener.error();
-  auto bound = listener->local_address();
-  if (!bound) co_return bound.error();
-  co_return examples::started_shard{*bound, corio::spawn(shard(std::move(*listener), room))};
+corio::task<int> serve(const examples::options& opts, corio::runtime& rt, chat::room& room) {
+  auto client = [&room](corio::tcp_stream s) { return serve_client(std::move(s), room); };
+  // Closing the room first: the members cancelled next are not announced as leaving, and each
+  // connection says "* server shutting down" instead.
+  co_return co_await examples::serve_until_signal(opts, examples::bind_tcp(rt, opts), client,
+                                                  [&room] { room.close(); });
 }
 
 }  // namespace
@@ -233,7 +184,6 @@ corio::task<corio::result<examples::started_shard>> start_shard(corio::net::sock
 int main(int argc, char** argv) {
   const auto opts = examples::parse_service_options(argc, argv, 1024);
   chat::room room;  // outlives the runtime that run_service makes and ends
-  return examples::run_service(
-      "chat_server", opts, [&room](examples::options o) { return serve(o, room); },
-      [&room](corio::net::socket_address at) { return start_shard(at, room); });
+  return examples::run_service(opts,
+                               [&](corio::runtime& rt) { return serve(opts, rt, room); });
 }

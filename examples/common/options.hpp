@@ -20,6 +20,7 @@
 namespace examples {
 
 struct options {
+  std::string_view program = "example";  // argv[0]'s last component, for messages
   std::uint16_t port = 0;
   corio::backend_kind backend = corio::backend_kind::automatic;
   unsigned threads = 1;
@@ -43,6 +44,7 @@ bool parse_number(std::string_view text, Int& out) {
 inline options parse_options(int argc, char** argv) {
   options o;
   const std::string_view program = argc > 0 ? argv[0] : "example";
+  o.program = program.substr(program.find_last_of('/') + 1);
   if (auto env = corio::backend_kind_from_env()) {
     o.backend = *env;
   } else {

@@ -5,6 +5,16 @@
 //     later in the run. echo_server and udp_echo take any N (corio::runtime).
 //   - They bind 127.0.0.1 only, and print `listening on 127.0.0.1:PORT` (the real port, also
 //     for --port 0) once ready, flushed, because scripts wait for exactly that line.
+//   - Signals (signals.hpp; every service, co_await and callback style alike):
+//       SIGINT, SIGTERM  stop accepting, close every connection in order (FIN), exit 0 within
+//                        2 s
+//       SIGHUP           ignored (the service outlives its terminal; there is nothing to
+//                        reload), instead of the default action that killed it
+//       SIGUSR1          one status line on stderr ("PROG: status: pid N, up S s, backend B,
+//                        T threads"), through examples::report_status(), the single hook for
+//                        anything more (e.g. a dump of the runtime's tasks); the service goes on
+//   - TCP services run on a corio::runtime with --threads workers through corio::tcp_server
+//     (run_service.hpp); with one worker there is one listener, without SO_REUSEPORT.
 #pragma once
 
 #include <algorithm>

@@ -23,7 +23,7 @@ import threading
 import time
 
 from harness import (IO_TIMEOUT, TICKS, Failure, Server, connect, expect, idle_ticks, reset,
-                     run_threads, send_in_thread)
+                     run_threads, send_in_thread, survives_hup_and_usr1)
 
 
 # ---------------------------------------------------------------- TCP helpers
@@ -367,6 +367,24 @@ def udp_signals(cmd, _args):
             print(f"{signal.Signals(signo).name}, 16 busy senders: exit 0 after {took:.3f} s")
 
 
+def tcp_hup_usr1(cmd, _args):
+    def answers():
+        roundtrip(srv.port)
+        return True
+
+    with Server(cmd) as srv:
+        survives_hup_and_usr1(srv, answers)
+
+
+def udp_hup_usr1(cmd, _args):
+    with Server(cmd) as srv, udp_client() as s:
+        def answers():
+            udp_roundtrip(s, srv.port, b"still there?")
+            return True
+
+        survives_hup_and_usr1(srv, answers)
+
+
 def udp_idle_cpu(cmd, _args):
     with Server(cmd) as srv, udp_client() as s:
         udp_roundtrip(s, srv.port, b"ping")
@@ -397,9 +415,9 @@ def bad_args(cmd, args):
 TCP_CHECKS = {"listen": tcp_listen, "echo": tcp_echo, "half_close": tcp_half_close,
               "reset": tcp_reset, "slow_reader": tcp_slow_reader, "signals": tcp_signals,
               "idle_cpu": tcp_idle_cpu, "emfile": tcp_emfile, "bad_args": bad_args,
-              "idle_connections": tcp_idle_connections}
+              "idle_connections": tcp_idle_connections, "hup_usr1": tcp_hup_usr1}
 UDP_CHECKS = {"listen": udp_listen, "echo": udp_echo, "signals": udp_signals,
-              "idle_cpu": udp_idle_cpu, "bad_args": bad_args}
+              "idle_cpu": udp_idle_cpu, "bad_args": bad_args, "hup_usr1": udp_hup_usr1}
 
 
 def main():

@@ -425,6 +425,22 @@ def check_sigterm(srv, command):
         close_all([alice, partial])
 
 
+def check_hup_usr1(srv):
+    alice, bob = joined(srv.port, "alice", "bob")
+
+    def answers():
+        alice.send("/who")
+        alice.expect_line("* here: alice, bob")
+        bob.send("still here")
+        alice.expect_line("<bob> still here")
+        return True
+
+    harness.survives_hup_and_usr1(srv, answers)
+    for c in (alice, bob):
+        expect(c.until_eof()[-1:] == ["* server shutting down"], f"{c.name}: no goodbye")
+    close_all([alice, bob])
+
+
 def check_idle_cpu(srv):
     people = joined(srv.port, "alice", "bob")
     people[0].send("hi")
@@ -450,6 +466,7 @@ CHECKS = {
     "reset": check_reset,
     "half_close": check_half_close,
     "sigterm": check_sigterm,
+    "hup_usr1": check_hup_usr1,
 }
 
 
@@ -466,6 +483,8 @@ def main():
         with Server(command) as srv:
             if name == "sigterm":
                 check_sigterm(srv, command)
+            elif name == "hup_usr1":
+                check_hup_usr1(srv)  # ends with SIGTERM itself
             elif name == "broadcast" and threads2:
                 check_broadcast_threads(srv)
             else:

@@ -22,7 +22,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from harness import (EXIT_LIMIT, IO_TIMEOUT, Connection, Failure, connect,  # noqa: E402
-                     expect, reset, run_check, send_in_thread)
+                     expect, reset, run_check, send_in_thread, survives_hup_and_usr1)
 
 MAX_BODY = 1 << 20
 HEAD_TIMEOUT = 10.0  # the server's limit for a request head to arrive
@@ -535,6 +535,10 @@ def check_reset(srv, _args):
     expect(exchange(srv.port, get(b"/plaintext")).status == 200, "new connection after resets")
 
 
+def check_hup_usr1(srv, _args):
+    survives_hup_and_usr1(srv, lambda: exchange(srv.port, get(b"/plaintext")).status == 200)
+
+
 CHECKS = {
     "plaintext": check_plaintext, "keepalive": check_keepalive, "pipelining": check_pipelining,
     "http10": check_http10, "connection_close": check_connection_close,
@@ -542,6 +546,7 @@ CHECKS = {
     "too_large": check_too_large, "chunked": check_chunked, "malformed": check_malformed,
     "header_too_large": check_header_too_large, "slowloris": check_slowloris,
     "pipeline_memory": check_pipeline_memory, "sigterm": check_sigterm, "reset": check_reset,
+    "hup_usr1": check_hup_usr1,
 }
 
 

@@ -18,7 +18,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from harness import (EXIT_LIMIT, IO_TIMEOUT, Connection, Failure, connect,  # noqa: E402
-                     expect, reset, run_check, run_threads)
+                     expect, reset, run_check, run_threads, survives_hup_and_usr1)
 
 
 def expect_eq(got, wanted, what):
@@ -415,12 +415,17 @@ def check_glob_blowup(srv, _args):
                   [b"appendonly", b"no"], "a long pattern that matches")
 
 
+def check_hup_usr1(srv, _args):
+    with Client(srv.port) as c:
+        survives_hup_and_usr1(srv, lambda: c.call("PING") == "PONG")
+
+
 CHECKS = {
     "commands": check_commands, "pipeline": check_pipeline, "inline": check_inline,
     "binary": check_binary, "expiry": check_expiry, "protocol_errors": check_protocol_errors,
     "limits": check_limits, "slow_reader": check_slow_reader, "reset": check_reset,
     "incr": check_incr, "sigterm_load": check_sigterm_load, "signals": check_signals,
-    "glob_blowup": check_glob_blowup,
+    "glob_blowup": check_glob_blowup, "hup_usr1": check_hup_usr1,
 }
 
 
@@ -437,7 +442,7 @@ def main():
     command = argv[split + 1:]
     # The checks that signal the server themselves are not stopped again.
     return run_check(args.check, command, lambda srv: CHECKS[args.check](srv, args),
-                     stop_after=args.check not in ("sigterm_load", "signals"))
+                     stop_after=args.check not in ("sigterm_load", "signals", "hup_usr1"))
 
 
 if __name__ == "__main__":

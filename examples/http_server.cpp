@@ -5,6 +5,11 @@
 //   GET|HEAD /plaintext  "Hello, World!"      GET|HEAD /  a line of text
 //   POST /echo           the request body     anything else: 404 (405 for a wrong method)
 //
+// Refusals come at once, not after a timeout: a request line without an HTTP/1.x version
+// (HTTP/0.9's "GET /") is 400 as soon as its line ends; with Expect: 100-continue, a body the
+// answer does not want (413, 404, 405) gets that final status and a close instead of a 100,
+// and a body /echo takes gets "100 Continue" first.
+//
 // The service shape is echo_server's: a corio::tcp_server runs one task per connection on
 // every worker (--threads N, --accept), and on SIGINT/SIGTERM it stops accepting and every
 // connection is cancelled and closed (each one closes in order, with a FIN).

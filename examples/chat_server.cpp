@@ -182,7 +182,8 @@ corio::task<int> serve(const examples::options& opts, corio::runtime& rt, chat::
 }  // namespace
 
 int main(int argc, char** argv) {
-  const auto opts = examples::parse_service_options(argc, argv, 1024);
+  const auto opts = examples::parse_service_options(
+      argc, argv, "Line-based chat room over TCP (nc 127.0.0.1 PORT)", 1024);
   chat::room room;  // outlives the runtime that run_service makes and ends
   return examples::run_service(opts,
                                [&](corio::runtime& rt) { return serve(opts, rt, room); });

@@ -43,6 +43,7 @@ corio::task<int> serve(const examples::options& opts, corio::runtime& rt) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const auto opts = examples::parse_service_options(argc, argv, 1024);
+  const auto opts = examples::parse_service_options(
+      argc, argv, "TCP echo server (coroutines): every byte back to its sender", 1024);
   return examples::run_service(opts, [&opts](corio::runtime& rt) { return serve(opts, rt); });
 }

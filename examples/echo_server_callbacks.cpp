@@ -179,7 +179,8 @@ struct server {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const auto opts = examples::parse_service_options(argc, argv);
+  const auto opts = examples::parse_service_options(
+      argc, argv, "TCP echo server on the callback event loop");
   auto loop = loop_type::create(examples::loop_options(opts));
   auto listener = corio::net::tcp_listener::bind(examples::loopback(opts));
   if (!loop || !listener) {

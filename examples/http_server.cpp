@@ -31,6 +31,7 @@ corio::task<int> serve(const examples::options& opts, corio::runtime& rt) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const auto opts = examples::parse_service_options(argc, argv, 1024);
+  const auto opts = examples::parse_service_options(
+      argc, argv, "HTTP/1.1 server: /plaintext, / and POST /echo, under hard limits", 1024);
   return examples::run_service(opts, [&opts](corio::runtime& rt) { return serve(opts, rt); });
 }

@@ -57,7 +57,8 @@ corio::task<int> serve(const examples::options& opts, corio::runtime& rt, kv::st
 }  // namespace
 
 int main(int argc, char** argv) {
-  const auto opts = examples::parse_service_options(argc, argv, 256);
+  const auto opts = examples::parse_service_options(
+      argc, argv, "Redis-protocol (RESP2) key-value server (redis-cli, redis-benchmark)", 256);
   kv::store db;  // outlives the runtime that run_service makes and joins
   return examples::run_service(opts,
                                [&](corio::runtime& rt) { return serve(opts, rt, db); });

@@ -73,12 +73,11 @@ corio::task<int> serve_threads(const examples::options& opts, corio::runtime& rt
 }  // namespace
 
 int main(int argc, char** argv) {
-  const auto opts = examples::parse_service_options(argc, argv, 1024);
-  if (opts.accept == corio::accept_distribution::round_robin) {
-    // A datagram has no connection to hand over: every worker receives on its own socket.
-    examples::usage_error(argc > 0 ? argv[0] : "udp_echo",
-                          "--accept round-robin: UDP has no connections to hand out");
-  }
+  // No --accept: a datagram has no connection to hand over, every worker receives on its own
+  // socket.
+  const auto opts = examples::parse_options(
+      argc, argv, {.port = true, .threads = true, .max_threads = 1024},
+      "UDP echo server: every datagram back to its sender");
   return examples::run_service(opts, [&opts](corio::runtime& rt) {
     return opts.threads > 1 ? serve_threads(opts, rt) : serve(opts);
   });

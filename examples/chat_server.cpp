@@ -21,17 +21,20 @@
 //     without the bye.
 //   - A line over 1024 bytes (without its terminator): ! line too long (limit 1024 bytes),
 //     then close.
-//   - A client that does not read: its outbox (256 lines) fills, and the next line for it drops
-//     it; others see `* alice left (too slow)`, and it gets `! dropped: too slow` if its socket
-//     still takes it, then close. The same if nothing could be written to it for 10 s.
+//   - A client that does not read: once 256 KiB for it wait unwritten (chat/room.hpp), the
+//     next line for it drops it; others see `* alice dropped (not reading)`, and it gets
+//     `! dropped: not reading` if its socket still takes it, then close. The same if nothing
+//     could be written to it for 10 s. A client that reads is never dropped, however much
+//     others send at once.
 //   - SIGINT/SIGTERM: the server stops accepting, sends `* server shutting down` where the
 //     socket takes it, closes every connection in order (FIN) and exits 0.
 //
 // Shape. Per connection, a reader task (the client's lines → chat::session → chat::room) and a
-// writer task (drains the connection's bounded channel into the socket); the room broadcasts
-// with try_send, never waiting for anyone. With --threads N > 1 each worker accepts on its own
-// SO_REUSEPORT listener (examples/common/sharded.hpp) and the one room is shared by all: its
-// mutex guards the members, and a channel sender works from any thread.
+// writer task (drains the connection's channel into the socket, everything queued in one
+// write); the room broadcasts with try_send, never waiting for anyone, and counts each
+// member's unwritten bytes. A corio::tcp_server runs the connections on every worker
+// (--threads N, --accept) and the one room is shared by all: its mutex guards the members, and
+// a channel sender works from any thread.
 #include <array>
 #include <chrono>
 #include <csignal>
@@ -45,7 +48,6 @@
 #include <vector>
 
 #include <corio/runtime.hpp>
-#include <corio/signal_set.hpp>
 #include <corio/sync/channel.hpp>
 #include <corio/tcp.hpp>
 #include <corio/time.hpp>
@@ -55,15 +57,16 @@
 #include "chat/line_splitter.hpp"
 #include "chat/room.hpp"
 #include "chat/session.hpp"
-#include "common/accept_loop.hpp"
-#include "common/service.hpp"
-#include "common/sharded.hpp"
+#include "common/run_service.hpp"
 
 namespace {
 
 using namespace std::chrono_literals;
 
-constexpr std::size_t outbox_lines = 256;
+// The outbox's line count is only a backstop: the byte budget (chat::unwritten_limit) drops a
+// member first unless its lines are tiny. The ring grows only as far as it is used.
+constexpr std::size_t outbox_lines = 16384;
+constexpr std::size_t write_batch = 64 * 1024;  // queued lines joined into one write, at most
 constexpr auto write_limit = 10s;  // a client that takes no byte for this long is dropped
 
 // The client's lines, until it quits, ends its stream, breaks the line limit or is cancelled.
@@ -71,7 +74,7 @@ corio::task<> read_lines(corio::tcp_stream& stream, chat::session& talk) {
   chat::line_splitter lines(chat::max_line);
   std::array<std::byte, 4096> buffer;
   talk.greet();
-  for (unsigned round = 1; talk.open(); ++round) {
+  while (talk.open()) {
     auto n = co_await stream.read(buffer);
     if (!n) break;  // reset, or cancelled
     if (*n == 0) {
@@ -85,26 +88,38 @@ corio::task<> read_lines(corio::tcp_stream& stream, chat::session& talk) {
       talk.handle(*line);
     }
     if (lines.too_long()) talk.line_too_long();
-    if (round % 16 == 0) co_await corio::yield();  // a flooding client must not starve others
+    // What one read broadcast is in the others' outboxes: let their writers (on this thread)
+    // take it before the next read adds more, so a burst never piles up read after read.
+    co_await corio::yield();
   }
   // Out of the room, and the outbox's last sender gone: the writer sends what is queued, then
   // sees the channel closed and ends.
   talk.leave();
 }
 
-// The only task that writes to the socket. `mid_line` tells the closing code whether the
-// stream stopped inside a line, after which nothing more may be written.
+// The only task that writes to the socket: each time, every line already queued (up to
+// write_batch bytes) in one write, so a burst costs its client a few system calls, not one a
+// line. `mid_line` tells the closing code whether the stream stopped inside a line, after which
+// nothing more may be written.
 corio::task<> write_lines(corio::tcp_stream& stream, corio::channel_receiver<chat::message> inbox,
                           chat::seat& place, bool& mid_line) {
+  std::string batch;  // reused: its capacity stays, so a steady conversation allocates nothing
   while (auto line = co_await inbox.recv()) {
+    batch.assign(**line);
+    while (batch.size() < write_batch) {
+      auto more = inbox.try_recv();
+      if (!more) break;  // empty for now, or closed (the next recv() says which)
+      batch += **more;
+    }
     mid_line = true;
     auto written = co_await corio::timeout(write_limit,
-                                           stream.write_all(std::as_bytes(std::span(**line))));
+                                           stream.write_all(std::as_bytes(std::span(batch))));
     if (!written) {
-      if (written.error() == std::errc::timed_out) place.drop("too slow");
-      else if (written.error() != std::errc::operation_canceled) place.drop("connection lost");
+      if (written.error() == std::errc::timed_out) place.drop(chat::not_reading);
+      else if (written.error() != std::errc::operation_canceled) place.drop(chat::connection_lost);
       co_return;
     }
+    place.written(batch.size());
     mid_line = false;
   }
 }
@@ -156,66 +171,20 @@ corio::task<> serve_client(corio::tcp_stream stream, chat::room& room) {
   close_in_order(stream);
 }
 
-// After the listener is closed, so the list of clients is final.
-corio::task<> close_clients(std::vector<corio::join_handle<>>& clients, chat::room& room) {
-  room.close();
-  for (auto& c : clients) c.request_stop();
-  for (auto& c : clients) co_await c;
-}
-
-corio::task<int> serve(examples::options opts, chat::room& room) {
-  // Watched before the line is printed: a script may signal as soon as it reads it.
-  corio::signal_set signals;
-  if (!signals.add(SIGINT) || !signals.add(SIGTERM)) co_return 1;
-  auto listener = corio::tcp_listener::bind(examples::loopback(opts));
-  auto bound = listener ? listener->local_address()
-                        : corio::result<corio::net::socket_address>(listener.error());
-  if (!bound) {
-    fmt::print(stderr, "listen: {}\n", bound.error().message());
-    co_return 1;
-  }
-  examples::announce(*bound);
-
-  std::vector<corio::join_handle<>> clients;
-  auto start = [&room](corio::tcp_stream s) { return serve_client(std::move(s), room); };
-  auto acceptor = corio::spawn(examples::accept_clients(*listener, clients, start));
-  auto received = co_await signals.wait();
-  acceptor.request_stop();
-  co_await acceptor;
-  examples::close_backlog(*listener);
-  listener->close();
-  co_await close_clients(clients, room);
-  co_return received ? 0 : 1;
-}
-
-// One worker's listener and the connections accepted on it; the room is everyone's.
-corio::task<> shard(corio::tcp_listener listener, chat::room& room) {
-  std::vector<corio::join_handle<>> clients;
-  auto start = [&room](corio::tcp_stream s) { return serve_client(std::move(s), room); };
-  co_await examples::accept_clients(listener, clients, start);  // until the shard is cancelled
-  examples::close_backlog(listener);
-  listener.close();
-  co_await close_clients(clients, room);
-}
-
-// Runs on the worker that is to own the listener (a socket belongs to its thread).
-corio::task<corio::result<examples::started_shard>> start_shard(corio::net::socket_address at,
-                                                                chat::room& room) {
-  corio::net::bind_options options;
-  options.reuse_port = true;
-  auto listener = corio::tcp_listener::bind(at, options);
-  if (!listener) co_return listener.error();
-  auto bound = listener->local_address();
-  if (!bound) co_return bound.error();
-  co_return examples::started_shard{*bound, corio::spawn(shard(std::move(*listener), room))};
+corio::task<int> serve(const examples::options& opts, corio::runtime& rt, chat::room& room) {
+  auto client = [&room](corio::tcp_stream s) { return serve_client(std::move(s), room); };
+  // Closing the room first: the members cancelled next are not announced as leaving, and each
+  // connection says "* server shutting down" instead.
+  co_return co_await examples::serve_until_signal(opts, examples::bind_tcp(rt, opts), client,
+                                                  [&room] { room.close(); });
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  const auto opts = examples::parse_service_options(argc, argv, 1024);
+  const auto opts = examples::parse_service_options(
+      argc, argv, "Line-based chat room over TCP (nc 127.0.0.1 PORT)", 1024);
   chat::room room;  // outlives the runtime that run_service makes and ends
-  return examples::run_service(
-      "chat_server", opts, [&room](examples::options o) { return serve(o, room); },
-      [&room](corio::net::socket_address at) { return start_shard(at, room); });
+  return examples::run_service(opts,
+                               [&](corio::runtime& rt) { return serve(opts, rt, room); });
 }

@@ -6,7 +6,7 @@
 #include <corio/sync/channel.hpp>
 #include <fmt/core.h>
 
-#include "common/service.hpp"
+#include "common/options.hpp"
 
 namespace {
 
@@ -22,7 +22,8 @@ corio::task<int> count(corio::channel_receiver<int> rx) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const auto opts = examples::parse_service_options(argc, argv);
+  const auto opts = examples::parse_options(
+      argc, argv, {}, "Sums messages sent into a channel before the runtime starts (co_await)");
   auto [tx, rx] = corio::make_unbounded_channel<int>();
   for (int i = 0; i < 5; ++i) {
     if (!tx.try_send(i)) return 1;

@@ -20,7 +20,8 @@ struct counter {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const auto opts = examples::parse_options(argc, argv);
+  const auto opts = examples::parse_options(
+      argc, argv, {}, "Sums messages posted before the event loop runs (callbacks)");
   auto loop = corio::event_loop<int>::create(examples::loop_options(opts));
   if (!loop) {
     fmt::print(stderr, "event loop: {}\n", loop.error().message());

@@ -4,6 +4,7 @@
 // is empty: a peer that stops reading our echoes stops being read (backpressure), so memory
 // stays bounded whatever it sends, and an idle connection costs a slot, not a buffer. Slots and
 // buffers are reused: nothing is allocated per message.
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <cstddef>
@@ -16,6 +17,7 @@
 #include <fmt/core.h>
 
 #include "common/service.hpp"
+#include "common/signals.hpp"
 
 namespace {
 
@@ -34,6 +36,7 @@ struct connection {
 };
 
 struct server {
+  const examples::options* opts = nullptr;  // for the status line
   corio::net::tcp_listener listener;
   std::vector<connection> slots;
   std::vector<std::size_t> free_slots;
@@ -67,7 +70,10 @@ struct server {
   }
 
   // SIGINT/SIGTERM: stop accepting, close every connection in order, then leave run().
-  void signal(loop_type& loop, corio::signal_info) {
+  // SIGHUP is ignored and SIGUSR1 reports status (common/signals.hpp).
+  void signal(loop_type& loop, corio::signal_info info) {
+    if (info.signo == SIGHUP) return;
+    if (info.signo == SIGUSR1) return examples::report_status(*opts);
     (void)loop.remove(listener);
     // Completed connections nobody accepted yet would be reset by close(): end them with a FIN.
     while (auto got = listener.accept()) (void)got->first.shutdown(corio::net::shutdown_how::write);
@@ -173,7 +179,8 @@ struct server {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const auto opts = examples::parse_service_options(argc, argv);
+  const auto opts = examples::parse_service_options(
+      argc, argv, "TCP echo server on the callback event loop");
   auto loop = loop_type::create(examples::loop_options(opts));
   auto listener = corio::net::tcp_listener::bind(examples::loopback(opts));
   if (!loop || !listener) {
@@ -181,10 +188,12 @@ int main(int argc, char** argv) {
     return 1;
   }
   server handler;
+  handler.opts = &opts;
   handler.listener = std::move(*listener);
   auto bound = handler.listener.local_address();
   if (!bound || !loop->add(handler.listener, listener_token, corio::interest::readable) ||
-      !loop->watch_signal(SIGINT) || !loop->watch_signal(SIGTERM)) {
+      !std::ranges::all_of(examples::service_signals,
+                           [&](int signo) { return loop->watch_signal(signo).has_value(); })) {
     fmt::print(stderr, "event loop setup failed\n");
     return 1;
   }

@@ -6,7 +6,7 @@
 #include <corio/sync/channel.hpp>
 #include <fmt/core.h>
 
-#include "common/service.hpp"
+#include "common/options.hpp"
 
 namespace {
 
@@ -20,7 +20,8 @@ corio::task<int> print_one(corio::channel_receiver<std::string> rx) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const auto opts = examples::parse_service_options(argc, argv);
+  const auto opts = examples::parse_options(
+      argc, argv, {}, "Prints a message sent into a channel before the runtime starts (co_await)");
   // Senders work from any thread, corio or not, so main can send before anything runs.
   auto [tx, rx] = corio::make_unbounded_channel<std::string>();
   if (!tx.try_send(std::string("Hello"))) return 1;

@@ -18,7 +18,8 @@ struct printer {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const auto opts = examples::parse_options(argc, argv);
+  const auto opts = examples::parse_options(
+      argc, argv, {}, "Prints a message posted before the event loop runs (callbacks)");
   auto loop = corio::event_loop<std::string>::create(examples::loop_options(opts));
   if (!loop) {
     fmt::print(stderr, "event loop: {}\n", loop.error().message());

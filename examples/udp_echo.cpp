@@ -1,6 +1,6 @@
 // UDP echo with coroutines: every datagram, 0 to 65,507 bytes, goes back to its sender as is.
-// One task echoes; main waits for SIGINT/SIGTERM, cancels it through its join handle and waits
-// for it to finish. With --threads N > 1 every worker of a corio::runtime echoes on its own
+// One task echoes; main waits for SIGINT/SIGTERM (signals as in common/signals.hpp), cancels
+// it through its join handle and waits for it to finish. With --threads N > 1 every worker of a corio::runtime echoes on its own
 // SO_REUSEPORT socket bound to the one port (corio::udp_server; the kernel spreads senders
 // among them).
 #include <chrono>
@@ -17,8 +17,7 @@
 #include <corio/udp.hpp>
 #include <fmt/core.h>
 
-#include "common/service.hpp"
-#include "common/sharded.hpp"
+#include "common/run_service.hpp"
 
 namespace {
 
@@ -44,9 +43,10 @@ corio::task<> echo(corio::udp_socket& socket) {
   }
 }
 
-corio::task<int> serve(examples::options opts) {
+// One thread: one socket, without SO_REUSEPORT (a second server on the port fails to bind).
+corio::task<int> serve(const examples::options& opts) {
   corio::signal_set signals;  // before the line is printed: a script may signal right after it
-  if (!signals.add(SIGINT) || !signals.add(SIGTERM)) co_return 1;
+  if (!examples::watch_service_signals(signals)) co_return 1;
   auto socket = corio::udp_socket::bind(examples::loopback(opts));
   auto bound = socket ? socket->local_address()
                       : corio::result<corio::net::socket_address>(socket.error());
@@ -57,7 +57,7 @@ corio::task<int> serve(examples::options opts) {
   examples::announce(*bound);
 
   auto echoer = corio::spawn(echo(*socket));  // *socket outlives it: we await it below
-  auto received = co_await signals.wait();
+  auto received = co_await examples::until_stop_signal(signals, opts);
   echoer.request_stop();
   co_await echoer;
   co_return received ? 0 : 1;
@@ -65,19 +65,20 @@ corio::task<int> serve(examples::options opts) {
 
 // --threads N > 1: a corio::udp_server gives every worker its own SO_REUSEPORT socket and
 // runs echo() on each.
-corio::task<int> serve_threads(examples::options opts, corio::runtime& rt) {
+corio::task<int> serve_threads(const examples::options& opts, corio::runtime& rt) {
   co_return co_await examples::serve_until_signal(
-      corio::udp_server::bind(rt, examples::loopback(opts)), echo);
+      opts, corio::udp_server::bind(rt, examples::loopback(opts)), echo);
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  const auto opts = examples::parse_service_options(argc, argv, 1024);
-  if (opts.accept == corio::accept_distribution::round_robin) {
-    // A datagram has no connection to hand over: every worker receives on its own socket.
-    examples::usage_error(argc > 0 ? argv[0] : "udp_echo",
-                          "--accept round-robin: UDP has no connections to hand out");
-  }
-  return examples::run_service_on_runtime("udp_echo", opts, serve, serve_threads);
+  // No --accept: a datagram has no connection to hand over, every worker receives on its own
+  // socket.
+  const auto opts = examples::parse_options(
+      argc, argv, {.port = true, .threads = true, .max_threads = 1024},
+      "UDP echo server: every datagram back to its sender");
+  return examples::run_service(opts, [&opts](corio::runtime& rt) {
+    return opts.threads > 1 ? serve_threads(opts, rt) : serve(opts);
+  });
 }

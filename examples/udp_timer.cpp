@@ -13,7 +13,7 @@
 #include <corio/when.hpp>
 #include <fmt/core.h>
 
-#include "common/service.hpp"
+#include "common/options.hpp"
 
 namespace {
 
@@ -68,7 +68,9 @@ corio::task<int> run(corio::channel_receiver<int> increments, std::chrono::milli
 }  // namespace
 
 int main(int argc, char** argv) {
-  const auto opts = examples::parse_service_options(argc, argv);
+  const auto opts = examples::parse_options(
+      argc, argv, {.interval = true},
+      "Channel messages, a periodic timer and UDP on one thread (co_await)");
   auto [tx, rx] = corio::make_unbounded_channel<int>();
   for (int i = 0; i < 5; ++i) {
     if (!tx.try_send(i)) return 1;

@@ -65,7 +65,9 @@ struct app {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const auto opts = examples::parse_options(argc, argv);
+  const auto opts = examples::parse_options(
+      argc, argv, {.interval = true},
+      "Channel messages, a re-arming timeout and UDP on one loop (callbacks)");
   auto loop = corio::event_loop<int>::create(examples::loop_options(opts));
   const corio::net::socket_address local(corio::net::ip_address::loopback_v4(), 0);
   auto receiver = corio::net::udp_socket::bind(local);

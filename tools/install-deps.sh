@@ -3,7 +3,7 @@
 # Extra package names may be passed as arguments (the bench adds its peers).
 set -euo pipefail
 # The last line: the real clients the services are tested with (tools/real_clients.sh).
-packages=(meson ninja-build g++ clang-14 pkg-config python3 liburing-dev libfmt-dev
+packages=(meson ninja-build g++ clang-14 pkg-config python3 liburing-dev libfmt-dev libcli11-dev
           libgtest-dev libgmock-dev libbenchmark-dev
           curl wrk apache2-utils nghttp2-client redis-tools netcat-openbsd "$@")
 missing=()

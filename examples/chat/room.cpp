@@ -24,13 +24,31 @@ std::string seat::reason() const {
   return reason_;
 }
 
+seat::send_result seat::send(outbox& out, const message& line) {
+  const std::size_t n = line->size();
+  if (unwritten_.fetch_add(n, std::memory_order_relaxed) + n > limit_) {
+    written(n);
+    return send_result::not_reading;
+  }
+  auto sent = out.try_send(line);
+  if (sent) return send_result::queued;
+  written(n);
+  // Full (the line-count backstop of the outbox): not reading. Closed: its writer ended.
+  return sent.error() == corio::error::channel_closed ? send_result::gone
+                                                      : send_result::not_reading;
+}
+
+void seat::written(std::size_t bytes) noexcept {
+  unwritten_.fetch_sub(bytes, std::memory_order_relaxed);
+}
+
 bool room::join(std::string_view nick, const std::shared_ptr<seat>& who, outbox out,
                 std::string_view welcome) {
   std::lock_guard guard(lock_);
   if (members_.contains(nick)) return false;
   // A welcome that does not fit is a client that already stopped reading; its next line
-  // will find the queue full and drop it.
-  (void)out.try_send(make_line(welcome));
+  // will find no room either and drop it.
+  (void)who->send(out, make_line(welcome));
   broadcast(nullptr, make_line(fmt::format("* {} joined", nick)));
   members_.emplace(std::string(nick), member{who, std::move(out)});
   return true;
@@ -57,7 +75,8 @@ void room::leave(const seat& who, std::string_view nick) {
   std::lock_guard guard(lock_);
   if (!holds(who, nick)) return;
   members_.erase(members_.find(nick));
-  if (!closing_) broadcast(nullptr, make_line(fmt::format("* {} left", nick)));
+  // Its writer may have given up on it (nothing written for a long time): say so.
+  if (!closing_) broadcast(nullptr, departure(nick, who.reason() == not_reading));
 }
 
 std::string room::who() const {
@@ -94,13 +113,17 @@ bool room::holds(const seat& who, std::string_view nick) const {
 // Under lock_. Telling the others that someone was dropped may drop more of them; every round
 // after the first removes a member, so this ends.
 void room::broadcast(const seat* except, const message& line) {
-  std::vector<std::pair<std::string, bool>> dropped;  // nickname, too slow (else already gone)
+  std::vector<std::pair<std::string, bool>> dropped;  // nickname, not reading (else gone)
   send_round(except, line, dropped);
   for (std::size_t i = 0; i < dropped.size() && !closing_; ++i) {
     const auto& [nick, slow] = dropped[i];
-    send_round(nullptr, make_line(fmt::format("* {} left{}", nick, slow ? " (too slow)" : "")),
-               dropped);
+    send_round(nullptr, departure(nick, slow), dropped);
   }
+}
+
+message room::departure(std::string_view nick, bool not_reading) {
+  return make_line(not_reading ? fmt::format("* {} dropped (not reading)", nick)
+                               : fmt::format("* {} left", nick));
 }
 
 void room::send_round(const seat* except, const message& line,
@@ -110,14 +133,14 @@ void room::send_round(const seat* except, const message& line,
       ++it;
       continue;
     }
-    auto sent = it->second.out.try_send(line);
-    if (sent) {
+    const auto sent = it->second.place->send(it->second.out, line);
+    if (sent == seat::send_result::queued) {
       ++it;
       continue;
     }
-    // Full: the client is not reading. Closed: its writer already ended. Either way it goes.
-    const bool slow = sent.error() != corio::error::channel_closed;
-    it->second.place->drop(slow ? "too slow" : "connection lost");
+    // Not reading, or its writer already ended: either way it goes.
+    const bool slow = sent == seat::send_result::not_reading;
+    it->second.place->drop(slow ? not_reading : connection_lost);
     dropped.emplace_back(it->first, slow);
     it = members_.erase(it);
   }

@@ -75,11 +75,18 @@ void session::leave() {
 
 void session::reply(std::string_view text) {
   if (!open_) return;
-  // Our own replies follow the room's rule: a client with a full outbox is not reading.
-  if (!self_.try_send(make_line(text))) {
-    place_->drop("too slow");
-    leave();
+  // Our own replies follow the room's rule (room.hpp): counted until written.
+  switch (place_->send(self_, make_line(text))) {
+    case seat::send_result::queued:
+      return;
+    case seat::send_result::not_reading:
+      place_->drop(not_reading);
+      break;
+    case seat::send_result::gone:
+      place_->drop(connection_lost);
+      break;
   }
+  leave();
 }
 
 void session::choose_nick(std::string_view nick) {

@@ -1,19 +1,27 @@
-// What the network services (and the co_await examples, which share their runtime limits) add
-// to the shared command line (options.hpp), in one place so every program keeps the same contract:
-//   - --threads N>1 (in programs that pass max_threads 1) and a backend this build lacks are
-//     refused up front: exit 2 and a usage line, like any other bad flag, instead of a failure
-//     later in the run. echo_server and udp_echo take any N (corio::runtime).
+// What the network services share beyond the command line (options.hpp), in one place so every
+// program keeps the same contract:
+//   - --threads N above what the program runs on (1 for echo_server_callbacks) and a backend
+//     this build lacks are refused up front: exit 2 and a usage line, like any other bad flag,
+//     instead of a failure later in the run. `--help` lists the program's own flags, exit 0.
 //   - They bind 127.0.0.1 only, and print `listening on 127.0.0.1:PORT` (the real port, also
 //     for --port 0) once ready, flushed, because scripts wait for exactly that line.
+//   - Signals (signals.hpp; every service, co_await and callback style alike):
+//       SIGINT, SIGTERM  stop accepting, close every connection in order (FIN), exit 0 within
+//                        2 s
+//       SIGHUP           ignored (the service outlives its terminal; there is nothing to
+//                        reload), instead of the default action that killed it
+//       SIGUSR1          one status line on stderr ("PROG: status: pid N, up S s, backend B,
+//                        T threads"), through examples::report_status(), the single hook for
+//                        anything more (e.g. a dump of the runtime's tasks); the service goes on
+//   - TCP services run on a corio::runtime with --threads workers through corio::tcp_server
+//     (run_service.hpp); with one worker there is one listener, without SO_REUSEPORT.
 #pragma once
 
-#include <algorithm>
-#include <coroutine>
 #include <cstdio>
-#include <string_view>
+#include <string>
 #include <system_error>
+#include <utility>
 
-#include <corio/detail/executor.hpp>
 #include <corio/net/address.hpp>
 #include <corio/reactor.hpp>
 #include <fmt/core.h>
@@ -22,21 +30,12 @@
 
 namespace examples {
 
-// parse_options plus the checks above. Exits with status 2 on anything it cannot serve.
-inline options parse_service_options(int argc, char** argv, unsigned max_threads = 1) {
-  options o = parse_options(argc, argv);
-  const std::string_view program = argc > 0 ? argv[0] : "example";
-  if (o.threads > max_threads) {
-    usage_error(program, fmt::format("--threads {}: this program runs on at most {}", o.threads,
-                                     max_threads));
-  }
-  const auto built = corio::built_backends();
-  if (o.backend != corio::backend_kind::automatic &&
-      std::find(built.begin(), built.end(), o.backend) == built.end()) {
-    usage_error(program, fmt::format("backend {} is not built into this corio",
-                                     corio::to_string(o.backend)));
-  }
-  return o;
+// The services' command line (options.hpp): --port, --backend, --threads (1..max_threads) and,
+// when they can use more than one thread, --accept. Exits 0 after --help, 2 on anything else
+// it cannot serve.
+inline options parse_service_options(int argc, char** argv, std::string description,
+                                     unsigned max_threads = 1) {
+  return parse_options(argc, argv, service_flags(max_threads), std::move(description));
 }
 
 // Where the services listen: loopback only, so an example never opens a port to the network.

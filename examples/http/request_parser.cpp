@@ -146,6 +146,13 @@ step request_parser::head(std::string_view data) noexcept {
     if (lf == line_start_ || data[lf - 1] != '\r') return fail(status::bad_request);  // bare LF
     i = lf + 1;
     if (lf - 1 != line_start_) {
+      // The request line is judged as soon as it ends, not with the head: a line the server
+      // will refuse anyway (an HTTP/0.9 "GET /", garbage) is answered now instead of after the
+      // head timeout, since such a client never sends the blank line that ends a head.
+      if (line_start_ == head_start_) {
+        const status s = parse_request_line(data.substr(line_start_, lf - 1 - line_start_));
+        if (s != status::ok) return fail(s);
+      }
       line_start_ = i;
       continue;
     }
@@ -205,6 +212,7 @@ status request_parser::parse_request_line(std::string_view line) noexcept {
   if (sp1 == std::string_view::npos) return status::bad_request;
   const auto rest = line.substr(sp1 + 1);
   const auto sp2 = rest.find(' ');
+  // Also HTTP/0.9's "GET /": without a version it is not an HTTP/1.x request line.
   if (sp2 == std::string_view::npos) return status::bad_request;
   request_.method_text = line.substr(0, sp1);
   request_.target = rest.substr(0, sp2);

@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "glob.hpp"
 #include "number.hpp"
 
 namespace kv {
@@ -107,22 +108,6 @@ void flushall(command_context& ctx, args argv) {
 
 void command(command_context& ctx, args argv);
 
-// Glob with * and ?, case-insensitive, enough for CONFIG GET patterns.
-bool glob_match(std::string_view pattern, std::string_view name) {
-  if (pattern.empty()) return name.empty();
-  if (pattern.front() == '*') {
-    for (std::size_t skip = 0; skip <= name.size(); ++skip) {
-      if (glob_match(pattern.substr(1), name.substr(skip))) return true;
-    }
-    return false;
-  }
-  if (name.empty()) return false;
-  const char p = pattern.front();
-  // `name` is lowercase.
-  const bool same = p == '?' || equals_ignore_case(std::string_view(&p, 1), name.substr(0, 1));
-  return same && glob_match(pattern.substr(1), name.substr(1));
-}
-
 void config(command_context& ctx, args argv) {
   if (!equals_ignore_case(argv[1], "get")) return reply_unknown_subcommand(ctx, argv[1], "CONFIG");
   if (argv.size() < 3) return reply_arity(ctx, "config|get");
@@ -132,8 +117,8 @@ void config(command_context& ctx, args argv) {
   std::vector<std::pair<std::string_view, std::string_view>> found;
   for (const auto& [name, value] : known) {
     for (std::size_t i = 2; i < argv.size(); ++i) {
-      // Patterns are short in practice; a long one is not worth a recursive match.
-      if (argv[i].size() <= 64 && glob_match(argv[i], name)) {
+      // Any length: the match is bounded by pattern x name (glob.hpp), as in Redis.
+      if (glob_match(argv[i], name, glob_case::insensitive)) {
         found.emplace_back(name, value);
         break;
       }

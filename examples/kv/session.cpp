@@ -93,9 +93,15 @@ corio::task<> serve_client(corio::tcp_stream stream, store& db, session_options 
   }
   if (closing) {
     co_await close_gracefully(stream, buffer);
-  } else {
-    stream.close();
+    co_return;
   }
+  // End of stream, a reset, or cancelled (the server stops): still a FIN rather than a reset
+  // for input that already arrived, drained without waiting.
+  (void)stream.shutdown_write();
+  const auto span = std::as_writable_bytes(std::span(buffer));
+  for (int k = 0; k < 16 && stream.raw().read(span).value_or(0) > 0; ++k) {
+  }
+  stream.close();
 }
 
 }  // namespace kv

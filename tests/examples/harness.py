@@ -154,6 +154,32 @@ def run_check(name, command, check, stop_after=True):
     return 0
 
 
+def survives_hup_and_usr1(server, answers, limit=5.0):
+    """The services' signal contract (examples/common/signals.hpp): SIGHUP is ignored, SIGUSR1
+    prints one status line on stderr, and neither stops the service. `answers()` must get a
+    reply from it. Ends with SIGTERM: exit 0 in time. Twice, so a handler that works only once
+    fails. The status line (printed after SIGHUP was handled: lower signals are delivered
+    first) is the only thing waited for, under a deadline."""
+    expect(answers(), "no answer before the signals")
+    wanted = f"status: pid {server.proc.pid},"
+    for round_ in (1, 2):
+        server.proc.send_signal(signal.SIGHUP)
+        server.proc.send_signal(signal.SIGUSR1)
+        deadline = time.monotonic() + limit
+        while server.stderr_text().count(wanted) < round_:
+            left = deadline - time.monotonic()
+            expect(server.alive(), f"died of SIGHUP/SIGUSR1: exit {server.proc.poll()}")
+            expect(left > 0, f"no status line #{round_} within {limit} s: "
+                             f"{server.stderr_text()!r}")
+            with server._stderr_lock:
+                server._stderr_lock.wait(timeout=min(left, 0.2))
+        expect(server.alive(), f"died after SIGHUP/SIGUSR1: exit {server.proc.poll()}")
+        expect(answers(), f"no answer after SIGHUP and SIGUSR1 (round {round_})")
+    line = next(ln for ln in server.stderr_text().splitlines() if wanted in ln)
+    print(f"SIGHUP ignored, SIGUSR1 said: {line}")
+    server.expect_exit(signal.SIGTERM)
+
+
 def idle_ticks(server, window=1.0):
     before = server.cpu_ticks()
     time.sleep(window)  # a measurement window, not a synchronisation

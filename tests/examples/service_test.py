@@ -2,9 +2,11 @@
 """Contract tests for the example network services (echo_server, echo_server_callbacks,
 udp_echo). Standard library only.
 
-usage: service_test.py CHECK [--udp] [--multi-thread] [--built-backends a,b] -- PROGRAM [ARGS...]
+usage: service_test.py CHECK [--udp] [--multi-thread] [--built-backends a,b]
+                       [--lists F,G --omits H] -- PROGRAM [ARGS...]
 
 --multi-thread: the program accepts --threads N > 1 (so bad_args does not expect it refused).
+--lists, --omits: the flags the `help` check (any program) wants in --help, and not in it.
 
 Every check starts the program itself with `--port` added (0 unless it tests a port), waits
 for its `listening on 127.0.0.1:PORT` line (never a fixed sleep), and stops only the processes
@@ -23,7 +25,7 @@ import threading
 import time
 
 from harness import (IO_TIMEOUT, TICKS, Failure, Server, connect, expect, idle_ticks, reset,
-                     run_threads, send_in_thread)
+                     run_threads, send_in_thread, survives_hup_and_usr1)
 
 
 # ---------------------------------------------------------------- TCP helpers
@@ -367,6 +369,24 @@ def udp_signals(cmd, _args):
             print(f"{signal.Signals(signo).name}, 16 busy senders: exit 0 after {took:.3f} s")
 
 
+def tcp_hup_usr1(cmd, _args):
+    def answers():
+        roundtrip(srv.port)
+        return True
+
+    with Server(cmd) as srv:
+        survives_hup_and_usr1(srv, answers)
+
+
+def udp_hup_usr1(cmd, _args):
+    with Server(cmd) as srv, udp_client() as s:
+        def answers():
+            udp_roundtrip(s, srv.port, b"still there?")
+            return True
+
+        survives_hup_and_usr1(srv, answers)
+
+
 def udp_idle_cpu(cmd, _args):
     with Server(cmd) as srv, udp_client() as s:
         udp_roundtrip(s, srv.port, b"ping")
@@ -377,7 +397,35 @@ def udp_idle_cpu(cmd, _args):
 
 # ---------------------------------------------------------------- both
 
+def run_args(cmd, extra):
+    return subprocess.run(cmd + extra, capture_output=True, text=True, timeout=10, check=False)
+
+
+def help_lists(cmd, lists, omits):
+    """--help prints the program's own options on stdout and exits 0."""
+    done = run_args(cmd, ["--help"])
+    expect(done.returncode == 0, f"--help: exit {done.returncode}; stderr {done.stderr!r}")
+    for flag in lists:
+        expect(flag in done.stdout, f"--help does not list {flag}: {done.stdout!r}")
+    for flag in omits:
+        expect(flag not in done.stdout, f"--help lists {flag}, which this program has not")
+    expect(done.stderr == "", f"--help wrote on stderr: {done.stderr!r}")
+    print(f"--help: {len(done.stdout.splitlines())} lines, lists {', '.join(lists)}")
+
+
+def help_check(cmd, args):
+    help_lists(cmd, [f for f in args.lists.split(",") if f], [f for f in args.omits.split(",") if f])
+    done = run_args(cmd, ["--bogus"])
+    expect(done.returncode == 2, f"--bogus: exit {done.returncode}, want 2")
+    expect("unknown option --bogus" in done.stderr, f"--bogus: {done.stderr!r}")
+
+
 def bad_args(cmd, args):
+    help_lists(cmd, ["--port", "--backend", "--threads"], ["--interval-ms"])
+    for extra in (["--bogus"], ["--bogus", "1"], ["--port", "1", "--bogus"]):
+        done = run_args(cmd, extra)
+        expect(done.returncode == 2, f"{extra}: exit {done.returncode}, want 2")
+        expect("unknown option --bogus" in done.stderr, f"{extra}: {done.stderr!r}")
     too_many = "100000" if args.multi_thread else "2"
     cases = [["--bogus", "1"], ["--port", "abc"], ["--port", "70000"], ["--threads", "0"],
              ["--threads", too_many], ["--backend", "nope"], ["--port"], ["--accept", "sideways"]]
@@ -386,8 +434,7 @@ def bad_args(cmd, args):
     if "io_uring" not in args.built_backends.split(","):
         cases.append(["--backend", "io_uring"])
     for extra in cases:
-        done = subprocess.run(cmd + extra, capture_output=True, text=True, timeout=10,
-                              check=False)
+        done = run_args(cmd, extra)
         expect(done.returncode == 2, f"{extra}: exit {done.returncode}, want 2")
         expect("usage:" in done.stderr, f"{extra}: no usage line on stderr: {done.stderr!r}")
         expect(done.stdout == "", f"{extra}: printed {done.stdout!r} on stdout")
@@ -397,9 +444,9 @@ def bad_args(cmd, args):
 TCP_CHECKS = {"listen": tcp_listen, "echo": tcp_echo, "half_close": tcp_half_close,
               "reset": tcp_reset, "slow_reader": tcp_slow_reader, "signals": tcp_signals,
               "idle_cpu": tcp_idle_cpu, "emfile": tcp_emfile, "bad_args": bad_args,
-              "idle_connections": tcp_idle_connections}
+              "idle_connections": tcp_idle_connections, "hup_usr1": tcp_hup_usr1}
 UDP_CHECKS = {"listen": udp_listen, "echo": udp_echo, "signals": udp_signals,
-              "idle_cpu": udp_idle_cpu, "bad_args": bad_args}
+              "idle_cpu": udp_idle_cpu, "bad_args": bad_args, "hup_usr1": udp_hup_usr1}
 
 
 def main():
@@ -409,9 +456,12 @@ def main():
     parser.add_argument("--udp", action="store_true")
     parser.add_argument("--multi-thread", action="store_true")
     parser.add_argument("--built-backends", default="epoll")
+    parser.add_argument("--lists", default="--backend")  # the help check's flags
+    parser.add_argument("--omits", default="")
     args = parser.parse_args(sys.argv[1:split])
     command = sys.argv[split + 1:]
     checks = UDP_CHECKS if args.udp else TCP_CHECKS
+    checks = dict(checks, help=help_check)
     if args.check not in checks:
         print(f"unknown check {args.check}; known: {', '.join(checks)}", file=sys.stderr)
         return 1

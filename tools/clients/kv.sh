@@ -71,6 +71,12 @@ check "wrong arity" "ERR wrong number of arguments for 'get' command" "$(cli get
 printf 'a\0b\r\nc' | cli -x set bin >/dev/null
 check "binary value through -x" " 61 00 62 0d 0a 63 0a" "$(cli --raw get bin | od -An -tx1 | tr -d '\n')"
 check "FLUSHALL" "OK" "$(cli flushall)"
+# Issue 17's reproduction: 63 stars and an 'x' froze a worker (exponential glob). Bounded by
+# a 2 s timeout of its own; PING from another connection must answer right after.
+stars=$(printf '*%.0s' $(seq 63))
+check "CONFIG GET with 63 stars answers in time" "" \
+  "$(timeout 2 redis-cli -h 127.0.0.1 -p "$port" config get "${stars}x" || echo timed out)"
+check "PING after the pattern" "PONG" "$(cli ping)"
 
 # redis-benchmark: -q prints one line per test; errors show up as "Error"/"ERR" lines, and a
 # test that could not run prints nothing for itself.

@@ -16,21 +16,26 @@ namespace {
 
 // A member as its connection would see it: a seat and the receiving end of its outbox.
 struct client {
-  explicit client(std::size_t capacity = 64) {
+  explicit client(std::size_t capacity = 64, std::size_t byte_limit = chat::unwritten_limit)
+      : place(std::make_shared<chat::seat>(byte_limit)) {
     auto [tx, rx] = corio::make_channel<chat::message>(capacity);
     out = std::move(tx);
     inbox.emplace(std::move(rx));
   }
-  std::shared_ptr<chat::seat> place = std::make_shared<chat::seat>();
+  std::shared_ptr<chat::seat> place;
   std::optional<chat::outbox> out;
   std::optional<corio::channel_receiver<chat::message>> inbox;
 
   bool join(chat::room& r, std::string_view nick) {
     return r.join(nick, place, *out, "welcome");
   }
+  // Reads what is queued, as its writer would: the bytes count as written.
   std::vector<std::string> lines() {
     std::vector<std::string> got;
-    while (auto m = inbox->try_recv()) got.push_back(**m);
+    while (auto m = inbox->try_recv()) {
+      place->written((*m)->size());
+      got.push_back(**m);
+    }
     return got;
   }
 };
@@ -116,10 +121,10 @@ TEST(room, a_member_whose_outbox_is_full_is_dropped_and_the_others_keep_going) {
   // slow holds "welcome" and "* talker joined": two more lines fill it, the third drops it.
   for (int i = 0; i < 3; ++i) r.say(*talker.place, "talker", std::to_string(i));
   EXPECT_TRUE(slow.place->dropped().is_set());
-  EXPECT_EQ(slow.place->reason(), "too slow");
+  EXPECT_EQ(slow.place->reason(), "not reading");
   EXPECT_EQ(fast.lines(), (lines{"<talker> 0\r\n", "<talker> 1\r\n", "<talker> 2\r\n",
-                                 "* slow left (too slow)\r\n"}));
-  EXPECT_EQ(talker.lines(), lines{"* slow left (too slow)\r\n"});
+                                 "* slow dropped (not reading)\r\n"}));
+  EXPECT_EQ(talker.lines(), lines{"* slow dropped (not reading)\r\n"});
   EXPECT_EQ(r.who(), "fast, talker");
   r.say(*talker.place, "talker", "still here");
   EXPECT_EQ(fast.lines(), lines{"<talker> still here\r\n"});
@@ -133,11 +138,61 @@ TEST(room, news_of_a_drop_that_overflows_others_drops_them_too) {
   // a is full (welcome and three joins), b one short of it: the line fills b and drops a, and
   // the news that a left then drops b.
   r.say(*talker.place, "talker", "overflow");
-  EXPECT_EQ(a.place->reason(), "too slow");
-  EXPECT_EQ(b.place->reason(), "too slow");
+  EXPECT_EQ(a.place->reason(), "not reading");
+  EXPECT_EQ(b.place->reason(), "not reading");
   EXPECT_EQ(r.who(), "keeper, talker");
   EXPECT_EQ(keeper.lines(), (lines{"welcome\r\n", "* talker joined\r\n", "<talker> overflow\r\n",
-                                   "* a left (too slow)\r\n", "* b left (too slow)\r\n"}));
+                                   "* a dropped (not reading)\r\n",
+                                   "* b dropped (not reading)\r\n"}));
+}
+
+// Issue 17: one read of a burst (300 two-byte lines) is broadcast before any writer runs; a
+// 256-line outbox dropped every member who was reading. Bytes, not lines, decide now.
+TEST(room, a_burst_of_short_lines_drops_no_member_who_reads) {
+  chat::room r;
+  client talker(16384), a(16384), b(16384);
+  ASSERT_TRUE(talker.join(r, "talker") && a.join(r, "a") && b.join(r, "b"));
+  (void)a.lines(), (void)b.lines();
+  for (int i = 0; i < 300; ++i) r.say(*talker.place, "talker", "x");
+  EXPECT_FALSE(a.place->dropped().is_set());
+  EXPECT_FALSE(b.place->dropped().is_set());
+  EXPECT_EQ(a.lines().size(), 300u);
+  EXPECT_EQ(b.lines().size(), 300u);
+  EXPECT_EQ(a.place->unwritten(), 0u);
+  EXPECT_EQ(r.who(), "a, b, talker");
+}
+
+TEST(room, a_member_is_dropped_by_unwritten_bytes_and_reading_frees_them) {
+  chat::room r;
+  client talker, reader(64, 100), idle(64, 100);
+  ASSERT_TRUE(talker.join(r, "talker") && reader.join(r, "reader") && idle.join(r, "idle"));
+  (void)talker.lines(), (void)reader.lines();
+  ASSERT_EQ(idle.place->unwritten(), std::string_view("welcome\r\n").size());
+  // "<talker> ..." lines of 31 bytes after a 9-byte welcome: the reader keeps up, idle passes
+  // 100 bytes at the third.
+  const std::string text(20, 'z');
+  const std::string said = "<talker> " + text + "\r\n";
+  for (int i = 0; i < 2; ++i) {
+    r.say(*talker.place, "talker", text);
+    EXPECT_EQ(reader.lines(), lines{said}) << i;
+  }
+  EXPECT_FALSE(idle.place->dropped().is_set());
+  r.say(*talker.place, "talker", text);
+  EXPECT_FALSE(reader.place->dropped().is_set());
+  EXPECT_EQ(idle.place->reason(), "not reading");
+  EXPECT_EQ(reader.lines(), (lines{said, "* idle dropped (not reading)\r\n"}));
+  EXPECT_EQ(talker.lines(), lines{"* idle dropped (not reading)\r\n"});
+  EXPECT_EQ(r.who(), "reader, talker");
+}
+
+TEST(room, a_member_dropped_by_its_writer_is_announced_as_not_reading) {
+  chat::room r;
+  client a, b;
+  ASSERT_TRUE(a.join(r, "a") && b.join(r, "b"));
+  (void)a.lines();
+  b.place->drop(chat::not_reading);  // its writer could write nothing for too long
+  r.leave(*b.place, "b");
+  EXPECT_EQ(a.lines(), lines{"* b dropped (not reading)\r\n"});
 }
 
 TEST(room, a_member_whose_connection_is_gone_leaves_without_blame) {
@@ -154,10 +209,10 @@ TEST(room, a_member_whose_connection_is_gone_leaves_without_blame) {
 TEST(room, a_seat_keeps_its_first_reason) {
   chat::seat s;
   EXPECT_EQ(s.reason(), "");
-  s.drop("too slow");
+  s.drop("not reading");
   s.drop("connection lost");
   EXPECT_TRUE(s.dropped().is_set());
-  EXPECT_EQ(s.reason(), "too slow");
+  EXPECT_EQ(s.reason(), "not reading");
 }
 
 }  // namespace

@@ -121,7 +121,7 @@ TEST(session, a_client_that_does_not_read_its_replies_is_dropped) {
   client a(r, 4);
   (void)a.joined_as("alice");  // read: four /who replies fill the outbox, the fifth drops it
   for (int i = 0; i < 5; ++i) a.talk->handle("/who");
-  EXPECT_EQ(a.place->reason(), "too slow");
+  EXPECT_EQ(a.place->reason(), "not reading");
   EXPECT_FALSE(a.talk->open());
   EXPECT_EQ(r.who(), "");
 }

@@ -22,7 +22,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from harness import (EXIT_LIMIT, IO_TIMEOUT, Connection, Failure, connect,  # noqa: E402
-                     expect, reset, run_check, send_in_thread)
+                     expect, reset, run_check, send_in_thread, survives_hup_and_usr1)
 
 MAX_BODY = 1 << 20
 HEAD_TIMEOUT = 10.0  # the server's limit for a request head to arrive
@@ -293,6 +293,65 @@ def check_too_large(srv, _args):
         t.join(IO_TIMEOUT)
 
 
+PROMPT = 2.0  # well under the server's 10 s head and body timeouts
+
+
+def answered_promptly(port, request, what):
+    """Sends `request` and returns the first response, which must come within PROMPT seconds
+    although the request is incomplete (no blank line, or no body), and the open connection."""
+    c = Conn(port)
+    try:
+        c.sock.settimeout(PROMPT)
+        c.send(request)
+        return c.response(), c
+    except socket.timeout:
+        c.close()
+        raise Failure(f"{what}: no answer within {PROMPT} s") from None
+    except BaseException:
+        c.close()
+        raise
+
+
+def check_prompt_answers(srv, _args):
+    """Issue 17: requests that will be refused are answered at once, as nginx does, instead of
+    after a timeout: an HTTP/0.9 request line, and Expect: 100-continue with a body that the
+    answer does not want (too large, no such path, wrong method). An accepted body gets
+    100 Continue first."""
+    for request in (b"GET /\r\n", b"GET /plaintext\r\n"):
+        r, c = answered_promptly(srv.port, request, f"HTTP/0.9 {request!r}")
+        with c:
+            expect(r.status == 400 and r.header("connection") == "close", f"{request!r}: {r}")
+            c.expect_closed(f"after 400 for {request!r}")
+    refused = [
+        (b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: %d\r\n"
+         b"Expect: 100-continue\r\n\r\n" % (MAX_BODY + 1), 413),
+        (b"POST /nowhere HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n"
+         b"Expect: 100-continue\r\n\r\n", 404),
+        (b"POST /plaintext HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n"
+         b"Expect: 100-continue\r\n\r\n", 405),
+        (b"POST /nowhere HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n"
+         b"Expect: 100-continue\r\n\r\n", 404),
+    ]
+    for request, status in refused:
+        r, c = answered_promptly(srv.port, request, f"Expect with a {status}")
+        with c:
+            expect(r.status == status, f"{request[:30]!r}: got {r.status}, want {status} "
+                                       "(not 100: the body is not wanted)")
+            expect(r.header("connection") == "close", f"{status}: no Connection: close")
+            c.expect_closed(f"after {status} to Expect: 100-continue")
+    # Accepted: 100 Continue at once, then the body is read and echoed.
+    for framing, body in ((b"Content-Length: 5\r\n", b"hello"),
+                          (b"Transfer-Encoding: chunked\r\n", b"5\r\nhello\r\n0\r\n\r\n")):
+        r, c = answered_promptly(srv.port, b"POST /echo HTTP/1.1\r\nHost: t\r\n" + framing +
+                                 b"Expect: 100-continue\r\n\r\n", "Expect on /echo")
+        with c:
+            expect(r.status == 100, f"accepted body: {r.status}, want 100 first")
+            c.send(body)
+            r = c.response()
+            expect(r.status == 200 and r.body == b"hello", f"echo after 100: {r}")
+    expect(exchange(srv.port, get(b"/plaintext")).status == 200, "server still serves")
+
+
 def check_chunked(srv, _args):
     with Conn(srv.port) as c:
         c.send(b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
@@ -535,6 +594,10 @@ def check_reset(srv, _args):
     expect(exchange(srv.port, get(b"/plaintext")).status == 200, "new connection after resets")
 
 
+def check_hup_usr1(srv, _args):
+    survives_hup_and_usr1(srv, lambda: exchange(srv.port, get(b"/plaintext")).status == 200)
+
+
 CHECKS = {
     "plaintext": check_plaintext, "keepalive": check_keepalive, "pipelining": check_pipelining,
     "http10": check_http10, "connection_close": check_connection_close,
@@ -542,6 +605,7 @@ CHECKS = {
     "too_large": check_too_large, "chunked": check_chunked, "malformed": check_malformed,
     "header_too_large": check_header_too_large, "slowloris": check_slowloris,
     "pipeline_memory": check_pipeline_memory, "sigterm": check_sigterm, "reset": check_reset,
+    "hup_usr1": check_hup_usr1, "prompt_answers": check_prompt_answers,
 }
 
 

@@ -177,6 +177,20 @@ TEST(request_parser, every_error_status) {
   }
 }
 
+// Issue 17: "GET /\r\n" (HTTP/0.9) waited for a blank line that never comes, then 408 after
+// 10 s. A request line is judged as soon as it ends; a good one still waits for its head.
+TEST(request_parser, refuses_a_request_line_as_soon_as_it_ends) {
+  EXPECT_EQ(first_error("GET /\r\n"), status::bad_request);
+  EXPECT_EQ(first_error("\r\nGET /index.html\r\n"), status::bad_request);
+  EXPECT_EQ(first_error("GET / HTTP/2.0\r\n"), status::version_not_supported);
+  EXPECT_EQ(first_error("GARBAGE\r\n"), status::bad_request);
+  EXPECT_EQ(first_error("GET\r\n"), status::bad_request);
+  EXPECT_EQ(first_error("G(T / HTTP/1.1\r\n"), status::bad_request);
+  EXPECT_EQ(first_error("GET / HTTP/1.1\r\n"), status::ok);  // needs the rest of its head
+  EXPECT_EQ(first_error("GET / HTTP/1.1\r\nHost: x\r\n"), status::ok);
+  EXPECT_EQ(drive("GET /\r\n"), "error 400\n");
+}
+
 TEST(request_parser, errors_are_sticky) {
   http::request_parser p;
   EXPECT_EQ(p.next("BAD\r\n\r\n").kind, event::error);

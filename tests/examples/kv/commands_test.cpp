@@ -145,6 +145,11 @@ TEST_F(commands, what_clients_ask_at_start) {
             "*4\r\n$4\r\nsave\r\n$0\r\n\r\n$10\r\nappendonly\r\n$2\r\nno\r\n");
   EXPECT_EQ(run({"config", "get", "APPEND*"}), "*2\r\n$10\r\nappendonly\r\n$2\r\nno\r\n");
   EXPECT_EQ(run({"CONFIG", "GET", "nosuch"}), "*0\r\n");
+  // Issue 17: 63 stars and an 'x' never answered (exponential backtracking); now at once,
+  // and long patterns are matched like any other (redis has no length cap either).
+  EXPECT_EQ(run({"CONFIG", "GET", std::string(63, '*') + "x"}), "*0\r\n");
+  EXPECT_EQ(run({"CONFIG", "GET", std::string(200, '*') + "s[a-c]ve"}),
+            "*2\r\n$4\r\nsave\r\n$0\r\n\r\n");
   EXPECT_EQ(run({"CONFIG", "GET"}), "-ERR wrong number of arguments for 'config|get' command\r\n");
   EXPECT_EQ(run({"CONFIG", "foo"}), "-ERR unknown subcommand 'foo'. Try CONFIG HELP.\r\n");
   EXPECT_EQ(run({"SELECT", "0"}), "+OK\r\n");

@@ -18,7 +18,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from harness import (EXIT_LIMIT, IO_TIMEOUT, Connection, Failure, connect,  # noqa: E402
-                     expect, reset, run_check, run_threads)
+                     expect, reset, run_check, run_threads, survives_hup_and_usr1)
 
 
 def expect_eq(got, wanted, what):
@@ -382,11 +382,50 @@ def check_signals(srv, _args):
         srv.expect_exit(signal.SIGINT)
 
 
+def check_glob_blowup(srv, _args):
+    """Issue 17: CONFIG GET with 63 stars and an 'x' made a backtracking matcher run for
+    years, freezing its worker (no PING answered, SIGTERM ignored). Each request here has a
+    deadline of its own; PING from another client must answer meanwhile."""
+    limit = 2.0
+    patterns = ["*" * 63 + "x", "*a" * 40 + "*b", "?*" * 100 + "x", "*[a-z]" * 50 + "*1"]
+    with Client(srv.port) as attacker, Client(srv.port) as other:
+        attacker.sock.settimeout(limit)
+        other.sock.settimeout(limit)
+        for pattern in patterns:
+            start = time.monotonic()
+            try:
+                got = attacker.call("CONFIG", "GET", pattern)
+                pong = other.call("PING")
+            except socket.timeout:
+                raise Failure(f"no reply within {limit} s to CONFIG GET {pattern[:24]!r}...") \
+                    from None
+            expect_eq(got, [], f"CONFIG GET {pattern[:24]!r}...")
+            expect_eq(pong, "PONG", "PING from another client")
+            took = time.monotonic() - start
+            expect(took < limit, f"took {took:.2f} s")
+        # Many at once in a pipeline: the same bound for all of them together.
+        attacker.send(encode("CONFIG", "GET", "*" * 63 + "x") * 200 + encode("PING"))
+        try:
+            for _ in range(200):
+                expect_eq(attacker.reply(), [], "pipelined CONFIG GET")
+            expect_eq(attacker.reply(), "PONG", "PING after the pipeline")
+        except socket.timeout:
+            raise Failure(f"pipelined patterns not answered within {limit} s") from None
+        expect_eq(attacker.call("CONFIG", "GET", "*" * 63 + "n*"),
+                  [b"appendonly", b"no"], "a long pattern that matches")
+
+
+def check_hup_usr1(srv, _args):
+    with Client(srv.port) as c:
+        survives_hup_and_usr1(srv, lambda: c.call("PING") == "PONG")
+
+
 CHECKS = {
     "commands": check_commands, "pipeline": check_pipeline, "inline": check_inline,
     "binary": check_binary, "expiry": check_expiry, "protocol_errors": check_protocol_errors,
     "limits": check_limits, "slow_reader": check_slow_reader, "reset": check_reset,
     "incr": check_incr, "sigterm_load": check_sigterm_load, "signals": check_signals,
+    "glob_blowup": check_glob_blowup, "hup_usr1": check_hup_usr1,
 }
 
 
@@ -403,7 +442,7 @@ def main():
     command = argv[split + 1:]
     # The checks that signal the server themselves are not stopped again.
     return run_check(args.check, command, lambda srv: CHECKS[args.check](srv, args),
-                     stop_after=args.check not in ("sigterm_load", "signals"))
+                     stop_after=args.check not in ("sigterm_load", "signals", "hup_usr1"))
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ enum class error {
   loop_stopped,             // the loop was shut down
   channel_closed,           // every sender (or the receiver) of a channel is gone
   end_of_stream,            // the peer ended the stream before a read_exact was satisfied
+  operation_aborted,        // the socket an operation waited on was closed under it
 };
 
 const std::error_category& corio_category() noexcept;

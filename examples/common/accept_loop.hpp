@@ -51,7 +51,7 @@ corio::task<> accept_clients(corio::tcp_listener& listener,
     // after a pause; retrying at once would spin.
     if (!warned) fmt::print(stderr, "warning: accept: {}; retrying\n", ec.message());
     warned = true;
-    co_await corio::sleep_for(std::chrono::milliseconds(50));
+    if (!co_await corio::sleep_for(std::chrono::milliseconds(50))) co_return;  // stopped
   }
 }
 

@@ -32,7 +32,7 @@ corio::task<> echo(corio::udp_socket& socket) {
       if (got.error() == std::errc::operation_canceled) co_return;
       // Transient (e.g. ENOMEM): report it and pause, so a persistent one cannot spin.
       fmt::print(stderr, "warning: recv_from: {}\n", got.error().message());
-      co_await corio::sleep_for(50ms);
+      if (!co_await corio::sleep_for(50ms)) co_return;  // stopped
       continue;
     }
     const auto [size, sender] = *got;

@@ -18,6 +18,7 @@ class category final : public std::error_category {
       case error::loop_stopped: return "event loop stopped";
       case error::channel_closed: return "channel closed";
       case error::end_of_stream: return "end of stream before the buffer was full";
+      case error::operation_aborted: return "operation aborted: its socket was closed";
     }
     return "unknown corio error";
   }
@@ -30,6 +31,7 @@ class category final : public std::error_category {
       case error::invalid_token: return std::errc::invalid_argument;
       case error::loop_stopped: return std::errc::operation_canceled;
       case error::channel_closed: return std::errc::broken_pipe;
+      case error::operation_aborted: return std::errc::operation_canceled;  // as asio's ECANCELED
       case error::end_of_stream: break;  // no std::errc means "end of file"
     }
     return {value, *this};

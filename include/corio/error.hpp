@@ -20,6 +20,7 @@ enum class error {
   loop_stopped,             // the loop was shut down
   channel_closed,           // every sender (or the receiver) of a channel is gone
   end_of_stream,            // the peer ended the stream before a read_exact was satisfied
+  operation_aborted,        // the socket an operation waited on was closed under it
 };
 
 const std::error_category& corio_category() noexcept;
@@ -79,10 +80,10 @@ class [[nodiscard]] result {
   std::variant<T, std::error_code> state_;
 };
 
-// Not [[nodiscard]], unlike result<T>: `co_await sleep_for(1s);` may ignore that it was
-// cancelled, and a later operation of the same task reports the cancellation anyway.
+// [[nodiscard]] like result<T>: ignoring a cancelled `co_await sleep_for(1s);` in a loop spins
+// at full CPU until the deadline, silently. `(void)` says the drop is deliberate.
 template <>
-class result<void> {
+class [[nodiscard]] result<void> {
  public:
   using value_type = void;
   result() = default;

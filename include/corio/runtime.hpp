@@ -316,6 +316,23 @@ struct [[nodiscard]] yield_awaiter {
 };
 inline yield_awaiter yield() noexcept { return {}; }
 
+namespace this_task {
+// Whether a stop was requested for the calling task (spawned tasks: by its join_handle, a task
+// scope, or the runtime's shutdown), so a loop that does not await can still stop:
+// `while (!co_await corio::this_task::stop_requested()) { ... }`. Never suspends.
+struct [[nodiscard]] stop_requested_awaiter {
+  bool stopped = false;
+  bool await_ready() const noexcept { return false; }
+  template <class Promise>
+  bool await_suspend(std::coroutine_handle<Promise> h) noexcept {
+    stopped = detail::stop_token_of(h).stop_requested();
+    return false;  // resume at once
+  }
+  bool await_resume() const noexcept { return stopped; }
+};
+inline stop_requested_awaiter stop_requested() noexcept { return {}; }
+}  // namespace this_task
+
 // Starts `work` on the calling thread's executor.
 template <class T>
 join_handle<T> spawn(task<T> work) {

@@ -12,7 +12,9 @@
 //   with operation_not_permitted.
 // - One waiter per direction. A second read (or write) awaiting while one is pending on the same
 //   socket gets device_or_resource_busy. One reader task and one writer task is fine.
-// - Do not move or destroy a socket while one of its operations is pending.
+// - Closing or destroying a socket while another task awaits one of its operations resumes
+//   that operation with error::operation_aborted (a result the kernel delivered first still
+//   stands). Do not move a socket while one of its operations is pending.
 // - Cancellation. A stop request on the task resumes a pending operation with
 //   operation_canceled; a later co_await of a stopped task does too, without a syscall. A
 //   cancelled read leaves the data in the kernel for the next read. A cancelled read_exact or
@@ -29,22 +31,15 @@
 
 #include <corio/detail/executor.hpp>
 #include <corio/detail/io_awaiter.hpp>
+#include <corio/detail/registered_socket.hpp>
 #include <corio/error.hpp>
 #include <corio/net/address.hpp>
 #include <corio/net/tcp.hpp>
 
 namespace corio {
 
-class tcp_stream {
+class tcp_stream : public detail::registered_socket<tcp_stream, net::tcp_stream> {
  public:
-  tcp_stream() noexcept = default;  // empty: operations fail with bad_file_descriptor
-  tcp_stream(tcp_stream&&) noexcept = default;
-  tcp_stream& operator=(tcp_stream&& other) noexcept;
-  ~tcp_stream() = default;
-
-  // Registers a raw stream with this thread's executor.
-  static result<tcp_stream> from_raw(net::tcp_stream raw);
-
   // co_await → result<tcp_stream>: a non-blocking connect, then wait until it completed.
   static auto connect(const net::socket_address& to) {
     return detail::connect(start_connect(to), to);
@@ -65,19 +60,13 @@ class tcp_stream {
 
   result<void> shutdown_write() { return raw_.shutdown(net::shutdown_how::write); }
   result<void> set_nodelay(bool on) { return raw_.set_nodelay(on); }
-  result<net::socket_address> local_address() const { return raw_.local_address(); }
   result<net::socket_address> peer_address() const { return raw_.peer_address(); }
-  // Deregisters, then closes.
-  void close() noexcept;
   // Deregisters and hands back the open socket, e.g. to pass it to another worker, which
-  // registers it with from_raw (no operation may be pending). On io_uring, reads are served
-  // from a receive that runs ahead of them (up to 64 KiB); release() stops it first, but bytes
-  // it took that no read consumed are dropped: release before reading, or after the peer's
-  // last byte was read.
-  net::tcp_stream release() noexcept;
-
-  net::tcp_stream& raw() noexcept { return raw_; }
-  const net::tcp_stream& raw() const noexcept { return raw_; }
+  // registers it with from_raw (a pending operation ends with operation_aborted). On io_uring,
+  // reads are served from a receive that runs ahead of them (up to 64 KiB); release() stops it
+  // first, but bytes it took that no read consumed are dropped: release before reading, or
+  // after the peer's last byte was read.
+  net::tcp_stream release() noexcept { return release_raw(); }
 
   // For detail::connect: the readiness registration, and how a pending connect stands (empty
   // when connected, would-block while in progress, else why it failed).
@@ -86,41 +75,20 @@ class tcp_stream {
 
  private:
   static result<tcp_stream> start_connect(const net::socket_address& to);
-
-  // Declared in this order so the registration goes before the fd closes: a closed fd number
-  // may be reused at once, and removing it from the reactor then would remove the wrong file.
-  net::tcp_stream raw_;
-  detail::io_registration reg_;
 };
 
-class tcp_listener {
+class tcp_listener : public detail::registered_socket<tcp_listener, net::tcp_listener> {
  public:
-  tcp_listener() noexcept = default;
-  tcp_listener(tcp_listener&&) noexcept = default;
-  tcp_listener& operator=(tcp_listener&& other) noexcept;
-  ~tcp_listener() = default;
-
   // Binds and listens (SO_REUSEADDR; port 0 picks one, see local_address()).
   static result<tcp_listener> bind(const net::socket_address& at, int backlog = 1024);
   // With SO_REUSEPORT (options.reuse_port) every worker can bind its own listener on one port.
   static result<tcp_listener> bind(const net::socket_address& at,
                                    const net::bind_options& options);
-  static result<tcp_listener> from_raw(net::tcp_listener raw);
 
   // co_await → result<std::pair<tcp_stream, net::socket_address>>. EMFILE, ENFILE, ENOBUFS and
   // ECONNABORTED are reported, not retried: the connection stays queued, and a later accept
   // (after fds were freed) takes it.
   auto accept() noexcept { return detail::accept_one<tcp_stream>(raw_, reg_); }
-
-  result<net::socket_address> local_address() const { return raw_.local_address(); }
-  void close() noexcept;
-
-  net::tcp_listener& raw() noexcept { return raw_; }
-  const net::tcp_listener& raw() const noexcept { return raw_; }
-
- private:
-  net::tcp_listener raw_;  // before reg_: see tcp_stream
-  detail::io_registration reg_;
 };
 
 }  // namespace corio

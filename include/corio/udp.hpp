@@ -5,7 +5,7 @@
 //   auto got = co_await sock.recv_from(buf);        // result<pair<size_t, net::socket_address>>
 //   co_await sock.send_to(std::span(buf).first(got->first), got->second);
 //
-// Sharp edges: the thread, one-waiter-per-direction, do-not-move-while-pending and
+// Sharp edges: the thread, one-waiter-per-direction, do-not-move-while-pending, close and
 // cancellation rules of tcp.hpp hold here too. A datagram longer than the buffer is truncated
 // (the rest is lost), and a 0-byte datagram is received as a size of 0.
 #pragma once
@@ -16,23 +16,18 @@
 
 #include <corio/detail/executor.hpp>
 #include <corio/detail/io_awaiter.hpp>
+#include <corio/detail/registered_socket.hpp>
 #include <corio/error.hpp>
 #include <corio/net/address.hpp>
 #include <corio/net/udp.hpp>
 
 namespace corio {
 
-class udp_socket {
+class udp_socket : public detail::registered_socket<udp_socket, net::udp_socket> {
  public:
-  udp_socket() noexcept = default;
-  udp_socket(udp_socket&&) noexcept = default;
-  udp_socket& operator=(udp_socket&& other) noexcept;
-  ~udp_socket() = default;
-
   // Port 0 picks one (see local_address()).
   static result<udp_socket> bind(const net::socket_address& at);
   static result<udp_socket> bind(const net::socket_address& at, const net::bind_options& options);
-  static result<udp_socket> from_raw(net::udp_socket raw);
 
   // Sets the default destination and filters what recv() sees to that peer.
   result<void> connect(const net::socket_address& to) { return raw_.connect(to); }
@@ -47,16 +42,7 @@ class udp_socket {
   auto send(std::span<const std::byte> buf) noexcept { return detail::send(raw_, reg_, buf); }
   auto recv(std::span<std::byte> buf) noexcept { return detail::recv(raw_, reg_, buf); }
 
-  result<net::socket_address> local_address() const { return raw_.local_address(); }
   result<net::socket_address> peer_address() const { return raw_.peer_address(); }
-  void close() noexcept;
-
-  net::udp_socket& raw() noexcept { return raw_; }
-  const net::udp_socket& raw() const noexcept { return raw_; }
-
- private:
-  net::udp_socket raw_;  // before reg_: deregister before the fd closes (see tcp.hpp)
-  detail::io_registration reg_;
 };
 
 }  // namespace corio

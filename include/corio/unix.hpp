@@ -16,20 +16,15 @@
 
 #include <corio/detail/executor.hpp>
 #include <corio/detail/io_awaiter.hpp>
+#include <corio/detail/registered_socket.hpp>
 #include <corio/error.hpp>
 #include <corio/net/address.hpp>
 #include <corio/net/unix.hpp>
 
 namespace corio {
 
-class unix_stream {
+class unix_stream : public detail::registered_socket<unix_stream, net::unix_stream> {
  public:
-  unix_stream() noexcept = default;
-  unix_stream(unix_stream&&) noexcept = default;
-  unix_stream& operator=(unix_stream&& other) noexcept;
-  ~unix_stream() = default;
-
-  static result<unix_stream> from_raw(net::unix_stream raw);
   // Two connected, unnamed ends, both registered on this thread.
   static result<std::pair<unix_stream, unix_stream>> pair();
 
@@ -48,12 +43,7 @@ class unix_stream {
   }
 
   result<void> shutdown_write() { return raw_.shutdown(net::shutdown_how::write); }
-  result<net::socket_address> local_address() const { return raw_.local_address(); }
   result<net::socket_address> peer_address() const { return raw_.peer_address(); }
-  void close() noexcept;
-
-  net::unix_stream& raw() noexcept { return raw_; }
-  const net::unix_stream& raw() const noexcept { return raw_; }
 
   // For detail::connect (see tcp_stream).
   detail::io_registration& registration() noexcept { return reg_; }
@@ -61,47 +51,22 @@ class unix_stream {
 
  private:
   static result<unix_stream> start_connect(const net::socket_address& to);
-
-  net::unix_stream raw_;  // before reg_: deregister before the fd closes (see tcp.hpp)
-  detail::io_registration reg_;
 };
 
-class unix_listener {
+class unix_listener : public detail::registered_socket<unix_listener, net::unix_listener> {
  public:
-  unix_listener() noexcept = default;
-  unix_listener(unix_listener&&) noexcept = default;
-  unix_listener& operator=(unix_listener&& other) noexcept;
-  ~unix_listener() = default;
-
   static result<unix_listener> bind(const net::socket_address& at, int backlog = 1024);
-  static result<unix_listener> from_raw(net::unix_listener raw);
 
   // co_await → result<std::pair<unix_stream, net::socket_address>>; the peer is usually unnamed.
   auto accept() noexcept { return detail::accept_one<unix_stream>(raw_, reg_); }
-
-  result<net::socket_address> local_address() const { return raw_.local_address(); }
-  void close() noexcept;
-
-  net::unix_listener& raw() noexcept { return raw_; }
-  const net::unix_listener& raw() const noexcept { return raw_; }
-
- private:
-  net::unix_listener raw_;
-  detail::io_registration reg_;
 };
 
-class unix_datagram {
+class unix_datagram : public detail::registered_socket<unix_datagram, net::unix_datagram> {
  public:
-  unix_datagram() noexcept = default;
-  unix_datagram(unix_datagram&&) noexcept = default;
-  unix_datagram& operator=(unix_datagram&& other) noexcept;
-  ~unix_datagram() = default;
-
   static result<unix_datagram> bind(const net::socket_address& at);
   // No name: it can send, but only a connected peer can reply.
   static result<unix_datagram> unbound();
   static result<std::pair<unix_datagram, unix_datagram>> pair();
-  static result<unix_datagram> from_raw(net::unix_datagram raw);
 
   result<void> connect(const net::socket_address& to) { return raw_.connect(to); }
 
@@ -112,16 +77,7 @@ class unix_datagram {
   auto send(std::span<const std::byte> buf) noexcept { return detail::send(raw_, reg_, buf); }
   auto recv(std::span<std::byte> buf) noexcept { return detail::recv(raw_, reg_, buf); }
 
-  result<net::socket_address> local_address() const { return raw_.local_address(); }
   result<net::socket_address> peer_address() const { return raw_.peer_address(); }
-  void close() noexcept;
-
-  net::unix_datagram& raw() noexcept { return raw_; }
-  const net::unix_datagram& raw() const noexcept { return raw_; }
-
- private:
-  net::unix_datagram raw_;
-  detail::io_registration reg_;
 };
 
 }  // namespace corio

@@ -1,5 +1,5 @@
-// The per-thread executor: a ready queue, a remote queue other threads post to, the reactor's
-// readiness slots and the timer wheel. One per thread (thread-per-core); everything here except
+// The per-thread executor: a ready queue, a remote queue other threads post to, the sockets'
+// slots, the timer wheel, and below it either a readiness backend or a completion engine. One per thread (thread-per-core); everything here except
 // post() belongs to the owner thread.
 #pragma once
 
@@ -14,10 +14,8 @@
 #include <corio/detail/executor.hpp>
 #include <corio/reactor.hpp>
 
+#include "completion/engine.hpp"
 #include "reactor/backend.hpp"
-
-#include "executor/accepted_connections.hpp"
-#include "executor/received_buffers.hpp"
 
 #include "driver/clock.hpp"
 #include "driver/timer_wheel.hpp"
@@ -25,7 +23,7 @@
 namespace corio::detail {
 
 // A registered fd: who waits to read and who waits to write. Slots live in fixed chunks, so an
-// operation can hold a pointer while it waits.
+// operation (and the completion engine) can hold a pointer while it waits.
 struct io_slot {
   int fd = -1;
   std::uint32_t index = 0;
@@ -33,8 +31,7 @@ struct io_slot {
   std::uint32_t next_free = 0;
   io_operation* reader = nullptr;
   io_operation* writer = nullptr;
-  receive_queue received;  // buffered receive (completion kernels, stream sockets)
-  accept_queue accepted;   // multishot accept (completion kernels, listeners)
+  socket_input input;  // the completion engine's state for the socket
 };
 
 // A FIFO of coroutines ready to run; a ring that grows, so steady state does not allocate.
@@ -58,14 +55,16 @@ class executor {
   // clock), and the clock that timers read. The clock must outlive the executor.
   static result<std::unique_ptr<executor>> create(std::unique_ptr<detail::backend> b,
                                                   const clock& time);
+  static result<std::unique_ptr<executor>> create(std::unique_ptr<completion_engine> e,
+                                                  const clock& time);
   ~executor();
   executor(const executor&) = delete;
   executor& operator=(const executor&) = delete;
 
   static executor* current() noexcept;
-  backend_kind backend() const noexcept { return backend_->kind(); }
-  // Whether socket operations go to the kernel whole (io_uring) rather than by readiness.
-  bool completion_based() const noexcept { return completions_; }
+  backend_kind backend() const noexcept { return engine_ ? engine_->kind() : readiness_->kind(); }
+  // Whether socket operations go to a completion engine whole rather than by readiness.
+  bool completion_based() const noexcept { return engine_ != nullptr; }
 
   void schedule(std::coroutine_handle<> h) { ready_.push(h); }
   void post(remote_node& n) noexcept;  // any thread
@@ -73,27 +72,26 @@ class executor {
   result<io_slot*> register_fd(int fd);
   void deregister(io_slot* slot) noexcept;
 
-  // Completion backends. Requests are queued and reach the kernel with the next wait.
-  result<void> submit(const io_request& req, io_operation* op) noexcept;
-  result<void> submit_poll(int fd, bool writable, io_operation* op) noexcept;
-  void cancel(io_operation* op) noexcept;  // its completion follows (-ECANCELED or a result)
-  // For a frame destroyed while `op` is in flight: cancel it and wait (only) until the kernel
-  // has let go of its buffers, handling whatever else completes meanwhile.
-  void abandon(io_operation* op, bool cancel_requested) noexcept;
-  // Before a registered socket is handed to another thread (release()): its multishot receive
+  // Completion engines (engine.hpp says when an answer comes).
+  result<std::optional<std::int32_t>> start(io_slot& slot, const io_request& req,
+                                            io_callback& cb) noexcept {
+    return engine_->start(slot.input, req, cb);
+  }
+  result<void> start_poll(int fd, bool writable, io_callback& cb) noexcept {
+    return engine_->start_poll(fd, writable, cb);
+  }
+  bool cancel(io_slot& slot, io_callback& cb) noexcept { return engine_->cancel(slot.input, cb); }
+  // For a frame destroyed while `op` is pending (its cancel already asked for): wait (only)
+  // until the kernel has let go of its buffers, answering whatever else completes meanwhile.
+  void abandon(const io_operation& op) noexcept;
+  // Before a registered socket is handed to another thread (release()): its receive-ahead
   // ends here, so this thread takes no more of its bytes. Bytes already queued are dropped.
-  void hand_over(io_slot& slot) noexcept;
-
-  // Queued input (received_buffers.hpp, accepted_connections.hpp). want_input arms the slot's
-  // multishot receive or accept unless it is; false: none can be armed, so the operation must
-  // submit a plain request.
-  bool want_input(io_slot& slot, queued_input input) noexcept;
-  std::size_t copy_received(io_slot& slot, std::span<std::byte> dst) noexcept;
-  // How the stream ended, once nothing is left queued; reported once.
-  std::optional<std::int32_t> take_receive_end(io_slot& slot) noexcept;
-  // A direct read that stood in for a dry receive finished: try buffers again next time.
-  void receive_recovered(io_slot& slot) noexcept { slot.received.dry = false; }
-  std::size_t receive_buffers_held() const noexcept { return buffers_.held(); }
+  void hand_over(io_slot& slot) noexcept {
+    if (engine_) engine_->hand_over(slot.input);
+  }
+  std::size_t receive_buffers_held() const noexcept {
+    return engine_ ? engine_->buffers_held() : 0;
+  }
 
   tick now_tick() const noexcept { return time_.now_tick(); }
   tick deadline_after(std::chrono::nanoseconds d) const noexcept { return time_.deadline_after(d); }
@@ -115,29 +113,20 @@ class executor {
   void destroy_tasks() noexcept;
 
  private:
-  executor(std::unique_ptr<detail::backend> b, std::shared_ptr<wake_handle> w,
-           const clock& time);
+  executor(std::unique_ptr<detail::backend> b, std::unique_ptr<completion_engine> e,
+           std::shared_ptr<wake_handle> w, const clock& time);
   result<void> park(bool has_work);
   void dispatch(const event& e) noexcept;
-  void handle_completions(const completions& done) noexcept;
-  template <class Done>
-  bool reap_until(Done done_now) noexcept;  // runs completions (only) until done_now()
-  void on_receive(io_slot& slot, const completion& c) noexcept;
-  void on_accept(io_slot& slot, const completion& c) noexcept;
-  void stop_input(io_slot& slot) noexcept;
-  void cancel_input(io_slot& slot, queued_input input) noexcept;
-  bool arm_input(io_slot& slot, queued_input input) noexcept;
   void fire_timers() noexcept;
   void drain_remote() noexcept;
   io_slot* slot_at(std::uint32_t index) noexcept;
 
-  std::unique_ptr<detail::backend> backend_;
+  // Exactly one of the two. The engine is destroyed after the slots (declared before them):
+  // its destructor waits for the kernel, and late completions name slots.
+  std::unique_ptr<detail::backend> readiness_;
+  std::unique_ptr<completion_engine> engine_;
   std::shared_ptr<wake_handle> waker_;
-  bool completions_;
-  received_buffers buffers_;
-  bool multishot_accept_ = true;  // until a kernel refuses it (before 5.19)
   events events_{1024};
-  completions done_{1024};
   time_source time_;
   timer_wheel wheel_;
   ready_queue ready_;

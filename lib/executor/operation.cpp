@@ -116,6 +116,7 @@ bool io_operation::link(io_registration& reg, direction dir) noexcept {
   slot_ = reg.slot_;
   direction_ = dir;
   waiter = this;
+  complete = &answered;
   return true;
 }
 
@@ -123,12 +124,14 @@ bool io_operation::suspend(std::coroutine_handle<> awaiting, const std::stop_tok
                            io_registration& reg, direction dir) noexcept {
   if (!link(reg, dir)) return false;
   mode_ = reg.completion_based() ? mode::poll_once : mode::readiness;
-  // Armed before submitting: a stop already requested then leaves nothing with the kernel.
+  // Armed before starting: a stop already requested then leaves nothing with the kernel.
   if (!arm(awaiting, stop)) {
     unlink();
     return false;
   }
-  if (mode_ == mode::poll_once && !start()) finish_with_error(suspend_error_);
+  if (mode_ == mode::poll_once) {
+    if (auto r = start(); !r) finish_with_error(r.error());
+  }
   return true;
 }
 
@@ -136,76 +139,39 @@ bool io_operation::submit(std::coroutine_handle<> awaiting, const std::stop_toke
                           io_registration& reg, direction dir) noexcept {
   if (!link(reg, dir)) return false;
   mode_ = mode::whole;
-  if (!arm(awaiting, stop)) {
-    unlink();
-    return false;
+  // Input received ahead may answer it at once: then it finishes without suspending.
+  for (;;) {
+    auto r = start();
+    if (!r) {
+      suspend_error_ = r.error();
+      unlink();
+      return false;
+    }
+    if (!*r) break;
+    if (consume(**r)) {
+      unlink();
+      return false;
+    }
   }
-  if (!start()) finish_with_error(suspend_error_);
+  // arm() fails only if a stop raced in since await_suspend looked: withdrawn at once (it
+  // waited on input), it resumes now as cancelled; else once the kernel answered.
+  if (!arm(awaiting, stop)) return !withdraw();
   return true;
 }
 
-bool io_operation::receive(std::coroutine_handle<> awaiting, const std::stop_token& stop,
-                           io_registration& reg, queued_input input) noexcept {
-  if (!link(reg, direction::read)) return false;
-  mode_ = mode::buffered;
-  input_ = input;
-  received queued(*reg.owner_, *slot_);
-  if (absorb(queued)) {  // bytes (or the end) were waiting: no suspension at all
-    unlink();
-    return false;
-  }
-  if (!arm(awaiting, stop)) {
-    unlink();
-    return false;
-  }
-  if (!owner()->want_input(*slot_, input_)) receive_directly();
-  return true;
-}
-
-void io_operation::on_received() noexcept {
-  if (mode_ != mode::buffered) return;  // a direct request stands in; its completion decides
-  received queued(*owner(), *slot_);
-  if (absorb(queued)) {
-    unlink();
-    complete_local();
-  } else if (!owner()->want_input(*slot_, input_)) {
-    receive_directly();
-  }
-}
-
-void io_operation::receive_directly() noexcept {
-  mode_ = mode::whole;
-  if (!start()) finish_with_error(suspend_error_);
-}
-
-std::size_t received::copy_to(std::span<std::byte> dst) noexcept {
-  return executor_->copy_received(*slot_, dst);
-}
-
-std::optional<std::int32_t> received::take_end() noexcept {
-  return executor_->take_receive_end(*slot_);
-}
-
-std::optional<std::int32_t> received::take_connection() noexcept {
-  return slot_->accepted.take();
-}
-
-bool io_operation::start() noexcept {
-  result<void> r;
+result<std::optional<std::int32_t>> io_operation::start() noexcept {
   if (mode_ == mode::whole) {
     io_request req;
     req.fd = slot_->fd;
     (void)prepare(req);
-    r = owner()->submit(req, this);
-  } else {
-    r = owner()->submit_poll(slot_->fd, direction_ == direction::write, this);
+    auto r = executor::current()->start(*slot_, req, *this);
+    if (r && !*r) pending_ = true;
+    return r;
   }
-  if (!r) {
-    suspend_error_ = r.error();
-    return false;
-  }
-  in_flight_ = true;
-  return true;
+  auto r = executor::current()->start_poll(slot_->fd, direction_ == direction::write, *this);
+  if (!r) return r.error();
+  pending_ = true;
+  return std::optional<std::int32_t>();
 }
 
 // Still suspended: the result goes through the same race with a cancel as any other.
@@ -215,27 +181,42 @@ void io_operation::finish_with_error(std::error_code ec) noexcept {
   complete_local();
 }
 
-void io_operation::on_completion(std::int32_t result) noexcept {
-  in_flight_ = false;
+void io_operation::answered(io_callback& cb, std::int32_t result) noexcept {
+  static_cast<io_operation&>(cb).on_answer(result);
+}
+
+void io_operation::on_answer(std::int32_t result) noexcept {
+  pending_ = false;
   if (abandoned_) return;  // the frame is being destroyed; its destructor only waited for this
+  const bool cancelled = result == -ECANCELED || result == -EINTR;
   if (withdrawing_) {
     withdrawing_ = false;
     // A request the cancel did not catch may have moved data: that result is delivered.
-    const bool cancelled = result == -ECANCELED || result == -EINTR;
     const bool delivered = mode_ == mode::whole && !cancelled && consume(result);
     unlink();
     resume_withdrawn(!delivered);
     return;
   }
-  if (mode_ == mode::whole) {
-    if (consume(result)) {
-      if (direction_ == direction::read) owner()->receive_recovered(*slot_);
-      unlink();
-      complete_local();
-    } else if (!start()) {  // more to do (a partial write): submit the rest
-      finish_with_error(suspend_error_);
+  if (aborted_) {  // the socket closed; a result that beat the cancel is still delivered
+    aborted_ = false;
+    if (mode_ != mode::whole || cancelled || !consume(result)) {
+      suspend_error_ = make_error_code(error::operation_aborted);
     }
+    complete_local();
     return;
+  }
+  if (mode_ == mode::whole) {
+    for (;;) {
+      if (consume(result)) {
+        unlink();
+        complete_local();
+        return;
+      }
+      auto r = start();  // more to do (a partial write): start the rest
+      if (!r) return finish_with_error(r.error());
+      if (!*r) return;
+      result = **r;
+    }
   }
   // One-shot readiness: the syscall reports whatever the poll saw (an error, a hang-up).
   if (perform()) {
@@ -243,26 +224,50 @@ void io_operation::on_completion(std::int32_t result) noexcept {
     complete_local();
   } else if (result < 0) {
     finish_with_error({-result, std::system_category()});
-  } else if (!start()) {
-    finish_with_error(suspend_error_);
+  } else if (auto r = start(); !r) {
+    finish_with_error(r.error());
   }
 }
 
+void io_operation::on_socket_closed() noexcept {
+  if (withdrawing_) {  // a stop got here first: its answer resumes us as cancelled
+    unlink();
+    return;
+  }
+  if (pending_ && !owner()->cancel(*slot_, *this)) {
+    aborted_ = true;  // the kernel has it: resume once it let go of the buffers
+    unlink();
+    return;
+  }
+  pending_ = false;
+  finish_with_error(make_error_code(error::operation_aborted));
+}
+
 bool io_operation::withdraw() noexcept {
-  if (!in_flight_) {
+  if (!pending_) {
+    unlink();
+    return true;
+  }
+  if (aborted_) return false;  // the close's cancel is on its way; its answer resumes us
+  if (owner()->cancel(*slot_, *this)) {
+    pending_ = false;
     unlink();
     return true;
   }
   withdrawing_ = true;
-  owner()->cancel(this);
   return false;
 }
 
 io_operation::~io_operation() {
   disarm();
-  if (in_flight_) {
+  if (pending_) {
     abandoned_ = true;
-    owner()->abandon(this, withdrawing_);
+    const bool cancel_sent = withdrawing_ || aborted_;
+    if (cancel_sent || !owner()->cancel(*slot_, *this)) {
+      owner()->abandon(*this);
+    } else {
+      pending_ = false;
+    }
   }
   if (slot_) unlink();
 }

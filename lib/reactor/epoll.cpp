@@ -86,10 +86,8 @@ class epoll_backend final : public backend {
     return last_errno();
   }
 
-  result<void> wait(events& out, completions* done,
-                    std::optional<std::chrono::nanoseconds> timeout) override {
+  result<void> wait(events& out, std::optional<std::chrono::nanoseconds> timeout) override {
     out.clear();
-    if (done) done->clear();  // readiness only: never any
     const std::size_t capacity = out.capacity();
     if (ready_.size() < capacity) ready_.resize(capacity);  // only for a bigger `events`
     const int max = static_cast<int>(std::min<std::size_t>(capacity, INT_MAX));

@@ -1,15 +1,16 @@
-// The io_uring backend (Linux >= 5.13). Implements detail::backend; see backend.hpp.
+// The io_uring readiness backend (Linux >= 5.13), for corio::poll and the callback loop.
+// Implements detail::backend; see backend.hpp. (Executors run whole operations on io_uring
+// through lib/completion/io_uring_engine.cpp instead.)
 //
 // - Readiness is a multishot poll per fd (IORING_POLL_ADD_MULTI, always with POLLRDHUP). The
 //   kernel posts one CQE per wake-up of the fd's wait queue that matches the interest: an event
 //   per readiness change, like EPOLLET. When a CQE comes without IORING_CQE_F_MORE the poll
 //   ended (CQ overflow, ...) and is re-armed; a re-armed poll may report a spurious event.
-// - SQEs are only queued by add/modify/remove/submit; wait() hands them to the kernel in the
+// - SQEs are only queued by add/modify/remove; wait() hands them to the kernel in the
 //   same io_uring_enter that waits, so a loop turn costs one system call (none when there is
 //   neither anything to submit nor a reason to block).
 // - user_data = payload << 2 | kind. A poll's payload is (generation << 31 | fd): modify and
 //   remove bump the fd's generation, so CQEs of a removed poll that are still in flight miss.
-//   A completion's payload is the caller's user_data (it must leave the low two bits free).
 // - wait() merges the CQEs of one fd within a batch into one event and does not allocate: its
 //   scratch array grows only for an `events` bigger than any before.
 // - A poll holds a reference to its file until its removal reaches the kernel (the next
@@ -31,18 +32,13 @@
 
 #include "reactor/backend.hpp"
 #include "reactor/eventfd_waker.hpp"
-#include "reactor/io_uring_buffer_ring.hpp"
+#include "reactor/io_uring_setup.hpp"
 
 namespace corio::detail {
 namespace {
 
 constexpr std::uint64_t reserved_token = ~std::uint64_t{0};
-// A loop turn queues about two requests per busy connection (a receive and a send); a full
-// submission queue costs an extra io_uring_enter, which at 256 entries made 512 connections
-// pay 0.67 system calls per echoed message. 2048 + 8192 entries are 256 KiB per ring.
-constexpr unsigned sq_entries = 2048;
-constexpr unsigned cq_entries = 8192;
-enum source : std::uint64_t { internal = 0, readiness = 1, wakeup = 2, completed = 3 };
+enum source : std::uint64_t { internal = 0, readiness = 1, wakeup = 2 };
 
 constexpr std::uint64_t pack(source k, std::uint64_t payload) noexcept { return payload << 2 | k; }
 
@@ -62,10 +58,6 @@ std::uint8_t to_flags(unsigned bits) noexcept {
   if ((bits & POLLHUP) != 0) flags |= event::write_closed;
   if ((bits & POLLPRI) != 0) flags |= event::priority;
   return flags;
-}
-
-std::error_code os_error(int negative_errno) noexcept {
-  return {-negative_errno, std::system_category()};
 }
 
 struct registration {
@@ -100,7 +92,7 @@ class io_uring_backend final : public backend {
         io_uring_cqe* cqe = nullptr;
         __kernel_timespec ts{0, 10'000'000};
         (void)::io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, &ts, nullptr);
-        discard_completions();
+        reap(0);  // only the in-flight count matters now
       }
     }
     ::io_uring_queue_exit(&ring_);
@@ -149,23 +141,21 @@ class io_uring_backend final : public backend {
     return cancel_poll(fd);
   }
 
-  result<void> wait(events& out, completions* done,
-                    std::optional<std::chrono::nanoseconds> timeout) override {
+  result<void> wait(events& out, std::optional<std::chrono::nanoseconds> timeout) override {
     out.clear();
-    if (done) done->clear();
     if (scratch_.size() < out.capacity()) scratch_.resize(out.capacity());
     ++batch_;
     count_ = 0;
     const bool non_blocking = timeout && timeout->count() <= 0;
     const auto deadline = std::chrono::steady_clock::now() + (timeout ? *timeout : timeout->zero());
     for (;;) {
-      reap(out.capacity(), done);
-      if (count_ > 0 || (done && !done->empty()) || non_blocking) {
+      reap(out.capacity());
+      if (count_ > 0 || non_blocking) {
         // Hand queued SQEs over without blocking; no system call when there are none.
         if (::io_uring_sq_ready(&ring_) > 0 || work_pending()) {
           const int r = ::io_uring_submit_and_get_events(&ring_);
           if (r < 0 && r != -EINTR && r != -EBUSY && r != -EAGAIN) return os_error(r);
-          reap(out.capacity(), done);
+          reap(out.capacity());
         }
         break;
       }
@@ -187,59 +177,6 @@ class io_uring_backend final : public backend {
     for (std::size_t k = 0; k < count_; ++k) out.push(scratch_[k]);
     return {};
   }
-
-  bool supports_completions() const noexcept override { return true; }
-
-  result<void> submit(const completion_request& req) override {
-    io_uring_sqe* sqe = next_sqe();
-    if (!sqe) return std::make_error_code(std::errc::resource_unavailable_try_again);
-    switch (req.op) {
-      case completion_request::kind::recv:
-        ::io_uring_prep_recv(sqe, req.fd, req.data, req.size, req.flags);
-        break;
-      case completion_request::kind::send:
-        ::io_uring_prep_send(sqe, req.fd, req.data, req.size, req.flags);
-        break;
-      case completion_request::kind::recvmsg:
-        ::io_uring_prep_recvmsg(sqe, req.fd, static_cast<msghdr*>(req.data),
-                                static_cast<unsigned>(req.flags));
-        break;
-      case completion_request::kind::sendmsg:
-        ::io_uring_prep_sendmsg(sqe, req.fd, static_cast<const msghdr*>(req.data),
-                                static_cast<unsigned>(req.flags));
-        break;
-      case completion_request::kind::accept:
-        ::io_uring_prep_accept(sqe, req.fd, static_cast<sockaddr*>(req.data), req.addr_len,
-                               req.flags);
-        break;
-      case completion_request::kind::connect:
-        ::io_uring_prep_connect(sqe, req.fd, static_cast<const sockaddr*>(req.data),
-                                static_cast<socklen_t>(req.size));
-        break;
-      case completion_request::kind::poll:
-        ::io_uring_prep_poll_add(sqe, req.fd, req.flags != 0 ? POLLOUT : POLLIN | POLLRDHUP);
-        break;
-      case completion_request::kind::recv_multishot:
-        ::io_uring_prep_recv_multishot(sqe, req.fd, nullptr, 0, req.flags);
-        sqe->flags |= IOSQE_BUFFER_SELECT;
-        sqe->buf_group = io_uring_buffer_ring::group;
-        break;
-      case completion_request::kind::accept_multishot:
-        ::io_uring_prep_multishot_accept(sqe, req.fd, nullptr, nullptr, req.flags);
-        break;
-      case completion_request::kind::cancel:
-        ::io_uring_prep_cancel64(sqe, pack(completed, req.user_data), 0);
-        ::io_uring_sqe_set_data64(sqe, pack(internal, 0));
-        return {};
-    }
-    ::io_uring_sqe_set_data64(sqe, pack(completed, req.user_data));
-    ++in_flight_;
-    return {};
-  }
-
-  receive_buffer_pool receive_buffers() const noexcept override { return buffers_.pool(); }
-  void release_buffer(std::uint16_t id) noexcept override { buffers_.release(id); }
-  bool open_receive_buffers(std::uint16_t count) noexcept { return buffers_.open(ring_, count); }
 
   result<std::shared_ptr<wake_handle>> make_waker(token t) override {
     if (waker_) return error::already_registered;
@@ -322,26 +259,20 @@ class io_uring_backend final : public backend {
     scratch_[count_++] = event(t, flags);
   }
 
-  // Consumes CQEs until `capacity` distinct events (or the completion sink) are full.
-  void reap(std::size_t capacity, completions* done) noexcept {
+  // Consumes CQEs until `capacity` distinct events are reported; 0 (the destructor) only counts
+  // the requests that ended.
+  void reap(std::size_t capacity) noexcept {
     unsigned head = 0;
     unsigned seen = 0;
     io_uring_cqe* cqe = nullptr;
     io_uring_for_each_cqe(&ring_, head, cqe) {
       const std::uint64_t data = ::io_uring_cqe_get_data64(cqe);
       const auto k = static_cast<source>(data & 3);
-      if ((k == readiness || k == wakeup) && count_ == capacity) break;
-      if (k == completed && (!done || done->full())) break;
+      if (k != internal && count_ == capacity && capacity != 0) break;
       ++seen;
       if (k != internal && (cqe->flags & IORING_CQE_F_MORE) == 0) --in_flight_;
-      if (k == completed) {
-        completion c{data >> 2, cqe->res};
-        if ((cqe->flags & IORING_CQE_F_BUFFER) != 0) {
-          c.buffer = static_cast<std::uint16_t>(cqe->flags >> IORING_CQE_BUFFER_SHIFT);
-        }
-        c.more = (cqe->flags & IORING_CQE_F_MORE) != 0;
-        done->push(c);
-      } else if (k == wakeup) {
+      if (capacity == 0) continue;
+      if (k == wakeup) {
         const bool more = (cqe->flags & IORING_CQE_F_MORE) != 0;
         if (!more && waker_) (void)arm_waker();
         // Drain every time (nothing may be left behind), report once per batch.
@@ -352,19 +283,6 @@ class io_uring_backend final : public backend {
       } else if (k == readiness) {
         on_poll(data >> 2, *cqe);
       }
-    }
-    ::io_uring_cq_advance(&ring_, seen);
-  }
-
-  // The destructor's reap: only the in-flight count matters now.
-  void discard_completions() noexcept {
-    unsigned head = 0;
-    unsigned seen = 0;
-    io_uring_cqe* cqe = nullptr;
-    io_uring_for_each_cqe(&ring_, head, cqe) {
-      ++seen;
-      const auto k = static_cast<source>(::io_uring_cqe_get_data64(cqe) & 3);
-      if (k != internal && (cqe->flags & IORING_CQE_F_MORE) == 0) --in_flight_;
     }
     ::io_uring_cq_advance(&ring_, seen);
   }
@@ -383,7 +301,6 @@ class io_uring_backend final : public backend {
   }
 
   io_uring ring_;
-  io_uring_buffer_ring buffers_;  // unmapped after the destructor has closed the ring
   std::vector<registration> regs_;  // indexed by fd
   std::vector<event> scratch_;
   std::size_t count_ = 0;
@@ -396,63 +313,19 @@ class io_uring_backend final : public backend {
 
 }  // namespace
 
-namespace {
-// Completions of a socket operation are finished as task work on the submitting thread. By
-// default the kernel interrupts that thread for it (an IPI and a signal-like detour per
-// wake-up, which made io_uring cost 25% more CPU per echoed message than epoll).
-// COOP_TASKRUN runs it at the thread's next kernel entry instead; DEFER_TASKRUN (6.1) runs it
-// only inside io_uring_enter(GETEVENTS), batched with the turn's one system call, but then
-// only the thread that made the ring may wait on it, so only an executor's ring asks for it.
-// Older kernels reject the flags with EINVAL: try the next set. CORIO_IO_URING_TASKRUN=coop
-// or =plain starts further down the list, so those kernels' modes are tested on new ones too.
-int init_ring(io_uring& ring, io_uring_params& params, backend_threads threads) noexcept {
-  constexpr unsigned base = IORING_SETUP_CQSIZE | IORING_SETUP_CLAMP;
-  constexpr unsigned deferred = IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_SINGLE_ISSUER |
-                                IORING_SETUP_TASKRUN_FLAG;
-  constexpr unsigned cooperative = IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG;
-  const unsigned owner_only[] = {base | deferred, base | cooperative, base};
-  const unsigned any[] = {base | cooperative, base};
-  std::span<const unsigned> choices = threads == backend_threads::owner_only
-                                         ? std::span<const unsigned>(owner_only)
-                                         : std::span<const unsigned>(any);
-  if (const char* forced = std::getenv("CORIO_IO_URING_TASKRUN")) {
-    const std::string_view mode(forced);
-    const unsigned wanted = mode == "coop" ? base | cooperative : mode == "plain" ? base : 0;
-    while (wanted != 0 && choices.size() > 1 && choices.front() != wanted) {
-      choices = choices.subspan(1);
-    }
-  }
-  int r = -EINVAL;
-  for (const unsigned flags : choices) {
-    params = io_uring_params{};
-    params.flags = flags;
-    params.cq_entries = cq_entries;
-    r = ::io_uring_queue_init_params(sq_entries, &ring, &params);
-    if (r != -EINVAL) break;
-  }
-  return r;
-}
-}  // namespace
-
-result<std::unique_ptr<backend>> make_io_uring_backend(backend_threads threads) {
+result<std::unique_ptr<backend>> make_io_uring_backend() {
   io_uring ring{};
   io_uring_params params{};
-  const int r = init_ring(ring, params, threads);
+  // A public poll may be handed between threads: no DEFER_TASKRUN.
+  const int r = init_ring(ring, params, ring_threads::any);
   // EPERM: disabled by /proc/sys/kernel/io_uring_disabled or seccomp; ENOSYS: not in the kernel.
   if (r < 0) return os_error(r);
-  // Multishot poll arrived in 5.13 with RSRC_TAGS; EXT_ARG gives a timed wait in one syscall.
-  constexpr unsigned needed = IORING_FEAT_EXT_ARG | IORING_FEAT_RSRC_TAGS | IORING_FEAT_NODROP;
-  if ((params.features & needed) != needed) {
+  if (!has_needed_features(params)) {
     ::io_uring_queue_exit(&ring);
     return error::backend_unavailable;
   }
   try {
-    auto made = std::make_unique<io_uring_backend>(ring);
-    // Only an executor receives through buffers; a ring that refuses them receives directly.
-    if (threads == backend_threads::owner_only) {
-      (void)made->open_receive_buffers(io_uring_buffer_ring::configured_count());
-    }
-    return std::unique_ptr<backend>(std::move(made));
+    return std::unique_ptr<backend>(std::make_unique<io_uring_backend>(ring));
   } catch (...) {
     ::io_uring_queue_exit(&ring);
     throw;

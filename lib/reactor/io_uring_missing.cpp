@@ -4,8 +4,6 @@
 
 namespace corio::detail {
 
-result<std::unique_ptr<backend>> make_io_uring_backend(backend_threads) {
-  return error::backend_unavailable;
-}
+result<std::unique_ptr<backend>> make_io_uring_backend() { return error::backend_unavailable; }
 
 }  // namespace corio::detail

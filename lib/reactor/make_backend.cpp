@@ -25,10 +25,10 @@ std::span<const backend_kind> built_backends() noexcept { return built; }
 namespace detail {
 
 namespace {
-result<std::unique_ptr<backend>> make_one(backend_kind kind, backend_threads threads) {
+result<std::unique_ptr<backend>> make_one(backend_kind kind) {
   switch (kind) {
     case backend_kind::epoll: return make_epoll_backend();
-    case backend_kind::io_uring: return make_io_uring_backend(threads);  // io_uring_missing.cpp if not built
+    case backend_kind::io_uring: return make_io_uring_backend();  // io_uring_missing.cpp if not built
     case backend_kind::kqueue:
     case backend_kind::automatic: break;
   }
@@ -36,13 +36,13 @@ result<std::unique_ptr<backend>> make_one(backend_kind kind, backend_threads thr
 }
 }  // namespace
 
-result<std::unique_ptr<backend>> make_backend(backend_kind kind, backend_threads threads) {
-  if (kind != backend_kind::automatic) return make_one(kind, threads);
+result<std::unique_ptr<backend>> make_backend(backend_kind kind) {
+  if (kind != backend_kind::automatic) return make_one(kind);
   // automatic: the first built backend the kernel accepts; if none does, the first one's error
   // (the most preferred backend's reason is the most useful to report).
   std::error_code first_error;
   for (backend_kind k : built) {
-    auto b = make_one(k, threads);
+    auto b = make_one(k);
     if (b) return b;
     if (!first_error) first_error = b.error();
   }

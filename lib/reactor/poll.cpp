@@ -68,7 +68,7 @@ poll::~poll() = default;
 backend_kind poll::kind() const noexcept { return backend_->kind(); }
 
 result<void> poll::wait(events& out, std::optional<std::chrono::nanoseconds> timeout) {
-  return backend_->wait(out, nullptr, timeout);
+  return backend_->wait(out, timeout);
 }
 
 result<waker> waker::create(poll& p, token t) {

@@ -56,7 +56,7 @@ TEST_P(executor_test, spawned_tasks_interleave_at_suspension_points) {
   std::vector<std::string> trace;
   auto worker = [&](std::string name) -> corio::task<> {
     trace.push_back(name + "1");
-    co_await corio::sleep_for(1ms);
+    (void)co_await corio::sleep_for(1ms);  // nothing stops this task
     trace.push_back(name + "2");
   };
   auto root = [&]() -> corio::task<> {
@@ -73,11 +73,11 @@ TEST_P(executor_test, spawned_tasks_interleave_at_suspension_points) {
 
 TEST_P(executor_test, join_handle_yields_the_result_or_the_exception) {
   auto value = []() -> corio::task<std::string> {
-    co_await corio::sleep_for(1ms);
+    (void)co_await corio::sleep_for(1ms);  // nothing stops this task
     co_return "done";
   };
   auto fails = []() -> corio::task<int> {
-    co_await corio::sleep_for(1ms);
+    (void)co_await corio::sleep_for(1ms);  // nothing stops this task
     throw std::runtime_error("failed");
   };
   auto root = [&]() -> corio::task<int> {
@@ -98,7 +98,7 @@ TEST_P(executor_test, joining_a_task_that_already_finished_does_not_suspend) {
   auto quick = []() -> corio::task<int> { co_return 7; };
   auto root = [&]() -> corio::task<int> {
     auto h = corio::spawn(quick());
-    co_await corio::sleep_for(1ms);  // lets it run to completion first
+    (void)co_await corio::sleep_for(1ms);  // lets it run to completion first
     EXPECT_TRUE(h.is_finished());
     co_return co_await h;
   };
@@ -108,12 +108,12 @@ TEST_P(executor_test, joining_a_task_that_already_finished_does_not_suspend) {
 TEST_P(executor_test, detached_task_keeps_running) {
   bool ran = false;
   auto background = [&]() -> corio::task<> {
-    co_await corio::sleep_for(1ms);
+    (void)co_await corio::sleep_for(1ms);  // nothing stops this task
     ran = true;
   };
   auto root = [&]() -> corio::task<> {
     corio::spawn(background()).detach();
-    co_await corio::sleep_for(5ms);
+    (void)co_await corio::sleep_for(5ms);  // nothing stops this task
   };
   corio::block_on(root(), on(GetParam()));
   EXPECT_TRUE(ran);
@@ -147,11 +147,37 @@ TEST_P(executor_test, request_stop_cancels_a_pending_sleep_promptly) {
   };
   auto root = [&]() -> corio::task<std::error_code> {
     auto h = corio::spawn(sleeper());
-    co_await corio::sleep_for(1ms);
+    (void)co_await corio::sleep_for(1ms);  // nothing stops this task
     EXPECT_TRUE(h.request_stop());
     co_return co_await h;
   };
   EXPECT_EQ(corio::block_on(root(), on(GetParam())), std::errc::operation_canceled);
+}
+
+// A task that never awaits a cancellable operation still sees its stop request, and so does
+// a task it awaits (the stop state is inherited).
+TEST_P(executor_test, a_task_reads_its_own_stop_state) {
+  const int turns = corio::block_on(
+      []() -> corio::task<int> {
+        auto spinner = corio::spawn([]() -> corio::task<int> {
+          auto inner = []() -> corio::task<bool> {
+            co_return co_await corio::this_task::stop_requested();
+          };
+          int n = 0;
+          while (!co_await corio::this_task::stop_requested() && n < 100'000) {
+            if (co_await inner()) co_return -1;  // the inner task saw it before the outer did
+            co_await corio::yield();
+            ++n;
+          }
+          co_return n;
+        }());
+        for (int i = 0; i < 5; ++i) co_await corio::yield();
+        EXPECT_TRUE(spinner.request_stop());
+        co_return co_await spinner;
+      }(),
+      on(GetParam()));
+  EXPECT_GE(turns, 3) << "stop_requested() was false before the request";
+  EXPECT_LT(turns, 100) << "the request was not seen";
 }
 
 TEST_P(executor_test, cancellation_reaches_operations_in_awaited_subtasks) {
@@ -162,7 +188,7 @@ TEST_P(executor_test, cancellation_reaches_operations_in_awaited_subtasks) {
   auto middle = [&]() -> corio::task<std::error_code> { co_return co_await leaf(); };
   auto root = [&]() -> corio::task<std::error_code> {
     auto h = corio::spawn(middle());
-    co_await corio::sleep_for(1ms);
+    (void)co_await corio::sleep_for(1ms);  // nothing stops this task
     h.request_stop();
     co_return co_await h;
   };
@@ -212,12 +238,12 @@ TEST_P(executor_test, tasks_left_running_are_destroyed_when_block_on_returns) {
   counted::reset_counts();
   auto forever = []() -> corio::task<> {
     counted keep;
-    co_await corio::sleep_for(1h);
+    (void)co_await corio::sleep_for(1h);  // never resumes: destroyed at shutdown
   };
   auto root = [&]() -> corio::task<> {
     corio::spawn(forever()).detach();
     corio::spawn(forever()).detach();
-    co_await corio::sleep_for(1ms);
+    (void)co_await corio::sleep_for(1ms);  // nothing stops this task
     EXPECT_EQ(counted::alive(), 2);
   };
   corio::block_on(root(), on(GetParam()));
@@ -226,7 +252,7 @@ TEST_P(executor_test, tasks_left_running_are_destroyed_when_block_on_returns) {
 
 TEST_P(executor_test, a_join_handle_outliving_its_executor_reports_cancellation) {
   auto forever = []() -> corio::task<int> {
-    co_await corio::sleep_for(1h);
+    (void)co_await corio::sleep_for(1h);  // never resumes: destroyed at shutdown
     co_return 1;
   };
   std::optional<corio::join_handle<int>> escaped;
@@ -244,7 +270,7 @@ TEST_P(executor_test, a_join_handle_outliving_its_executor_reports_cancellation)
 TEST_P(executor_test, many_spawned_tasks_all_complete) {
   int done = 0;
   auto worker = [&](int i) -> corio::task<> {
-    co_await corio::sleep_for(std::chrono::milliseconds(i % 3));
+    (void)co_await corio::sleep_for(std::chrono::milliseconds(i % 3));  // nothing stops this task
     ++done;
   };
   auto root = [&]() -> corio::task<> {

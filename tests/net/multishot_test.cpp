@@ -1,6 +1,6 @@
 // On io_uring, stream reads come from a multishot receive into shared, kernel-filled buffers
-// (lib/executor/received_buffers.hpp) and accepts from a multishot accept
-// (lib/executor/accepted_connections.hpp). These tests hold both to the promises of the plain
+// (lib/completion/received_buffers.hpp) and accepts from a multishot accept
+// (lib/completion/accepted_connections.hpp). These tests hold both to the promises of the plain
 // calls: every byte once and in order, the end of the stream after the last byte, a cancelled
 // read losing nothing, a reader that lags holding a bounded amount, a closed socket giving its
 // buffers back; every connection accepted once with its peer's address, and a closed listener

@@ -1,5 +1,7 @@
-// The backend's completion verbs (submit, and completions reported by wait), run once per built
-// backend: readiness-only backends say so, completion backends run recv/send/accept and cancel.
+// The completion engine's contract (lib/completion/engine.hpp), directly: a request is
+// answered once through its own callback, a stream read is answered from input received ahead,
+// a cancelled request is answered only once the kernel let go of its buffer, and close() ends
+// what waits on the socket's input. Skipped where the kernel has no io_uring.
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -7,86 +9,141 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
-#include <string>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include <gtest/gtest.h>
 
-#include "reactor/backend.hpp"
+#include "completion/engine.hpp"
 
 namespace {
 
 using namespace std::chrono_literals;
-using corio::detail::completion_request;
+using corio::detail::io_request;
 
-class completion_test : public ::testing::TestWithParam<corio::backend_kind> {
+// An io_callback that records its answers.
+struct recorder : corio::detail::io_callback {
+  recorder() { complete = &record; }
+  static void record(corio::detail::io_callback& cb, std::int32_t result) noexcept {
+    auto& self = static_cast<recorder&>(cb);
+    self.result = result;
+    ++self.calls;
+  }
+  std::optional<std::int32_t> result;
+  int calls = 0;
+};
+
+class completion_test : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto b = corio::detail::make_backend(GetParam());
-    ASSERT_TRUE(b) << b.error().message();
-    backend_ = std::move(*b);
-    if (!backend_->supports_completions()) GTEST_SKIP() << "readiness-only backend";
+    auto e = corio::detail::make_io_uring_engine();
+    if (!e) GTEST_SKIP() << "no completion engine here: " << e.error().message();
+    engine_ = std::move(*e);
     ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv_), 0);
+    engine_->open(input_, sv_[0]);
   }
   void TearDown() override {
-    backend_.reset();  // the ring goes first: nothing in flight may outlive it
+    if (engine_) engine_->close(input_);
+    engine_.reset();  // the ring goes first: nothing in flight may outlive it
     if (sv_[0] >= 0) ::close(sv_[0]);
     if (sv_[1] >= 0) ::close(sv_[1]);
   }
-  // Waits (bounded) for the completion of `user_data`; its result, or 1 << 30 on timeout.
-  int await(std::uint64_t user_data) {
-    corio::events evs(8);
-    corio::detail::completions done(8);
+  // Waits (bounded) until `r` was answered; its answer, or 1 << 30 on timeout.
+  int await(recorder& r) {
     const auto deadline = std::chrono::steady_clock::now() + 5s;
-    while (std::chrono::steady_clock::now() < deadline) {
-      EXPECT_TRUE(backend_->wait(evs, &done, 100ms));
-      for (const auto& c : done) {
-        if (c.user_data == user_data) return c.result;
-      }
+    while (!r.result && std::chrono::steady_clock::now() < deadline) {
+      EXPECT_TRUE(engine_->wait(100ms));
     }
-    return 1 << 30;
+    return r.result ? *r.result : 1 << 30;
+  }
+  io_request request(io_request::kind k, void* data, std::size_t size, bool stream = false) {
+    io_request r;
+    r.op = k;
+    r.fd = sv_[0];
+    r.data = data;
+    r.size = size;
+    r.stream = stream;
+    return r;
   }
 
-  std::unique_ptr<corio::detail::backend> backend_;
+  std::unique_ptr<corio::detail::completion_engine> engine_;
+  corio::detail::socket_input input_;
   int sv_[2] = {-1, -1};
 };
 
-TEST_P(completion_test, recv_completes_with_the_bytes) {
+TEST_F(completion_test, recv_is_answered_once_through_its_callback) {
   std::vector<char> buf(16);
-  completion_request r{completion_request::kind::recv, sv_[0], buf.data(), buf.size(), nullptr, 0, 8};
-  ASSERT_TRUE(backend_->submit(r));
+  recorder r;
+  auto started = engine_->start(input_, request(io_request::kind::recv, buf.data(), buf.size()), r);
+  ASSERT_TRUE(started);
+  ASSERT_FALSE(*started) << "nothing was there yet";
   ASSERT_EQ(::write(sv_[1], "hello", 5), 5);
-  EXPECT_EQ(await(8), 5);
+  EXPECT_EQ(await(r), 5);
   EXPECT_EQ(std::memcmp(buf.data(), "hello", 5), 0);
+  EXPECT_TRUE(engine_->wait(10ms));
+  EXPECT_EQ(r.calls, 1);
 }
 
-TEST_P(completion_test, send_completes_with_the_count) {
-  const char msg[] = "ping";
-  completion_request s{completion_request::kind::send, sv_[0], const_cast<char*>(msg), 4, nullptr, MSG_NOSIGNAL, 16};
-  ASSERT_TRUE(backend_->submit(s));
-  EXPECT_EQ(await(16), 4);
+TEST_F(completion_test, send_is_answered_with_the_count) {
+  char msg[] = "ping";
+  recorder r;
+  auto started = engine_->start(input_, request(io_request::kind::send, msg, 4), r);
+  ASSERT_TRUE(started);
+  EXPECT_EQ(await(r), 4);
   char got[8] = {};
   EXPECT_EQ(::read(sv_[1], got, sizeof got), 4);
 }
 
-// Safe cancellation: the buffer is the kernel's until the cancelled operation's own completion
+// The second read finds the bytes the socket received ahead: answered at once, no callback.
+TEST_F(completion_test, stream_read_is_answered_at_once_from_input_received_ahead) {
+  char first[4] = {};
+  recorder r;
+  auto started = engine_->start(input_, request(io_request::kind::recv, first, 4, true), r);
+  ASSERT_TRUE(started);
+  ASSERT_FALSE(*started);
+  ASSERT_EQ(::write(sv_[1], "abcdefgh", 8), 8);
+  ASSERT_EQ(await(r), 4);
+  EXPECT_EQ(std::memcmp(first, "abcd", 4), 0);
+  char second[8] = {};
+  recorder unused;
+  auto now = engine_->start(input_, request(io_request::kind::recv, second, 8, true), unused);
+  ASSERT_TRUE(now);
+  ASSERT_TRUE(*now);
+  EXPECT_EQ(**now, 4);
+  EXPECT_EQ(std::memcmp(second, "efgh", 4), 0);
+  EXPECT_EQ(unused.calls, 0);
+}
+
+// Safe cancellation: the buffer is the kernel's until the cancelled request's own answer
 // arrives. Only then is it freed (ASan would report a write after free if the kernel kept it).
-TEST_P(completion_test, cancelled_recv_completes_before_its_buffer_is_freed) {
+TEST_F(completion_test, cancelled_recv_is_answered_before_its_buffer_is_freed) {
   auto buf = std::make_unique<std::vector<char>>(4096);
-  completion_request r{completion_request::kind::recv, sv_[0], buf->data(), buf->size(), nullptr, 0, 24};
-  ASSERT_TRUE(backend_->submit(r));
-  completion_request c{completion_request::kind::cancel, -1, nullptr, 0, nullptr, 0, 24};
-  ASSERT_TRUE(backend_->submit(c));
-  EXPECT_EQ(await(24), -ECANCELED);
+  recorder r;
+  ASSERT_TRUE(engine_->start(input_, request(io_request::kind::recv, buf->data(), buf->size()), r));
+  EXPECT_FALSE(engine_->cancel(input_, r)) << "the kernel has it: an answer must follow";
+  EXPECT_EQ(await(r), -ECANCELED);
   buf.reset();
   ASSERT_EQ(::write(sv_[1], "late", 4), 4);  // goes to no freed buffer: the socket keeps it
   char got[8] = {};
   EXPECT_EQ(::read(sv_[0], got, sizeof got), 4);
 }
 
-TEST_P(completion_test, accept_completes_with_a_new_fd) {
-  const int l = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+// A read waiting on input received ahead holds nothing in the kernel: withdrawn at once.
+TEST_F(completion_test, stream_read_waiting_on_input_is_withdrawn_at_once) {
+  char buf[8];
+  recorder r;
+  auto started = engine_->start(input_, request(io_request::kind::recv, buf, sizeof buf, true), r);
+  ASSERT_TRUE(started);
+  ASSERT_FALSE(*started);
+  EXPECT_TRUE(engine_->cancel(input_, r));
+  ASSERT_EQ(::write(sv_[1], "x", 1), 1);
+  EXPECT_TRUE(engine_->wait(50ms));
+  EXPECT_EQ(r.calls, 0) << "a withdrawn request is never answered";
+}
+
+TEST_F(completion_test, accept_is_answered_with_a_new_fd) {
+  const int l = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   ASSERT_GE(l, 0);
   sockaddr_in a{};
   a.sin_family = AF_INET;
@@ -95,23 +152,29 @@ TEST_P(completion_test, accept_completes_with_a_new_fd) {
   ASSERT_EQ(::bind(l, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
   ASSERT_EQ(::listen(l, 4), 0);
   ASSERT_EQ(::getsockname(l, reinterpret_cast<sockaddr*>(&a), &len), 0);
+  corio::detail::socket_input listener;
+  engine_->open(listener, l);
   sockaddr_storage peer{};
-  socklen_t peer_len = sizeof peer;
-  completion_request r{completion_request::kind::accept, l, &peer, 0, &peer_len, SOCK_NONBLOCK | SOCK_CLOEXEC, 32};
-  ASSERT_TRUE(backend_->submit(r));
+  std::uint32_t peer_len = sizeof peer;
+  io_request req;
+  req.op = io_request::kind::accept;
+  req.fd = l;
+  req.data = &peer;
+  req.size = peer_len;
+  req.addr_len = &peer_len;
+  recorder r;
+  auto started = engine_->start(listener, req, r);
+  ASSERT_TRUE(started);
+  ASSERT_FALSE(*started);
   const int c = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   ASSERT_EQ(::connect(c, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
-  const int fd = await(32);
+  const int fd = await(r);
   EXPECT_GE(fd, 0);
+  EXPECT_EQ(peer_len, sizeof(sockaddr_in));
   if (fd >= 0) ::close(fd);
+  engine_->close(listener);
   ::close(c);
   ::close(l);
 }
-
-std::string name(const ::testing::TestParamInfo<corio::backend_kind>& info) {
-  return std::string(corio::to_string(info.param));
-}
-
-INSTANTIATE_TEST_SUITE_P(built, completion_test, ::testing::ValuesIn(corio::built_backends()), name);
 
 }  // namespace

@@ -22,6 +22,7 @@
 #include <stop_token>
 #include <system_error>
 
+#include <corio/detail/io_request.hpp>
 #include <corio/detail/timer_node.hpp>
 #include <corio/error.hpp>
 #include <corio/reactor.hpp>
@@ -106,27 +107,16 @@ class operation {
   std::optional<std::stop_callback<on_stop>> stop_callback_;
 };
 
-// What a completion kernel (io_uring) is asked to do for an operation; lib/executor turns it
-// into the backend's request, adding the flags (MSG_NOSIGNAL, SOCK_NONBLOCK|SOCK_CLOEXEC).
-struct io_request {
-  enum class kind : std::uint8_t { recv, send, recvmsg, sendmsg, accept, connect };
-  kind op = kind::recv;
-  int fd = -1;
-  void* data = nullptr;  // buffer; a message (msg_storage); a socket_address (accept, connect)
-  std::size_t size = 0;  // buffer length; address capacity (accept) or length (connect)
-  std::uint32_t* addr_len = nullptr;  // accept: in capacity, out the address's length
-};
-
 // Room for a msghdr and its iovec, filled by prepare_message (lib), so that no OS header is
 // needed here and a datagram operation keeps its message in the awaiting frame.
 struct msg_storage {
   alignas(8) std::byte bytes[96];
 };
 
-// The readiness side of an fd: registered once with the thread's executor (both directions,
-// edge-triggered), removed on destruction. Owned by an awaitable socket, used on its thread.
-// On a completion backend nothing is registered with the kernel: operations are submitted
-// whole, and an operation that needs readiness asks for it once (a one-shot poll).
+// An fd registered with the thread's executor: with a readiness backend, both directions,
+// edge-triggered; with a completion engine, the socket's state there (input received ahead).
+// Removed on destruction, which ends any operation still waiting on it with
+// error::operation_aborted. Owned by an awaitable socket, used on its thread.
 struct io_slot;
 class io_operation;
 
@@ -139,10 +129,10 @@ class io_registration {
   ~io_registration();
   explicit operator bool() const noexcept { return slot_ != nullptr; }
   void reset() noexcept;
-  // reset() for a socket that lives on (handed to another thread): on a completion kernel the
-  // socket's multishot receive is ended first, so no byte after this goes to this thread.
+  // reset() for a socket that lives on (handed to another thread): on a completion engine the
+  // socket's receive-ahead is ended first, so no byte after this goes to this thread.
   void hand_over() noexcept;
-  // True when operations on this fd go to a completion kernel whole (io_uring).
+  // True when operations on this fd go to a completion engine whole.
   bool completion_based() const noexcept { return completions_; }
 
  private:
@@ -154,60 +144,32 @@ class io_registration {
   bool completions_ = false;
 };
 
-// What a completion kernel (io_uring) already took for a socket while nobody waited: a stream's
-// bytes (multishot receive into shared buffers) or a listener's connections (multishot
-// accept). An operation that reads from such a queue says which in `queued_input`; it looks
-// here first and waits only when the queue is empty. Valid during absorb() only.
-enum class queued_input : std::uint8_t { none, bytes, connections };
-
-class received {
- public:
-  // Bytes: copies queued bytes into `dst` (as many as fit); returns how many.
-  std::size_t copy_to(std::span<std::byte> dst) noexcept;
-  // Bytes, once nothing is queued: how the stream ended (0 end of stream, -errno an error),
-  // reported to one read; a later read asks the kernel again.
-  std::optional<std::int32_t> take_end() noexcept;
-  // Connections: an accepted fd (its owner is now the caller) or an accept error (-errno).
-  std::optional<std::int32_t> take_connection() noexcept;
-
- private:
-  friend class io_operation;
-  received(executor& ex, io_slot& slot) noexcept : executor_(&ex), slot_(&slot) {}
-  executor* executor_;
-  io_slot* slot_;
-};
-
 // One socket operation. Two ways to run it, chosen by the registration:
 // - readiness (epoll, kqueue): perform() is tried at once (edge-triggered readiness means the
 //   data may already be there), and again on each readiness event until it no longer would
 //   block;
-// - completion (io_uring): submit() hands the whole operation to the kernel (prepare()), and
-//   consume() takes each completion, asking for another submission while it is not finished
-//   (write_all's partial writes). An operation without a prepare() waits for readiness with a
-//   one-shot poll instead and then runs perform().
-// The coroutine resumes only when there is a result. A cancelled completion operation resumes
-// only after the kernel has finished with its buffers (ASYNC_CANCEL, then its own completion).
-class io_operation : public operation {
+// - completion engine: submit() hands the whole operation over (prepare()), and consume()
+//   takes each answer, starting the rest while it is not finished (write_all's partial
+//   writes). The engine may answer at once from input received ahead: then nothing suspends.
+//   An operation without a prepare() waits for readiness with a one-shot poll instead and
+//   then runs perform().
+// The coroutine resumes only when there is a result. A cancelled operation the kernel holds
+// resumes only after the kernel has finished with its buffers (its answer comes back).
+class io_operation : public operation, private io_callback {
  public:
   enum class direction : std::uint8_t { read, write };
 
   // Waits for readiness, then perform(); false means resume now with error() (or cancelled).
   bool suspend(std::coroutine_handle<> awaiting, const std::stop_token& stop,
                io_registration& reg, direction dir) noexcept;
-  // Completion backends: submits prepare()'s request; false means resume now.
+  // Completion engines: submits prepare()'s request; false means resume now.
   bool submit(std::coroutine_handle<> awaiting, const std::stop_token& stop,
               io_registration& reg, direction dir) noexcept;
-  // Completion backends, reads of queued input (see `received`): served from the queue, whose
-  // multishot request is armed when it is empty; false means resume now.
-  bool receive(std::coroutine_handle<> awaiting, const std::stop_token& stop,
-               io_registration& reg, queued_input input) noexcept;
   // Runs the syscall; true when finished (the result is stored by the derived class).
   virtual bool perform() noexcept = 0;
-  // Takes what the queue holds; true when finished.
-  virtual bool absorb(received&) noexcept { return false; }
-  // Describes the operation for a completion kernel; false when it has no such form.
+  // Describes the operation as a whole request; false when it has no such form.
   virtual bool prepare(io_request&) noexcept { return false; }
-  // Takes a completion's result (bytes, a new fd, or -errno); true when finished.
+  // Takes an answer (bytes, a new fd, or -errno); true when finished.
   virtual bool consume(std::int32_t) noexcept { return true; }
   // The executor's call on a readiness event: retry, and on a result leave the slot and resume.
   void on_ready() noexcept {
@@ -215,12 +177,13 @@ class io_operation : public operation {
     unlink();
     complete_local();
   }
-  // The executor's call when the kernel completed what this operation submitted.
-  void on_completion(std::int32_t result) noexcept;
-  // The executor's call when the queue this operation waits on received something or ended.
-  void on_received() noexcept;
-  bool in_flight() const noexcept { return in_flight_; }
-  // Why it ended without a result: the slot is busy, no registration, or a kernel error.
+  // The executor's call when the socket this operation waits on is closed: it ends with
+  // error::operation_aborted (or with a result the kernel delivered first).
+  void on_socket_closed() noexcept;
+  // The engine still owes this operation an answer.
+  bool pending() const noexcept { return pending_; }
+  // Why it ended without a result: the slot is busy, no registration, the socket closed, or a
+  // kernel error.
   std::error_code suspend_error() const noexcept { return suspend_error_; }
 
  protected:
@@ -231,18 +194,21 @@ class io_operation : public operation {
   bool withdraw() noexcept override;
 
  private:
-  enum class mode : std::uint8_t { readiness, poll_once, whole, buffered };
-  void receive_directly() noexcept;  // no buffered receive to wait on: submit a plain one
+  enum class mode : std::uint8_t { readiness, poll_once, whole };
+  static void answered(io_callback& cb, std::int32_t result) noexcept;
+  void on_answer(std::int32_t result) noexcept;
   bool link(io_registration& reg, direction dir) noexcept;
-  bool start() noexcept;  // submits the request of mode_; false (and suspend_error_) on failure
+  // Starts the request of mode_: an answer now (engine), nullopt when one will come, or why
+  // it could not start.
+  result<std::optional<std::int32_t>> start() noexcept;
   void finish_with_error(std::error_code ec) noexcept;
 
   io_slot* slot_ = nullptr;
   direction direction_ = direction::read;
   mode mode_ = mode::readiness;
-  queued_input input_ = queued_input::none;
-  bool in_flight_ = false;    // the kernel owns a request of ours
-  bool withdrawing_ = false;  // cancelled: waiting for that request's completion
+  bool pending_ = false;      // the engine owes us an answer
+  bool withdrawing_ = false;  // cancelled: waiting for that answer
+  bool aborted_ = false;      // the socket closed: waiting for that answer
   bool abandoned_ = false;    // the frame is going away: only wait for the kernel
   std::error_code suspend_error_;
 };
@@ -278,7 +244,7 @@ struct spawn_link {
 
 // The calling thread's executor, or nullptr outside corio threads.
 executor* current_executor() noexcept;
-// Whether this thread's executor hands connects to the kernel whole (io_uring).
+// Whether this thread's executor hands connects to a completion engine whole.
 bool connects_whole() noexcept;
 void schedule(executor& ex, std::coroutine_handle<> h);
 void post(executor& ex, remote_node& n) noexcept;

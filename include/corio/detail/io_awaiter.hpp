@@ -3,9 +3,10 @@
 // executor's backend:
 // - readiness (epoll): operator() does the non-blocking syscall; while it would block (EAGAIN),
 //   wait for the socket's edge-triggered readiness and run it again;
-// - completion (io_uring): prepare() describes the whole operation to the kernel and consume()
-//   takes its result, with no syscall of ours; the loop turn's one io_uring_enter submits it.
-//   A call without prepare() (connect) waits with a one-shot poll and then runs operator().
+// - completion engine: prepare() describes the whole operation and consume() takes its
+//   result, with no syscall of ours (the engine batches requests into the loop turn's wait).
+//   The engine may answer a stream read or an accept at once from input received ahead.
+//   A call without prepare() waits with a one-shot poll and then runs operator().
 //
 // Invariants:
 // - Readiness: the syscall is always tried before waiting: with edge-triggered readiness, data
@@ -65,9 +66,6 @@ class [[nodiscard]] io_awaiter final : public io_operation {
       stopped_ = true;
       return false;
     }
-    if constexpr (input != queued_input::none) {
-      if (reg_->completion_based()) return receive(h, stop, *reg_, input);
-    }
     if constexpr (whole) {
       if (reg_->completion_based()) return submit(h, stop, *reg_, dir_);
     }
@@ -98,17 +96,6 @@ class [[nodiscard]] io_awaiter final : public io_operation {
     }
   }
 
-  bool absorb(received& queued) noexcept override {
-    if constexpr (input != queued_input::none) {
-      std::optional<result_type> r = call_.absorb(queued);
-      if (!r) return false;
-      result_.emplace(std::move(*r));
-      return true;
-    } else {
-      return false;
-    }
-  }
-
   bool consume(std::int32_t res) noexcept override {
     if constexpr (whole) {
       std::optional<result_type> r = call_.consume(res);
@@ -120,13 +107,6 @@ class [[nodiscard]] io_awaiter final : public io_operation {
 
  private:
   static constexpr bool whole = requires(Call& c, io_request& r) { c.prepare(r); };
-  static constexpr queued_input input = [] {
-    if constexpr (requires { Call::input; }) {
-      return Call::input;
-    } else {
-      return queued_input::none;
-    }
-  }();
   Call call_;
   io_registration* reg_;
   direction dir_;
@@ -147,18 +127,12 @@ using io_direction = io_operation::direction;
 
 template <class Raw>
 struct read_some_call {
-  static constexpr queued_input input = queued_input::bytes;  // io_uring: buffered receive
   Raw* raw;
   std::span<std::byte> buf;
   result<std::size_t> operator()() { return raw->read(buf); }
-  std::optional<result<std::size_t>> absorb(received& queued) noexcept {
-    const std::size_t n = queued.copy_to(buf);
-    if (n > 0 || buf.empty()) return n;
-    if (auto end = queued.take_end()) return consume(*end);
-    return std::nullopt;
-  }
   void prepare(io_request& r) noexcept {
     r.op = io_request::kind::recv;
+    r.stream = true;
     r.data = buf.data();
     r.size = buf.size();
   }
@@ -190,13 +164,6 @@ struct read_exact_call {
   Raw* raw;
   std::span<std::byte> buf;
   std::size_t done = 0;
-  static constexpr queued_input input = queued_input::bytes;
-  std::optional<result<void>> absorb(received& queued) noexcept {
-    done += queued.copy_to(buf.subspan(done));
-    if (done == buf.size()) return result<void>();
-    if (auto end = queued.take_end()) return consume(*end);
-    return std::nullopt;
-  }
   result<void> operator()() {
     while (done < buf.size()) {
       auto n = raw->read(buf.subspan(done));
@@ -208,6 +175,7 @@ struct read_exact_call {
   }
   void prepare(io_request& r) noexcept {
     r.op = io_request::kind::recv;
+    r.stream = true;
     r.data = buf.data() + done;
     r.size = buf.size() - done;
   }
@@ -277,17 +245,6 @@ struct accept_call {
     if (res < 0) return result<accepted>(kernel_error(res));
     peer.resize(peer_len);
     return adopt(raw_stream::from_fd(unique_fd(res)), peer);
-  }
-  // io_uring: from the listener's multishot accept. Its one address buffer would be shared by
-  // every connection, so the peer's address is asked for (empty if it already went away).
-  static constexpr queued_input input = queued_input::connections;
-  std::optional<result<accepted>> absorb(received& queued) {
-    const std::optional<std::int32_t> res = queued.take_connection();
-    if (!res) return std::nullopt;
-    if (*res < 0) return result<accepted>(kernel_error(*res));
-    raw_stream s = raw_stream::from_fd(unique_fd(*res));
-    auto from = s.peer_address();
-    return adopt(std::move(s), from ? *from : net::socket_address{});
   }
 };
 
@@ -363,8 +320,11 @@ struct send_call : write_some_call<Raw> {
 
 template <class Raw>
 struct recv_call : read_some_call<Raw> {
-  static constexpr queued_input input = queued_input::none;  // a datagram keeps its boundaries
   result<std::size_t> operator()() { return this->raw->recv(this->buf); }
+  void prepare(io_request& r) noexcept {
+    read_some_call<Raw>::prepare(r);
+    r.stream = false;  // a datagram keeps its boundaries
+  }
 };
 
 template <class Raw, class Address>

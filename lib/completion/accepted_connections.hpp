@@ -1,6 +1,6 @@
 // Multishot accept for listeners on a completion kernel (io_uring): one request stays armed and
 // the kernel completes it once per new connection; each accepted fd waits here, on the
-// listener's slot, until an accept() takes it, so a burst of connections costs one request.
+// listener's socket_input, until an accept() takes it, so a burst of connections costs one request.
 //
 // Bounds: at most `cap` connections wait here; past that the request is cancelled and the rest
 // wait in the kernel's backlog until accept() drains the queue and arms it again. An accept
@@ -13,6 +13,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <utility>
 #include <vector>
 
 namespace corio::detail {

@@ -1,6 +1,6 @@
 // The receive buffers of an io_uring executor: a provided-buffer ring (kernel 5.19) that a
 // multishot receive fills on its own, so a busy stream socket costs no request per message.
-// Only io_uring.cpp includes this.
+// Only the io_uring completion engine uses this.
 //
 // - The memory is mapped, not allocated: pages are touched only when the kernel first fills a
 //   buffer, and a ring the kernel refuses costs nothing but two mappings.
@@ -15,7 +15,6 @@
 #include <cstdint>
 #include <cstdlib>
 
-#include "reactor/backend.hpp"
 
 namespace corio::detail {
 
@@ -86,10 +85,9 @@ class io_uring_buffer_ring {
     return true;
   }
 
-  receive_buffer_pool pool() const noexcept {
-    if (entries_ == nullptr) return {};
-    return {memory_, buffer_size, count_};
-  }
+  // Buffer k is at memory() + k * buffer_size; count() is 0 when the ring is not open.
+  std::byte* memory() const noexcept { return memory_; }
+  std::uint16_t count() const noexcept { return entries_ == nullptr ? 0 : count_; }
 
   void release(std::uint16_t id) noexcept {
     ::io_uring_buf_ring_add(entries_, memory_ + id * buffer_size, buffer_size, id,

@@ -1,6 +1,6 @@
 // Buffered receive for stream sockets on a completion kernel (io_uring): one multishot receive
 // per socket stays armed and fills the backend's receive buffers; each filled buffer is queued
-// on the socket's slot until a read copies it out, and then goes straight back to the kernel.
+// on the socket (socket_input.hpp) until a read copies it out, and then goes straight back to the kernel.
 // So a busy connection costs no request per message (no re-armed poll inside the kernel), and
 // a read that finds bytes queued does not suspend at all.
 //
@@ -15,13 +15,13 @@
 #include <span>
 #include <vector>
 
-#include "reactor/backend.hpp"
+#include "completion/io_uring_buffer_ring.hpp"
 
 namespace corio::detail {
 
-// Per socket, in its io_slot.
+// Per socket, in its socket_input.
 struct receive_queue {
-  static constexpr std::uint16_t none = completion::no_buffer;
+  static constexpr std::uint16_t none = 0xFFFF;
   static constexpr std::int32_t open = 1;  // `end` while the stream has not ended
   std::uint16_t head = none;
   std::uint16_t tail = none;
@@ -37,7 +37,9 @@ class received_buffers {
  public:
   static constexpr std::size_t socket_cap = 64 * 1024;
 
-  explicit received_buffers(backend& b);
+  // Empty until attach(): every read is then a plain request.
+  received_buffers() = default;
+  void attach(io_uring_buffer_ring& ring);
   bool available() const noexcept { return enabled_; }
   // The kernel refused a multishot receive (EINVAL before 6.0): receive directly from now on.
   void disable() noexcept { enabled_ = false; }
@@ -45,20 +47,20 @@ class received_buffers {
   void append(receive_queue& q, std::uint16_t id, std::size_t length) noexcept;
   std::size_t copy_to(receive_queue& q, std::span<std::byte> dst) noexcept;
   // A filled buffer that is not queued (a late or empty completion) goes straight back.
-  void release(std::uint16_t id) noexcept { backend_->release_buffer(id); }
+  void release(std::uint16_t id) noexcept { ring_->release(id); }
   void release_all(receive_queue& q) noexcept;
   // Buffers queued on sockets now (what the tests check for leaks and for socket_cap).
   std::size_t held() const noexcept { return held_; }
 
  private:
   void dequeue(std::uint16_t id) noexcept {
-    backend_->release_buffer(id);
+    ring_->release(id);
     --held_;
   }
 
-  backend* backend_;
-  receive_buffer_pool pool_;
-  bool enabled_;
+  io_uring_buffer_ring* ring_ = nullptr;
+  std::byte* base_ = nullptr;
+  bool enabled_ = false;
   std::vector<std::uint16_t> next_;    // per buffer: the next one queued on the same socket
   std::vector<std::uint32_t> length_;  // per buffer: bytes the kernel put there
   std::size_t held_ = 0;

@@ -1,13 +1,17 @@
-#include "executor/received_buffers.hpp"
+#include "completion/received_buffers.hpp"
 
 #include <algorithm>
 #include <cstring>
 
 namespace corio::detail {
 
-received_buffers::received_buffers(backend& b)
-    : backend_(&b), pool_(b.receive_buffers()), enabled_(pool_.count > 0),
-      next_(pool_.count, receive_queue::none), length_(pool_.count, 0) {}
+void received_buffers::attach(io_uring_buffer_ring& ring) {
+  ring_ = &ring;
+  base_ = ring.memory();
+  enabled_ = ring.count() > 0;
+  next_.assign(ring.count(), receive_queue::none);
+  length_.assign(ring.count(), 0);
+}
 
 void received_buffers::append(receive_queue& q, std::uint16_t id, std::size_t length) noexcept {
   next_[id] = receive_queue::none;
@@ -26,7 +30,7 @@ std::size_t received_buffers::copy_to(receive_queue& q, std::span<std::byte> dst
   std::size_t copied = 0;
   while (copied < dst.size() && q.head != receive_queue::none) {
     const std::uint16_t id = q.head;
-    const std::byte* data = pool_.base + id * pool_.size;
+    const std::byte* data = base_ + id * io_uring_buffer_ring::buffer_size;
     const std::size_t n = std::min(dst.size() - copied, std::size_t{length_[id] - q.offset});
     std::memcpy(dst.data() + copied, data + q.offset, n);
     copied += n;

@@ -1,0 +1,467 @@
+// The io_uring completion engine (Linux >= 5.13; buffered receive from 5.19/6.0, falling back
+// to plain requests before). See engine.hpp for the contract.
+//
+// - user_data = pointer | tag (two low bits). Tag 0: an operation's io_callback, called with
+//   the CQE's result. Tags 1 and 2: a socket's multishot receive or accept; the socket_input's
+//   generation rides in the top byte, so a late completion for a socket that closed (and a
+//   slot reused since) misses. Tag 3: the engine's own (cancels, the waker's poll).
+// - Requests are only queued; wait() hands them to the kernel in the io_uring_enter that
+//   waits, so a loop turn costs one system call (none when there is neither anything to submit
+//   nor a reason to block).
+// - One reaping loop (reap()) serves wait(), wait_until() and the destructor. It takes one CQE
+//   at a time, so a callback may start requests, and a frame that is going away may wait for
+//   its request (wait_until) from anywhere.
+// - A stream socket receives ahead: one multishot receive per socket fills the provided-buffer
+//   ring, each filled buffer is queued on the socket until a read copies it out and hands it
+//   straight back. A read that finds bytes queued is answered at once; one that finds none
+//   waits as the socket's waiter and is answered from the completion that brings bytes (one
+//   hop: CQE, copy into the reader's buffer, its callback).
+#include <liburing.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstdint>
+#include <utility>
+
+#include "completion/engine.hpp"
+#include "completion/io_uring_buffer_ring.hpp"
+#include "reactor/eventfd_waker.hpp"
+#include "reactor/io_uring_setup.hpp"
+
+namespace corio::detail {
+namespace {
+
+constexpr std::uint64_t operation_tag = 0;
+constexpr std::uint64_t receive_tag = 1;
+constexpr std::uint64_t accept_tag = 2;
+constexpr std::uint64_t engine_tag = 3;
+constexpr std::uint64_t tag_mask = 3;
+constexpr int generation_shift = 56;
+constexpr std::uint64_t pointer_mask = (std::uint64_t{1} << generation_shift) - 1 - tag_mask;
+constexpr std::uint64_t cancel_data = engine_tag;               // a cancel's own completion
+constexpr std::uint64_t waker_data = (std::uint64_t{1} << 2) | engine_tag;
+
+std::uint64_t data_of(const io_callback& cb) noexcept {
+  return static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(&cb)) | operation_tag;
+}
+
+std::uint64_t input_data(const socket_input& in, std::uint64_t tag) noexcept {
+  return static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(&in)) |
+         std::uint64_t{in.generation} << generation_shift | tag;
+}
+
+class io_uring_engine final : public completion_engine {
+ public:
+  explicit io_uring_engine(const io_uring& ring) : ring_(ring) {}
+  io_uring_engine(const io_uring_engine&) = delete;
+  io_uring_engine& operator=(const io_uring_engine&) = delete;
+
+  // Every request must have ended before the ring closes: the ring's teardown otherwise
+  // cancels what is left from a kernel worker, whose completions come back to this thread as
+  // task work and interrupt its next blocking wait (and polls keep their files open until
+  // then). So cancel everything and reap until nothing is in flight (bounded).
+  ~io_uring_engine() override {
+    closing_ = true;
+    if (io_uring_sqe* sqe = ::io_uring_get_sqe(&ring_)) {
+      ::io_uring_prep_cancel64(sqe, 0, IORING_ASYNC_CANCEL_ANY);
+      ::io_uring_sqe_set_data64(sqe, cancel_data);
+      const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+      (void)::io_uring_submit(&ring_);
+      while (in_flight_ > 0 && std::chrono::steady_clock::now() < give_up) {
+        io_uring_cqe* cqe = nullptr;
+        __kernel_timespec ts{0, 10'000'000};
+        (void)::io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, &ts, nullptr);
+        reap();
+      }
+    }
+    ::io_uring_queue_exit(&ring_);
+  }
+
+  void open_buffers() {
+    if (ring_buffers_.open(ring_, io_uring_buffer_ring::configured_count())) {
+      buffers_.attach(ring_buffers_);
+    }
+  }
+
+  backend_kind kind() const noexcept override { return backend_kind::io_uring; }
+
+  void open(socket_input& in, int fd) noexcept override {
+    in.fd = fd;
+    in.received = receive_queue{};
+    in.waiter = nullptr;
+  }
+
+  void close(socket_input& in) noexcept override {
+    in.waiter = nullptr;
+    if (in.received.armed) cancel_input(in, receive_tag);
+    if (in.accepted.armed) cancel_input(in, accept_tag);
+    buffers_.release_all(in.received);
+    in.accepted.close_all();
+    in.fd = -1;
+    ++in.generation;
+  }
+
+  void hand_over(socket_input& in) noexcept override {
+    if (!in.received.armed) return;
+    cancel_input(in, receive_tag);
+    // Bounded; if the kernel never answers, the cancel still reaches it with the next wait.
+    (void)wait_until([](const void* p) { return !static_cast<const socket_input*>(p)->received.armed; },
+                     &in);
+  }
+
+  result<std::optional<std::int32_t>> start(socket_input& in, const io_request& req,
+                                            io_callback& cb) noexcept override {
+    if (req.op == io_request::kind::accept && multishot_accept_) {
+      if (auto now = answer_accept(in, req)) return now;
+      if (in.accepted.armed || arm_input(in, accept_tag)) return park(in, req, cb);
+    } else if (req.op == io_request::kind::recv && req.stream && buffers_.available()) {
+      if (auto now = answer_bytes(in, req)) return now;
+      if (in.received.armed) return park(in, req, cb);
+      if (!in.received.dry && arm_input(in, receive_tag)) return park(in, req, cb);
+      in.received.dry = false;  // this one receives directly; the next tries buffers again
+    }
+    if (auto r = submit(req, cb); !r) return r.error();
+    return std::optional<std::int32_t>();
+  }
+
+  result<void> start_poll(int fd, bool writable, io_callback& cb) noexcept override {
+    io_uring_sqe* sqe = next_sqe();
+    if (!sqe) return std::make_error_code(std::errc::resource_unavailable_try_again);
+    ::io_uring_prep_poll_add(sqe, fd, writable ? POLLOUT : POLLIN | POLLRDHUP);
+    ::io_uring_sqe_set_data64(sqe, data_of(cb));
+    ++in_flight_;
+    return {};
+  }
+
+  bool cancel(socket_input& in, io_callback& cb) noexcept override {
+    if (in.waiter == &cb) {
+      in.waiter = nullptr;
+      return true;
+    }
+    if (io_uring_sqe* sqe = next_sqe()) {
+      ::io_uring_prep_cancel64(sqe, data_of(cb), 0);
+      ::io_uring_sqe_set_data64(sqe, cancel_data);
+    }
+    return false;
+  }
+
+  result<void> wait(std::optional<std::chrono::nanoseconds> timeout) override {
+    const bool non_blocking = timeout && timeout->count() <= 0;
+    const auto deadline = std::chrono::steady_clock::now() + (timeout ? *timeout : timeout->zero());
+    for (;;) {
+      bool any = reap();
+      if (any || non_blocking) {
+        // Hand queued requests over without blocking; no system call when there are none.
+        if (::io_uring_sq_ready(&ring_) > 0 || work_pending()) {
+          const int r = ::io_uring_submit_and_get_events(&ring_);
+          if (r < 0 && r != -EINTR && r != -EBUSY && r != -EAGAIN) return os_error(r);
+          (void)reap();
+        }
+        return {};
+      }
+      io_uring_cqe* cqe = nullptr;
+      int r = 0;
+      if (!timeout) {
+        r = ::io_uring_submit_and_wait(&ring_, 1);
+      } else {
+        const auto left = deadline - std::chrono::steady_clock::now();
+        if (left.count() <= 0) return {};
+        const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(left).count();
+        __kernel_timespec ts{ns / 1'000'000'000, ns % 1'000'000'000};
+        r = ::io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, &ts, nullptr);
+      }
+      // EINTR (a signal handler ran) waits again for the time left, like epoll.cpp.
+      if (r < 0 && r != -ETIME && r != -EINTR && r != -EAGAIN && r != -EBUSY) return os_error(r);
+      // Loop: reap what came; only the engine's own completions means wait again.
+    }
+  }
+
+  bool wait_until(bool (*done)(const void*), const void* arg) noexcept override {
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (!done(arg)) {
+      if (std::chrono::steady_clock::now() > give_up) return false;
+      io_uring_cqe* cqe = nullptr;
+      __kernel_timespec ts{0, 10'000'000};
+      (void)::io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, &ts, nullptr);
+      (void)reap();
+    }
+    return true;
+  }
+
+  result<std::shared_ptr<wake_handle>> make_waker() override {
+    if (waker_) return error::already_registered;
+    auto w = std::make_shared<eventfd_waker>();
+    if (auto opened = w->open(); !opened) return opened.error();
+    waker_ = w;
+    if (auto armed = arm_waker(); !armed) {
+      waker_.reset();
+      return armed.error();
+    }
+    return std::shared_ptr<wake_handle>(std::move(w));
+  }
+
+  std::size_t buffers_held() const noexcept override { return buffers_.held(); }
+
+ private:
+  // Completions the kernel holds back as task work until this thread enters it (COOP_TASKRUN,
+  // DEFER_TASKRUN): TASKRUN_FLAG raises this bit so a turn that does not block can tell.
+  bool work_pending() const noexcept {
+    return (IO_URING_READ_ONCE(*ring_.sq.kflags) & (IORING_SQ_TASKRUN | IORING_SQ_CQ_OVERFLOW)) != 0;
+  }
+
+  // An SQE, submitting the queue first when it is full.
+  io_uring_sqe* next_sqe() noexcept {
+    io_uring_sqe* sqe = ::io_uring_get_sqe(&ring_);
+    if (sqe) return sqe;
+    (void)::io_uring_submit(&ring_);
+    return ::io_uring_get_sqe(&ring_);
+  }
+
+  result<void> submit(const io_request& req, io_callback& cb) noexcept {
+    io_uring_sqe* sqe = next_sqe();
+    if (!sqe) return std::make_error_code(std::errc::resource_unavailable_try_again);
+    switch (req.op) {
+      case io_request::kind::recv:
+        ::io_uring_prep_recv(sqe, req.fd, req.data, req.size, 0);
+        break;
+      case io_request::kind::send:  // a peer that went away is EPIPE, never SIGPIPE
+        ::io_uring_prep_send(sqe, req.fd, req.data, req.size, MSG_NOSIGNAL);
+        break;
+      case io_request::kind::recvmsg:
+        ::io_uring_prep_recvmsg(sqe, req.fd, static_cast<msghdr*>(req.data), 0);
+        break;
+      case io_request::kind::sendmsg:
+        ::io_uring_prep_sendmsg(sqe, req.fd, static_cast<const msghdr*>(req.data), MSG_NOSIGNAL);
+        break;
+      case io_request::kind::accept:
+        ::io_uring_prep_accept(sqe, req.fd, static_cast<sockaddr*>(req.data),
+                               reinterpret_cast<socklen_t*>(req.addr_len),
+                               SOCK_NONBLOCK | SOCK_CLOEXEC);
+        break;
+      case io_request::kind::connect:
+        ::io_uring_prep_connect(sqe, req.fd, static_cast<const sockaddr*>(req.data),
+                                static_cast<socklen_t>(req.size));
+        break;
+    }
+    ::io_uring_sqe_set_data64(sqe, data_of(cb));
+    ++in_flight_;
+    return {};
+  }
+
+  std::optional<std::int32_t> park(socket_input& in, const io_request& req, io_callback& cb) noexcept {
+    in.waiter = &cb;
+    in.wanted = req;
+    return std::nullopt;
+  }
+
+  // Bytes queued on the socket (as many as fit), or how the stream ended once none are left
+  // (reported to one read; a later read asks the kernel again).
+  std::optional<std::int32_t> answer_bytes(socket_input& in, const io_request& req) noexcept {
+    const std::size_t n = buffers_.copy_to(
+        in.received, std::span<std::byte>(static_cast<std::byte*>(req.data), req.size));
+    if (n > 0 || req.size == 0) return static_cast<std::int32_t>(n);
+    receive_queue& q = in.received;
+    if (q.queued > 0 || q.end == receive_queue::open) return std::nullopt;
+    return std::exchange(q.end, receive_queue::open);
+  }
+
+  // A connection the multishot accept queued, with its peer's address asked for (the request's
+  // one address buffer would have been shared by every connection), or the error before it.
+  std::optional<std::int32_t> answer_accept(socket_input& in, const io_request& req) noexcept {
+    const std::optional<std::int32_t> fd = in.accepted.take();
+    if (!fd || *fd < 0) return fd;
+    if (req.addr_len != nullptr) {
+      auto len = static_cast<socklen_t>(*req.addr_len);
+      if (::getpeername(*fd, static_cast<sockaddr*>(req.data), &len) != 0) len = 0;
+      *req.addr_len = len;  // 0: the peer already went away
+    }
+    return fd;
+  }
+
+  bool arm_input(socket_input& in, std::uint64_t tag) noexcept {
+    io_uring_sqe* sqe = next_sqe();
+    if (!sqe) return false;
+    if (tag == receive_tag) {
+      ::io_uring_prep_recv_multishot(sqe, in.fd, nullptr, 0, 0);
+      sqe->flags |= IOSQE_BUFFER_SELECT;
+      sqe->buf_group = io_uring_buffer_ring::group;
+      in.received.armed = true;
+    } else {
+      ::io_uring_prep_multishot_accept(sqe, in.fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+      in.accepted.armed = true;
+    }
+    ::io_uring_sqe_set_data64(sqe, input_data(in, tag));
+    ++in_flight_;
+    return true;
+  }
+
+  void cancel_input(socket_input& in, std::uint64_t tag) noexcept {
+    bool& cancelling = tag == receive_tag ? in.received.cancelling : in.accepted.cancelling;
+    if (cancelling) return;
+    io_uring_sqe* sqe = next_sqe();
+    if (!sqe) return;
+    ::io_uring_prep_cancel64(sqe, input_data(in, tag), 0);
+    ::io_uring_sqe_set_data64(sqe, cancel_data);
+    cancelling = true;
+  }
+
+  result<void> arm_waker() noexcept {
+    io_uring_sqe* sqe = next_sqe();
+    if (!sqe) return std::make_error_code(std::errc::resource_unavailable_try_again);
+    ::io_uring_prep_poll_multishot(sqe, waker_->fd(), POLLIN);
+    ::io_uring_sqe_set_data64(sqe, waker_data);
+    ++in_flight_;
+    return {};
+  }
+
+  // Takes every CQE there is, one at a time (a callback may reap further down: wait_until);
+  // true when one of them was for an operation, an input or the waker.
+  bool reap() noexcept {
+    bool any = false;
+    io_uring_cqe* cqe = nullptr;
+    while (::io_uring_peek_cqe(&ring_, &cqe) == 0 && cqe != nullptr) {
+      const std::uint64_t data = ::io_uring_cqe_get_data64(cqe);
+      const std::int32_t res = cqe->res;
+      const std::uint32_t flags = cqe->flags;
+      ::io_uring_cqe_seen(&ring_, cqe);
+      if (data == cancel_data) continue;
+      if ((flags & IORING_CQE_F_MORE) == 0) --in_flight_;
+      if (closing_) continue;
+      any = true;
+      on_completion(data, res, flags);
+    }
+    return any;
+  }
+
+  void on_completion(std::uint64_t data, std::int32_t res, std::uint32_t flags) noexcept {
+    const std::uint64_t tag = data & tag_mask;
+    if (data == waker_data) {
+      if ((flags & IORING_CQE_F_MORE) == 0 && waker_) (void)arm_waker();
+      if (waker_) (void)waker_->drain();  // the wake only ended the wait
+      return;
+    }
+    if (tag == operation_tag) {
+      auto* cb = reinterpret_cast<io_callback*>(static_cast<std::uintptr_t>(data));
+      cb->complete(*cb, res);
+      return;
+    }
+    auto* in = reinterpret_cast<socket_input*>(static_cast<std::uintptr_t>(data & pointer_mask));
+    const bool live = in->fd >= 0 && in->generation == data >> generation_shift;
+    const bool more = (flags & IORING_CQE_F_MORE) != 0;
+    if (tag == receive_tag) {
+      if (live) {
+        on_receive(*in, res, flags, more);
+      } else if ((flags & IORING_CQE_F_BUFFER) != 0) {
+        buffers_.release(static_cast<std::uint16_t>(flags >> IORING_CQE_BUFFER_SHIFT));
+      }
+    } else if (live) {
+      on_accept(*in, res, more);
+    } else if (res >= 0) {
+      ::close(res);  // accepted for a listener that closed since
+    }
+  }
+
+  void on_receive(socket_input& in, std::int32_t res, std::uint32_t flags, bool more) noexcept {
+    receive_queue& q = in.received;
+    if ((flags & IORING_CQE_F_BUFFER) != 0) {
+      const auto id = static_cast<std::uint16_t>(flags >> IORING_CQE_BUFFER_SHIFT);
+      if (res > 0) {
+        buffers_.append(q, id, static_cast<std::size_t>(res));
+      } else {
+        buffers_.release(id);
+      }
+    }
+    if (!more) {  // this receive ended; why decides what the next read does
+      q.armed = false;
+      q.cancelling = false;
+      if (res == 0) {
+        q.end = 0;
+      } else if (res == -ENOBUFS) {
+        q.dry = true;
+      } else if (res == -EINVAL && q.queued == 0) {
+        buffers_.disable();  // a kernel without multishot receive (before 6.0)
+      } else if (res < 0 && res != -ECANCELED) {
+        q.end = res;
+      }
+    } else if (q.queued >= received_buffers::socket_cap) {
+      cancel_input(in, receive_tag);  // a reader that lags: the rest waits in the socket
+    }
+    serve_waiter(in);
+  }
+
+  void on_accept(socket_input& in, std::int32_t res, bool more) noexcept {
+    accept_queue& q = in.accepted;
+    if (res >= 0) {
+      try {
+        q.push(res);
+      } catch (...) {  // no memory for the queue: the connection is refused rather than leaked
+        ::close(res);
+      }
+    } else if (res == -EINVAL && q.size() == 0 && !more) {
+      multishot_accept_ = false;  // a kernel without multishot accept (before 5.19)
+    } else if (res != -ECANCELED && q.error == 0) {
+      q.error = res;
+    }
+    if (!more) {
+      q.armed = false;
+      q.cancelling = false;
+    } else if (q.size() >= accept_queue::cap) {
+      cancel_input(in, accept_tag);  // the rest waits in the backlog
+    }
+    serve_waiter(in);
+  }
+
+  // The socket's input changed: answer its waiter, or, when its multishot request ended with
+  // nothing for it, start the waiter's request again (re-arm, or a plain request).
+  void serve_waiter(socket_input& in) noexcept {
+    if (in.waiter == nullptr) return;
+    const bool accepting = in.wanted.op == io_request::kind::accept;
+    std::optional<std::int32_t> now = accepting ? answer_accept(in, in.wanted)
+                                                : answer_bytes(in, in.wanted);
+    if (!now && (accepting ? in.accepted.armed : in.received.armed)) return;
+    io_callback* cb = std::exchange(in.waiter, nullptr);
+    if (!now) {
+      auto started = start(in, in.wanted, *cb);
+      if (started && !*started) return;
+      now = started ? **started : -started.error().value();
+    }
+    cb->complete(*cb, *now);
+  }
+
+  io_uring ring_;
+  io_uring_buffer_ring ring_buffers_;  // unmapped after the destructor has closed the ring
+  received_buffers buffers_;
+  bool multishot_accept_ = true;  // until a kernel refuses it (before 5.19)
+  bool closing_ = false;
+  std::shared_ptr<eventfd_waker> waker_;
+  std::size_t in_flight_ = 0;  // requests whose last completion has not been reaped
+};
+
+}  // namespace
+
+result<std::unique_ptr<completion_engine>> make_io_uring_engine() {
+  io_uring ring{};
+  io_uring_params params{};
+  // Only the executor's thread waits on its ring, so DEFER_TASKRUN where the kernel has it.
+  const int r = init_ring(ring, params, ring_threads::owner_only);
+  // EPERM: disabled by /proc/sys/kernel/io_uring_disabled or seccomp; ENOSYS: not in the kernel.
+  if (r < 0) return os_error(r);
+  if (!has_needed_features(params)) {
+    ::io_uring_queue_exit(&ring);
+    return error::backend_unavailable;
+  }
+  try {
+    auto made = std::make_unique<io_uring_engine>(ring);
+    made->open_buffers();  // a ring that refuses them receives directly
+    return std::unique_ptr<completion_engine>(std::move(made));
+  } catch (...) {
+    ::io_uring_queue_exit(&ring);
+    throw;
+  }
+}
+
+}  // namespace corio::detail

@@ -57,6 +57,9 @@ struct diagnostics_access {
   static std::chrono::steady_clock::time_point created(const executor_diagnostics& d) noexcept {
     return d.created_;
   }
+  static executor_diagnostics::watch_state& watch(executor_diagnostics& d) noexcept {
+    return d.watch_;
+  }
   static void lock(executor_diagnostics& d) noexcept { d.lock_tasks(); }
   static void unlock(executor_diagnostics& d) noexcept { d.unlock_tasks(); }
 };
@@ -82,12 +85,6 @@ std::chrono::milliseconds from_env(const char* name, std::chrono::milliseconds f
   }
   return std::chrono::milliseconds(ms);
 }
-
-struct watch_state {  // per executor, watchdog only
-  std::uint64_t turns = 0;
-  steady::time_point since{};
-  bool reported = false;
-};
 
 // Leaked on purpose: the detached watchdog thread may still use it while statics are destroyed.
 struct registry {
@@ -280,11 +277,8 @@ void watch() {
   registry& r = reg();
   std::unique_lock lk(r.lock);
   std::optional<steady::time_point> stop_asked;
-  // Watch state lives here, keyed by the executor; the list is short (one per worker).
-  std::vector<std::pair<const executor_diagnostics*, watch_state>> states;
   for (;;) {
     if (!r.head) {
-      states.clear();
       stop_asked.reset();
       r.wake.wait(lk, [&r] { return r.head != nullptr; });
       continue;
@@ -304,21 +298,8 @@ void watch() {
       force_exit(r, deadline_ms);
     }
 
-    std::erase_if(states, [&r](const auto& e) {
-      for (executor_diagnostics* d = r.head; d; d = access::next(*d)) {
-        if (d == e.first) return false;
-      }
-      return true;
-    });
     for (executor_diagnostics* d = r.head; d; d = access::next(*d)) {
-      auto it = std::find_if(states.begin(), states.end(),
-                             [d](const auto& e) { return e.first == d; });
-      if (it == states.end()) {
-        states.emplace_back(d, watch_state{});
-        it = states.end() - 1;
-        it->second.since = now;
-      }
-      watch_state& w = it->second;
+      auto& w = access::watch(*d);
       const std::uint64_t turns = d->counters.turns.load(std::memory_order_relaxed);
       if (!access::running(*d) || access::parked(*d) || turns != w.turns) {
         if (w.reported) {
@@ -328,7 +309,7 @@ void watch() {
                                           .count()) +
                        " ms\n");
         }
-        w = watch_state{turns, now, false};
+        w = {turns, now, false};
         continue;
       }
       if (stall_ms > 0 && !w.reported && now - w.since >= std::chrono::milliseconds(stall_ms)) {
@@ -363,6 +344,7 @@ executor_diagnostics::executor_diagnostics(spawn_link& tasks) noexcept
   registry& r = reg();
   std::lock_guard guard(r.lock);
   if (!r.head) r.signal_baseline = termination_signal_count();
+  watch_.since = created_;
   prev_ = r.tail;
   (r.tail ? r.tail->next_ : r.head) = this;
   r.tail = this;

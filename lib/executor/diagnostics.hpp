@@ -109,6 +109,13 @@ class executor_diagnostics {
   bool blocking_ = false;                               // owner thread only
   executor_diagnostics* next_ = nullptr;                // the registry's list
   executor_diagnostics* prev_ = nullptr;
+  // The watchdog's view, under the registry's lock. Here rather than in a side table keyed by
+  // address: a new executor often reuses the address of one just destroyed.
+  struct watch_state {
+    std::uint64_t turns = 0;
+    std::chrono::steady_clock::time_point since{};
+    bool reported = false;
+  } watch_;
 };
 
 }  // namespace corio::detail

@@ -33,8 +33,35 @@
 #include "reactor/eventfd_waker.hpp"
 #include "reactor/io_uring_buffer_ring.hpp"
 
+#if defined(__SANITIZE_THREAD__)
+#define CORIO_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define CORIO_TSAN 1
+#endif
+#endif
+#if defined(CORIO_TSAN) && __has_include(<sanitizer/tsan_interface.h>)
+#include <sanitizer/tsan_interface.h>
+#else
+#undef CORIO_TSAN
+#endif
+
 namespace corio::detail {
 namespace {
+
+// liburing maps and unmaps a ring with raw system calls, which ThreadSanitizer does not
+// intercept: when a thread's ring is destroyed and another thread's new ring is mapped at the
+// same address, TSan still holds the first thread's writes to those SQEs and reports the
+// second thread's as a data race (issue 17, finding 6). The kernel does order them (munmap
+// before mmap), so tell TSan: every ring teardown releases, every new ring acquires.
+#ifdef CORIO_TSAN
+char ring_handoff;
+void ring_mapped() noexcept { __tsan_acquire(&ring_handoff); }
+void ring_unmapping() noexcept { __tsan_release(&ring_handoff); }
+#else
+void ring_mapped() noexcept {}
+void ring_unmapping() noexcept {}
+#endif
 
 constexpr std::uint64_t reserved_token = ~std::uint64_t{0};
 // A loop turn queues about two requests per busy connection (a receive and a send); a full
@@ -103,6 +130,7 @@ class io_uring_backend final : public backend {
         discard_completions();
       }
     }
+    ring_unmapping();
     ::io_uring_queue_exit(&ring_);
   }
 
@@ -430,6 +458,7 @@ int init_ring(io_uring& ring, io_uring_params& params, backend_threads threads) 
     r = ::io_uring_queue_init_params(sq_entries, &ring, &params);
     if (r != -EINVAL) break;
   }
+  if (r >= 0) ring_mapped();
   return r;
 }
 }  // namespace
@@ -443,6 +472,7 @@ result<std::unique_ptr<backend>> make_io_uring_backend(backend_threads threads) 
   // Multishot poll arrived in 5.13 with RSRC_TAGS; EXT_ARG gives a timed wait in one syscall.
   constexpr unsigned needed = IORING_FEAT_EXT_ARG | IORING_FEAT_RSRC_TAGS | IORING_FEAT_NODROP;
   if ((params.features & needed) != needed) {
+    ring_unmapping();
     ::io_uring_queue_exit(&ring);
     return error::backend_unavailable;
   }
@@ -454,6 +484,7 @@ result<std::unique_ptr<backend>> make_io_uring_backend(backend_threads threads) 
     }
     return std::unique_ptr<backend>(std::move(made));
   } catch (...) {
+    ring_unmapping();
     ::io_uring_queue_exit(&ring);
     throw;
   }

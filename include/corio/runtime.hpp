@@ -204,7 +204,11 @@ class spawned {
     void unhandled_exception() noexcept { state_->set_exception(std::current_exception()); }
     std::stop_token stop_token() const noexcept { return state_->stop().get_token(); }
     task_trace* trace() noexcept { return &link_.trace; }
-    void set_spawn_site(const source_site& at) noexcept { link_.trace.spawned_at = at; }
+    void set_spawn_site(const source_site& at) noexcept {
+      link_.trace.spawned_at = at;
+      link_.trace.since_ms.store(coarse_clock_ms.load(std::memory_order_relaxed),
+                                 std::memory_order_relaxed);
+    }
 
     void start(executor& ex) {
       owner_ = &ex;

@@ -349,7 +349,11 @@ executor_diagnostics::executor_diagnostics(spawn_link& tasks) noexcept
   (r.tail ? r.tail->next_ : r.head) = this;
   r.tail = this;
   ++r.count;
-  if (!r.thread_started) {
+  // Both off: no thread at all. A second thread is not free even idle: glibc's read, send and
+  // epoll_wait take a longer, cancellable path in every process that ever had two threads.
+  const bool wanted = r.stall_ms.load(std::memory_order_relaxed) > 0 ||
+                      r.deadline_ms.load(std::memory_order_relaxed) > 0;
+  if (!r.thread_started && wanted) {
     r.thread_started = true;
     start_watchdog();
   }

@@ -58,7 +58,9 @@ struct task_trace {
   // frame it resumed, and the stall report finds the task by it.
   std::atomic<void*> frame{nullptr};
 
-  void suspended(const char* file, unsigned line, task_state s, void* at) noexcept {
+  // Inlined into every co_await of a task: a call would cost more than the stores.
+  [[gnu::always_inline]] void suspended(const char* file, unsigned line, task_state s,
+                                        void* at) noexcept {
     suspend_file.store(file, std::memory_order_relaxed);
     suspend_line.store(line, std::memory_order_relaxed);
     state.store(s, std::memory_order_relaxed);

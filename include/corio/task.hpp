@@ -137,7 +137,7 @@ class [[nodiscard]] task {
         trace_->suspended(file, line, detail::wait_state_of<A>(),
                           std::coroutine_handle<promise_type>::from_promise(*this).address());
       }
-      return detail::awaiter_of(static_cast<A&&>(awaitable));
+      return detail::traced_awaiter_of(static_cast<A&&>(awaitable));
     }
 
    private:

@@ -103,7 +103,7 @@ struct traced_awaiter {
 };
 
 template <class A>
-auto awaiter_of(A&& a) {
+auto traced_awaiter_of(A&& a) {
   if constexpr (requires { static_cast<A&&>(a).operator co_await(); }) {
     return traced_awaiter<decltype(static_cast<A&&>(a).operator co_await())>{
         static_cast<A&&>(a).operator co_await()};

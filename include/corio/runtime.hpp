@@ -27,14 +27,17 @@
 #include <exception>
 #include <memory>
 #include <stdexcept>
+#include <string>
 #include <stop_token>
 #include <system_error>
 #include <type_traits>
 #include <utility>
 #include <variant>
+#include <vector>
 
 #include <corio/detail/executor.hpp>
 #include <corio/detail/frame_pool.hpp>
+#include <corio/diagnostics.hpp>
 #include <corio/error.hpp>
 #include <corio/reactor.hpp>
 #include <corio/task.hpp>
@@ -47,6 +50,12 @@ struct runtime_options {
   unsigned threads = 0;  // worker threads; 0 = std::thread::hardware_concurrency()
   // How long stop() lets cancelled tasks unwind before their frames are destroyed.
   std::chrono::milliseconds shutdown_grace{1000};
+  // Diagnostics (corio/diagnostics.hpp), process-wide, 0 = off. A worker that has not come back
+  // to its reactor for stall_threshold is reported on stderr (CORIO_STALL_MS overrides). Once
+  // SIGTERM/SIGINT reached a corio signal_set, a process still running shutdown_deadline later
+  // is ended with status 3 (CORIO_SHUTDOWN_DEADLINE_MS overrides).
+  std::chrono::milliseconds stall_threshold{500};
+  std::chrono::milliseconds shutdown_deadline{1500};
 };
 
 namespace detail {
@@ -113,6 +122,7 @@ class join_state {
   void wait_blocking() noexcept {
     std::uintptr_t seen = running;
     if (!status_.compare_exchange_strong(seen, blocked, std::memory_order_acq_rel)) return;
+    const stop_signals_blocked deferred;  // signals go to the workers, which handle them
     // An int of its own: waits on it are plain futex waits.
     while (woken_.load(std::memory_order_acquire) == 0) woken_.wait(0, std::memory_order_acquire);
   }
@@ -193,6 +203,12 @@ class spawned {
     void return_void() noexcept {}
     void unhandled_exception() noexcept { state_->set_exception(std::current_exception()); }
     std::stop_token stop_token() const noexcept { return state_->stop().get_token(); }
+    task_trace* trace() noexcept { return &link_.trace; }
+    void set_spawn_site(const source_site& at) noexcept {
+      link_.trace.spawned_at = at;
+      link_.trace.since_ms.store(coarse_clock_ms.load(std::memory_order_relaxed),
+                                 std::memory_order_relaxed);
+    }
 
     void start(executor& ex) {
       owner_ = &ex;
@@ -243,6 +259,7 @@ spawned<T> run_spawned(task<T> work, join_state<T>* state) {
 template <class T>
 class join_awaiter final : public operation {
  public:
+  static constexpr task_state corio_wait = task_state::join;
   explicit join_awaiter(join_state<T>* state) noexcept : state_(state) {}
   bool await_ready() const noexcept { return state_->is_finished(); }
   bool await_suspend(std::coroutine_handle<> h) noexcept {
@@ -296,9 +313,9 @@ class [[nodiscard]] join_handle {
 
  private:
   template <class U>
-  friend join_handle<U> spawn(task<U> work);
+  friend join_handle<U> spawn(task<U> work, source_site at);
   template <class U>
-  friend U block_on(task<U> work, const runtime_options& options);
+  friend U block_on(task<U> work, const runtime_options& options, source_site at);
   friend class runtime;
   explicit join_handle(detail::join_state<T>* state) noexcept : state_(state) {}
   detail::join_state<T>* state_;
@@ -308,6 +325,7 @@ class [[nodiscard]] join_handle {
 // complete at once does not yield, so a loop over an always-ready socket should yield now and
 // then: `co_await corio::yield();`.
 struct [[nodiscard]] yield_awaiter {
+  static constexpr task_state corio_wait = task_state::ready;
   bool await_ready() const noexcept { return false; }
   void await_suspend(std::coroutine_handle<> h) const {
     detail::schedule(*detail::current_executor(), h);
@@ -333,13 +351,15 @@ struct [[nodiscard]] stop_requested_awaiter {
 inline stop_requested_awaiter stop_requested() noexcept { return {}; }
 }  // namespace this_task
 
-// Starts `work` on the calling thread's executor.
+// Starts `work` on the calling thread's executor. `at` (leave it defaulted) is where the task was
+// spawned, for the diagnostics.
 template <class T>
-join_handle<T> spawn(task<T> work) {
+join_handle<T> spawn(task<T> work, source_site at = source_site::current()) {
   detail::executor* ex = detail::current_executor();
   if (!ex) throw std::logic_error("corio::spawn called outside a corio thread");
   auto* state = new detail::join_state<T>();
   auto frame = detail::run_spawned<T>(std::move(work), state).frame;
+  frame.promise().set_spawn_site(at);
   frame.promise().start(*ex);
   return join_handle<T>(state);
 }
@@ -347,13 +367,15 @@ join_handle<T> spawn(task<T> work) {
 // Runs `work` to completion on a new executor on the calling thread and returns its result
 // (or rethrows its exception). Not from inside a corio thread: that would block its executor.
 template <class T>
-T block_on(task<T> work, const runtime_options& options = {}) {
+T block_on(task<T> work, const runtime_options& options = {},
+           source_site at = source_site::current()) {
   if (detail::current_executor()) {
     throw std::logic_error("corio::block_on called inside a corio thread");
   }
+  detail::configure_diagnostics(options.stall_threshold, options.shutdown_deadline);
   auto scope = detail::executor_scope::create(options.backend);
   if (!scope) throw std::system_error(scope.error(), "corio::block_on");
-  auto handle = spawn(std::move(work));
+  auto handle = spawn(std::move(work), at);
   if (auto r = scope->run_until(handle.state_->finished_flag()); !r) {
     throw std::system_error(r.error(), "corio::block_on");
   }
@@ -449,26 +471,28 @@ class runtime {
   static std::size_t current_index() noexcept;
 
   template <class T>
-  join_handle<T> spawn(task<T> work) {
-    return spawn_on(next_index(), std::move(work));
+  join_handle<T> spawn(task<T> work, source_site site = source_site::current()) {
+    return spawn_on(next_index(), std::move(work), site);
   }
   template <class T>
-  join_handle<T> spawn_on(std::size_t i, task<T> work) {
+  join_handle<T> spawn_on(std::size_t i, task<T> work,
+                          source_site site = source_site::current()) {
     detail::worker& w = at(i);
     auto* state = new detail::join_state<T>();
     auto frame = detail::run_spawned<T>(std::move(work), state).frame;
+    frame.promise().set_spawn_site(site);
     // Refused (stopping): the frame goes now, and the handle reports operation_canceled.
     if (!frame.promise().start_on(w)) frame.destroy();
     return join_handle<T>(state);
   }
   template <class T>
-  T block_on(task<T> work) {
+  T block_on(task<T> work, source_site site = source_site::current()) {
     if (detail::current_executor()) throw std::logic_error("runtime::block_on on a corio thread");
-    return spawn(std::move(work)).join();
+    return spawn(std::move(work), site).join();
   }
   // block_on, then stop() and join(): the runtime is done when it returns.
   template <class T>
-  T run(task<T> work) {
+  T run(task<T> work, source_site site = source_site::current()) {
     struct finish {
       runtime& rt;
       ~finish() {
@@ -476,12 +500,16 @@ class runtime {
         rt.join();
       }
     } at_exit{*this};
-    return block_on(std::move(work));
+    return block_on(std::move(work), site);
   }
 
   void stop() noexcept;
   // Waits until every worker exited (after stop()). Not from a worker.
   void join();
+
+  // corio/diagnostics.hpp's dump() and metrics(), for this runtime's workers only.
+  std::string dump() const;
+  std::vector<worker_metrics> metrics() const;
 
   struct state;  // opaque: lib/executor/runtime.cpp
 
@@ -493,10 +521,10 @@ class runtime {
 
 // spawn_on from inside a runtime's task: on worker i of the calling thread's runtime.
 template <class T>
-join_handle<T> spawn_on(std::size_t i, task<T> work) {
+join_handle<T> spawn_on(std::size_t i, task<T> work, source_site at = source_site::current()) {
   runtime* rt = runtime::current();
   if (!rt) throw std::logic_error("corio::spawn_on called outside a runtime worker");
-  return rt->spawn_on(i, std::move(work));
+  return rt->spawn_on(i, std::move(work), at);
 }
 
 }  // namespace corio

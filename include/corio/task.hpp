@@ -36,6 +36,7 @@
 #include <variant>
 
 #include <corio/detail/frame_pool.hpp>
+#include <corio/detail/task_trace.hpp>
 
 namespace corio {
 
@@ -124,6 +125,21 @@ class [[nodiscard]] task {
     std::stop_token stop_token() const noexcept { return stop_token_; }
     void set_stop_token(std::stop_token token) noexcept { stop_token_ = std::move(token); }
 
+    // The spawned task this frame runs for (null outside one): each co_await notes its site
+    // there for the diagnostics (corio/diagnostics.hpp). Its defaulted arguments are evaluated
+    // at the co_await, which is the point; the awaiter is wrapped, never copied or moved.
+    detail::task_trace* trace() const noexcept { return trace_; }
+    void set_trace(detail::task_trace* t) noexcept { trace_ = t; }
+    template <class A>
+    auto await_transform(A&& awaitable, const char* file = __builtin_FILE(),
+                         unsigned line = __builtin_LINE()) {
+      if (trace_) {
+        trace_->suspended(file, line, detail::wait_state_of<A>(),
+                          std::coroutine_handle<promise_type>::from_promise(*this).address());
+      }
+      return detail::traced_awaiter_of(static_cast<A&&>(awaitable));
+    }
+
    private:
     struct final_awaiter {
       bool await_ready() const noexcept { return false; }
@@ -137,6 +153,7 @@ class [[nodiscard]] task {
 
     std::coroutine_handle<> continuation_ = std::noop_coroutine();
     std::stop_token stop_token_;
+    detail::task_trace* trace_ = nullptr;
   };
 
   // Adopts a frame, such as one given up by release().
@@ -181,6 +198,9 @@ class [[nodiscard]] task {
       frame.promise().set_continuation(awaiting);
       if constexpr (requires { awaiting.promise().stop_token(); }) {
         frame.promise().set_stop_token(awaiting.promise().stop_token());
+      }
+      if constexpr (requires { awaiting.promise().trace(); }) {
+        frame.promise().set_trace(awaiting.promise().trace());
       }
       return frame;
     }

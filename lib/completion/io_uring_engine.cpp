@@ -78,7 +78,7 @@ class io_uring_engine final : public completion_engine {
         reap();
       }
     }
-    ::io_uring_queue_exit(&ring_);
+    exit_ring(ring_);
   }
 
   void open_buffers() {
@@ -451,7 +451,7 @@ result<std::unique_ptr<completion_engine>> make_io_uring_engine() {
   // EPERM: disabled by /proc/sys/kernel/io_uring_disabled or seccomp; ENOSYS: not in the kernel.
   if (r < 0) return os_error(r);
   if (!has_needed_features(params)) {
-    ::io_uring_queue_exit(&ring);
+    exit_ring(ring);
     return error::backend_unavailable;
   }
   try {
@@ -459,7 +459,7 @@ result<std::unique_ptr<completion_engine>> make_io_uring_engine() {
     made->open_buffers();  // a ring that refuses them receives directly
     return std::unique_ptr<completion_engine>(std::move(made));
   } catch (...) {
-    ::io_uring_queue_exit(&ring);
+    exit_ring(ring);
     throw;
   }
 }

@@ -85,6 +85,9 @@ struct disposition {
 };
 disposition dispositions[max_signo + 1];
 
+std::atomic<std::uint32_t> termination_signals{0};
+static_assert(std::atomic<std::uint32_t>::is_always_lock_free);  // touched by the handler
+
 constexpr std::uint64_t bit(int signo) noexcept { return std::uint64_t{1} << (signo - 1); }
 
 void on_signal(int signo, siginfo_t* info, void* /*context*/) {
@@ -106,6 +109,7 @@ void on_signal(int signo, siginfo_t* info, void* /*context*/) {
     }
     s.busy.fetch_sub(1);
   }
+  if (signo == SIGTERM || signo == SIGINT) termination_signals.fetch_add(1);
   errno = saved_errno;
 }
 
@@ -149,6 +153,8 @@ void uninstall(int signo) noexcept {
 }
 
 }  // namespace
+
+std::uint32_t termination_signal_count() noexcept { return termination_signals.load(); }
 
 result<signal_pipe> signal_pipe::open() {
   int fds[2];

@@ -27,6 +27,10 @@ namespace corio::detail {
 
 inline constexpr std::size_t max_signal_pipes = 64;
 
+// How many SIGTERM/SIGINT the handler has seen (any pipe watching them): the diagnostics'
+// shutdown deadline starts when this moves (lib/executor/diagnostics.cpp).
+std::uint32_t termination_signal_count() noexcept;
+
 // Delivers process signals to one loop as records read from a non-blocking pipe.
 // One thread at a time uses a signal_pipe; any number may exist, in any threads.
 class signal_pipe {

@@ -142,6 +142,7 @@ void executor::drain_remote() noexcept {
   }
   while (n) {
     remote_node* next = n->next;  // run() may reuse n
+    bump(diag_.counters.remote_runs);
     n->run(*n);
     n = next;
   }
@@ -196,28 +197,44 @@ void executor::arm(timer_operation& op, tick deadline) noexcept { wheel_.insert(
 void executor::disarm(timer_operation& op) noexcept { wheel_.remove(op); }
 
 void executor::track(spawn_link& link) noexcept {
+  diag_.lock_tasks();
   link.next = &spawned_;
   link.prev = spawned_.prev;
   spawned_.prev->next = &link;
   spawned_.prev = &link;
+  bump(diag_.counters.spawned);
+  diag_.unlock_tasks();
 }
 
 void executor::untrack(spawn_link& link) noexcept {
   if (!link.next) return;
+  diag_.lock_tasks();
   link.prev->next = link.next;
   link.next->prev = link.prev;
   link.next = link.prev = nullptr;
+  bump(diag_.counters.finished);
+  diag_.unlock_tasks();
 }
 
 result<void> executor::run_until(const bool& done) {
+  diag_.run_started();
   while (!done) {
-    for (std::size_t n = ready_.size(); n > 0 && !done; --n) ready_.pop().resume();
+    diag_.turn(ready_.size());
+    for (std::size_t n = ready_.size(); n > 0 && !done; --n) {
+      const auto h = ready_.pop();
+      diag_.resuming(h.address());
+      h.resume();
+    }
     if (done) break;
     drain_remote();
-    if (auto r = park(!ready_.empty()); !r) return r;
+    if (auto r = park(!ready_.empty()); !r) {
+      diag_.run_ended();
+      return r;
+    }
     fire_timers();
     for (const event& e : events_) dispatch(e);
   }
+  diag_.run_ended();
   return {};
 }
 
@@ -237,6 +254,7 @@ result<void> executor::park(bool has_work) {
   if (has_work || remote_pending_.load(std::memory_order_seq_cst)) {
     timeout = std::chrono::nanoseconds::zero();
   }
+  diag_.parking(!timeout || timeout->count() > 0);
   result<void> r;
   if (engine_) {
     events_.clear();
@@ -244,18 +262,23 @@ result<void> executor::park(bool has_work) {
   } else {
     r = readiness_->wait(events_, timeout);
   }
+  diag_.unparked(wheel_.size());
   parked_.store(false, std::memory_order_relaxed);
   return r;
 }
 
 void executor::fire_timers() noexcept {
   const tick now = time_.now_tick();
-  while (timer_node* n = wheel_.poll(now)) static_cast<timer_operation*>(n)->fire();
+  while (timer_node* n = wheel_.poll(now)) {
+    bump(diag_.counters.timers_fired);
+    static_cast<timer_operation*>(n)->fire();
+  }
 }
 
 void executor::dispatch(const event& e) noexcept {
   const auto key = static_cast<std::uint64_t>(e.token());
   if (key == waker_key) return;  // it only ended the wait; drain_remote() takes the work
+  bump(diag_.counters.io_events);
   io_slot* slot = slot_at(static_cast<std::uint32_t>(key));
   if (!slot || slot->generation != static_cast<std::uint32_t>(key >> 32)) return;
   if ((e.flags() & read_side) && slot->reader) slot->reader->on_ready();

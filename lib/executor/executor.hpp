@@ -17,6 +17,8 @@
 #include "completion/engine.hpp"
 #include "reactor/backend.hpp"
 
+#include "executor/diagnostics.hpp"
+
 #include "driver/clock.hpp"
 #include "driver/timer_wheel.hpp"
 
@@ -110,6 +112,7 @@ class executor {
   // task, see whether any is left, destroy those left (also the destructor's first step).
   void request_stop_all() noexcept;
   bool has_tasks() const noexcept { return spawned_.next != &spawned_; }
+  executor_diagnostics& diagnostics() noexcept { return diag_; }
   void destroy_tasks() noexcept;
 
  private:
@@ -142,6 +145,7 @@ class executor {
   std::atomic<bool> parked_{false};
 
   spawn_link spawned_;  // sentinel of the list of live spawned tasks
+  executor_diagnostics diag_{spawned_};  // counters and the watchdog's view (diagnostics.hpp)
   executor* previous_;  // the thread's executor before this one, restored on destruction
 };
 

@@ -187,6 +187,7 @@ void io_operation::answered(io_callback& cb, std::int32_t result) noexcept {
 
 void io_operation::on_answer(std::int32_t result) noexcept {
   pending_ = false;
+  if (owner()) bump(owner()->diagnostics().counters.io_completions);
   if (abandoned_) return;  // the frame is being destroyed; its destructor only waited for this
   const bool cancelled = result == -ECANCELED || result == -EINTR;
   if (withdrawing_) {

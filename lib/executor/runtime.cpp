@@ -126,6 +126,7 @@ void run_worker(runtime& rt, runtime::state& s, detail::worker& w, std::size_t i
   }
   detail::current_runtime = &rt;
   detail::current_worker_index = index;
+  ex->diagnostics().set_worker(&rt, index);
   s.started.count_down();
 
   (void)ex->run_until(w.stop_seen);  // 1. a reactor failure also ends the run
@@ -152,6 +153,7 @@ void run_worker(runtime& rt, runtime::state& s, detail::worker& w, std::size_t i
 runtime::runtime(const runtime_options& options) {
   std::size_t n = options.threads;
   if (n == 0) n = std::max(1u, std::thread::hardware_concurrency());
+  detail::configure_diagnostics(options.stall_threshold, options.shutdown_deadline);
   state_ = std::make_unique<state>(options, n);
   for (std::size_t i = 0; i < n; ++i) {
     auto w = std::make_unique<detail::worker>();
@@ -170,7 +172,10 @@ runtime::runtime(const runtime_options& options) {
     state_->workers[i]->thread =
         std::thread(run_worker, std::ref(*this), std::ref(*state_), std::ref(*state_->workers[i]), i);
   }
-  state_->started.wait();
+  {
+    const detail::stop_signals_blocked deferred;  // see join()
+    state_->started.wait();
+  }
   std::error_code failed;
   {
     std::lock_guard guard(state_->error_lock);
@@ -217,10 +222,17 @@ void runtime::stop() noexcept {
 
 void runtime::join() {
   if (detail::current_runtime == this) throw std::logic_error("corio::runtime::join on a worker");
+  // A thread waiting in a futex may not take SIGTERM: under ThreadSanitizer its handler would
+  // run only after the wait, i.e. never. Blocked here, the kernel picks a worker.
+  const detail::stop_signals_blocked deferred;
   std::lock_guard guard(state_->join_lock);
   for (auto& w : state_->workers) {
     if (w->thread.joinable()) w->thread.join();
   }
 }
+
+std::string runtime::dump() const { return detail::dump_of(this); }
+
+std::vector<worker_metrics> runtime::metrics() const { return detail::metrics_of(this); }
 
 }  // namespace corio

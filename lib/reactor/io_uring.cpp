@@ -95,7 +95,7 @@ class io_uring_backend final : public backend {
         reap(0);  // only the in-flight count matters now
       }
     }
-    ::io_uring_queue_exit(&ring_);
+    exit_ring(ring_);
   }
 
   backend_kind kind() const noexcept override { return backend_kind::io_uring; }
@@ -321,13 +321,13 @@ result<std::unique_ptr<backend>> make_io_uring_backend() {
   // EPERM: disabled by /proc/sys/kernel/io_uring_disabled or seccomp; ENOSYS: not in the kernel.
   if (r < 0) return os_error(r);
   if (!has_needed_features(params)) {
-    ::io_uring_queue_exit(&ring);
+    exit_ring(ring);
     return error::backend_unavailable;
   }
   try {
     return std::unique_ptr<backend>(std::make_unique<io_uring_backend>(ring));
   } catch (...) {
-    ::io_uring_queue_exit(&ring);
+    exit_ring(ring);
     throw;
   }
 }

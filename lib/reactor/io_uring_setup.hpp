@@ -11,7 +11,40 @@
 #include <string_view>
 #include <system_error>
 
+#if defined(__SANITIZE_THREAD__)
+#define CORIO_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define CORIO_TSAN 1
+#endif
+#endif
+#if defined(CORIO_TSAN) && __has_include(<sanitizer/tsan_interface.h>)
+#include <sanitizer/tsan_interface.h>
+#else
+#undef CORIO_TSAN
+#endif
+
 namespace corio::detail {
+
+// liburing maps and unmaps a ring with raw system calls, which ThreadSanitizer does not
+// intercept: when a thread's ring is destroyed and another thread's new ring is mapped at the
+// same address, TSan still holds the first thread's writes to those SQEs and reports the
+// second thread's as a data race (issue 17, finding 6). The kernel does order them (munmap
+// before mmap), so tell TSan: every ring teardown releases, every new ring acquires.
+#ifdef CORIO_TSAN
+inline char ring_handoff;
+inline void ring_mapped() noexcept { __tsan_acquire(&ring_handoff); }
+inline void ring_unmapping() noexcept { __tsan_release(&ring_handoff); }
+#else
+inline void ring_mapped() noexcept {}
+inline void ring_unmapping() noexcept {}
+#endif
+
+// Every ring ends here, so TSan sees each teardown (see above).
+inline void exit_ring(io_uring& ring) noexcept {
+  ring_unmapping();
+  ::io_uring_queue_exit(&ring);
+}
 
 // A loop turn queues about two requests per busy connection (a receive and a send); a full
 // submission queue costs an extra io_uring_enter, which at 256 entries made 512 connections
@@ -60,6 +93,7 @@ inline int init_ring(io_uring& ring, io_uring_params& params, ring_threads threa
     r = ::io_uring_queue_init_params(sq_entries, &ring, &params);
     if (r != -EINVAL) break;
   }
+  if (r >= 0) ring_mapped();
   return r;
 }
 

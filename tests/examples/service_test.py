@@ -14,6 +14,7 @@ it started, by PID. Every loop is bounded in count and in time. The fixed waits 
 measurement windows (CPU ticks over 1 s), not synchronisation.
 """
 import argparse
+import os
 import random
 import resource
 import selectors
@@ -21,6 +22,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 
@@ -266,8 +268,32 @@ def limit_fds():
     resource.setrlimit(resource.RLIMIT_NOFILE, (32, 32))
 
 
+# UBSan's vptr check, on a miss in its type cache, probes the object's memory by writing it into
+# a pipe (sanitizer_common's IsAccessibleMemoryRange). With the fd table full, pipe() fails and
+# every miss is reported as an "invalid vptr ... memory cannot be printed" (issue 17, finding 5:
+# the reports, and the CPU their printing burned, failed this check at random). So the server of
+# this check alone runs with that one check suppressed (CI compiles vptr recoverable for this).
+UBSAN_VPTR_SUPPRESSION = "vptr_check:*\n"
+
+
+def limit_fds_for_sanitizers(suppressions):
+    def preexec():
+        limit_fds()
+        options = os.environ.get("UBSAN_OPTIONS", "")
+        os.environ["UBSAN_OPTIONS"] = (options + ":" if options else "") + \
+            f"suppressions={suppressions}"
+    return preexec
+
+
 def tcp_emfile(cmd, _args):
-    with Server(cmd, preexec_fn=limit_fds) as srv:
+    with tempfile.NamedTemporaryFile("w", suffix=".supp") as supp:
+        supp.write(UBSAN_VPTR_SUPPRESSION)
+        supp.flush()
+        tcp_emfile_with(cmd, limit_fds_for_sanitizers(supp.name))
+
+
+def tcp_emfile_with(cmd, preexec_fn):
+    with Server(cmd, preexec_fn=preexec_fn) as srv:
         clients = []
         try:
             for _ in range(48):  # more than the server has fds for; the rest wait in the backlog

@@ -23,6 +23,7 @@
 #include <system_error>
 
 #include <corio/detail/io_request.hpp>
+#include <corio/detail/task_trace.hpp>
 #include <corio/detail/timer_node.hpp>
 #include <corio/error.hpp>
 #include <corio/reactor.hpp>
@@ -49,6 +50,7 @@ std::stop_token stop_token_of(std::coroutine_handle<Promise> h) noexcept {
 
 class operation {
  public:
+  static constexpr task_state corio_wait = task_state::channel;  // diagnostics: what it waits on
   operation() noexcept = default;
   operation(const operation&) = delete;
   operation& operator=(const operation&) = delete;
@@ -157,6 +159,7 @@ class io_registration {
 // resumes only after the kernel has finished with its buffers (its answer comes back).
 class io_operation : public operation, private io_callback {
  public:
+  static constexpr task_state corio_wait = task_state::io;
   enum class direction : std::uint8_t { read, write };
 
   // Waits for readiness, then perform(); false means resume now with error() (or cancelled).
@@ -222,6 +225,7 @@ std::uint32_t message_address_length(const msg_storage& m) noexcept;
 // A deadline on the thread's timer wheel, its node in the awaiting frame.
 class timer_operation : public operation, public timer_node {
  public:
+  static constexpr task_state corio_wait = task_state::timer;
   bool suspend(std::coroutine_handle<> awaiting, const std::stop_token& stop, tick deadline) noexcept;
   // Fired by the wheel.
   void fire() noexcept { complete_local(); }
@@ -240,6 +244,7 @@ struct spawn_link {
   spawn_link* next = nullptr;
   std::coroutine_handle<> frame;
   std::stop_source* stop = nullptr;  // the task's, for runtime shutdown (request_stop_all)
+  task_trace trace;                  // for the diagnostics (lib/executor/diagnostics.cpp)
 };
 
 // The calling thread's executor, or nullptr outside corio threads.

@@ -1,0 +1,119 @@
+// What the diagnostics (corio/diagnostics.hpp) know about a spawned task: where it was spawned,
+// where it last suspended, on what, and since when. Written on the task's own thread by plain
+// relaxed stores (a few per co_await, no clock read); read racily but safely by the dump and the
+// stall watchdog on other threads.
+//
+// The suspend site comes from task's await_transform: its defaulted __builtin_FILE/LINE arguments
+// are evaluated at the co_await expression (std::source_location would do the same, but clang 14
+// with libstdc++ has none).
+#pragma once
+
+#include <atomic>
+#include <coroutine>
+#include <cstdint>
+#include <utility>
+
+namespace corio {
+
+// A place in the source: what std::source_location::current() gives, on every compiler corio
+// supports.
+struct source_site {
+  const char* file = "";
+  unsigned line = 0;
+  const char* function = "";
+
+  static constexpr source_site current(const char* file = __builtin_FILE(),
+                                       unsigned line = __builtin_LINE(),
+                                       const char* function = __builtin_FUNCTION()) noexcept {
+    return {file, line, function};
+  }
+};
+
+// What a task waits on, as its last co_await said (an awaitable names its kind with a static
+// member `corio_wait`; anything else is `other`, e.g. a task that is its own awaiter).
+enum class task_state : std::uint8_t {
+  not_started,  // spawned, not yet run
+  ready,        // yielded: runs on the next turn
+  io,           // a socket, a signal set: the reactor
+  timer,        // a sleep, a deadline, an interval
+  channel,      // a channel, oneshot, event: another task
+  join,         // another task's end (join_handle, when_all)
+  other,
+};
+
+namespace detail {
+
+// A process-wide coarse clock in milliseconds, advanced by the diagnostics watchdog thread
+// (every few tens of ms while any executor exists). Tasks copy it when they suspend: the dump
+// tells how long they waited without a clock read on the hot path.
+extern std::atomic<std::uint32_t> coarse_clock_ms;
+
+struct task_trace {
+  source_site spawned_at;
+  std::atomic<const char*> suspend_file{nullptr};
+  std::atomic<unsigned> suspend_line{0};
+  std::atomic<task_state> state{task_state::not_started};
+  std::atomic<std::uint32_t> since_ms{0};
+  // The frame that last suspended (the innermost task of this spawn): the executor knows which
+  // frame it resumed, and the stall report finds the task by it.
+  std::atomic<void*> frame{nullptr};
+
+  // Inlined into every co_await of a task: a call would cost more than the stores.
+  [[gnu::always_inline]] void suspended(const char* file, unsigned line, task_state s,
+                                        void* at) noexcept {
+    suspend_file.store(file, std::memory_order_relaxed);
+    suspend_line.store(line, std::memory_order_relaxed);
+    state.store(s, std::memory_order_relaxed);
+    since_ms.store(coarse_clock_ms.load(std::memory_order_relaxed), std::memory_order_relaxed);
+    frame.store(at, std::memory_order_relaxed);
+  }
+};
+
+template <class A>
+constexpr task_state wait_state_of() noexcept {
+  if constexpr (requires { A::corio_wait; }) {
+    return A::corio_wait;
+  } else if constexpr (requires(A&& a) { static_cast<A&&>(a).operator co_await(); }) {
+    using awaiter = decltype(std::declval<A>().operator co_await());
+    if constexpr (requires { awaiter::corio_wait; }) {
+      return awaiter::corio_wait;
+    } else {
+      return task_state::other;
+    }
+  } else {
+    return task_state::other;
+  }
+}
+
+// What await_transform hands back: the awaiter, held by reference when the awaitable is its own
+// awaiter (it lives in the co_await's full-expression), by value when operator co_await made
+// it. A prvalue, because g++ 12 copies an awaiter that await_transform returns by reference.
+template <class Awaiter>
+struct traced_awaiter {
+  Awaiter inner;
+  bool await_ready() noexcept(noexcept(inner.await_ready())) { return inner.await_ready(); }
+  template <class Promise>
+  decltype(auto) await_suspend(std::coroutine_handle<Promise> h) noexcept(
+      noexcept(inner.await_suspend(h))) {
+    return inner.await_suspend(h);
+  }
+  decltype(auto) await_resume() noexcept(noexcept(inner.await_resume())) {
+    return inner.await_resume();
+  }
+};
+
+template <class A>
+auto traced_awaiter_of(A&& a) {
+  if constexpr (requires { static_cast<A&&>(a).operator co_await(); }) {
+    return traced_awaiter<decltype(static_cast<A&&>(a).operator co_await())>{
+        static_cast<A&&>(a).operator co_await()};
+  } else if constexpr (requires { operator co_await(static_cast<A&&>(a)); }) {
+    return traced_awaiter<decltype(operator co_await(static_cast<A&&>(a)))>{
+        operator co_await(static_cast<A&&>(a))};
+  } else {
+    return traced_awaiter<A&>{a};
+  }
+}
+
+}  // namespace detail
+}  // namespace corio

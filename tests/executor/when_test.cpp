@@ -418,6 +418,25 @@ TEST_P(when_all_test, awaits_awaitables_and_tasks_together) {
   }(), options());
 }
 
+TEST_P(when_any_test, timeout_at_expires_at_its_deadline_and_the_recv_takes_nothing) {
+  corio::block_on([]() -> task<> {
+    auto [tx, rx] = corio::make_channel<int>(4);
+    const auto start = std::chrono::steady_clock::now();
+    auto r = co_await corio::timeout_at(start + 5ms, rx.recv());
+    EXPECT_EQ(r.error(), std::errc::timed_out);
+    EXPECT_GE(std::chrono::steady_clock::now() - start, 5ms);
+    EXPECT_TRUE(tx.try_send(1));
+    EXPECT_EQ(rx.try_recv().value(), 1);
+    // A deadline already past still lets work that is ready complete.
+    EXPECT_TRUE(tx.try_send(2));
+    auto ready = co_await corio::timeout_at(start, rx.recv());
+    EXPECT_EQ(ready.value(), 2);
+    auto late = co_await corio::timeout_at(std::chrono::steady_clock::now() + 1ms,
+                                           sleep_then(10s, 3, nullptr));
+    EXPECT_EQ(late.error(), std::errc::timed_out);
+  }(), options());
+}
+
 INSTANTIATE_TEST_SUITE_P(backends, when_all_test,
                          ::testing::ValuesIn(corio::built_backends().begin(),
                                              corio::built_backends().end()),

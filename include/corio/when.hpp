@@ -351,16 +351,16 @@ Result take_winner(Children& children, std::size_t winner, std::index_sequence<I
 }
 
 // The type a when_* argument yields: a task<T>'s T, or an awaitable's await_resume result.
+// SFINAE-friendly, so that clang 14 (which forms the return type before checking the
+// constraints) drops these overloads for a vector of tasks instead of failing.
+template <class A, class = void>
+struct awaited {};
 template <class A>
-struct awaited {
+struct awaited<A, std::void_t<await_result_t<A&&>>> {
   using type = await_result_t<A&&>;
 };
-template <class T>
-struct awaited<task<T>> {
-  using type = T;
-};
 template <class A>
-using awaited_t = typename awaited<std::remove_cvref_t<A>>::type;
+using awaited_t = typename awaited<A>::type;
 
 // How a child holds its argument: a task by value (the child owns it), anything else by
 // reference (it lives in the caller's co_await expression).

@@ -5,6 +5,7 @@
 //   corio::interval every(100ms);
 //   while (auto t = co_await every.tick()) { ... }   // *t: the tick's scheduled time
 //   auto n = co_await corio::timeout(2s, sock.read(buf));  // result<size_t>: timed_out on expiry
+//   auto m = co_await corio::timeout_at(deadline, rx.recv());  // the same, at a time point
 //
 // Timers have millisecond resolution and round up: a sleep never ends early, and a 0.3 ms sleep
 // lasts until the next millisecond tick. The timer lives in the awaiting frame: no allocation.
@@ -33,6 +34,7 @@
 #include <coroutine>
 #include <cstdint>
 #include <exception>
+#include <optional>
 #include <system_error>
 #include <type_traits>
 #include <utility>
@@ -185,13 +187,20 @@ timeout_result_t<T> timeout_value(when_child<T>& work) {
 }
 
 // Work and a timer as the two children of one first-wins group.
+// A deadline `limit` after the timeout is awaited, or at a fixed time (timeout_at).
+struct deadline_spec {
+  std::chrono::nanoseconds limit{};
+  std::optional<std::chrono::steady_clock::time_point> at;
+};
+
 template <class T, class Work>
-task<timeout_result_t<T>> with_deadline(std::chrono::nanoseconds limit, Work work) {
+task<timeout_result_t<T>> with_deadline(deadline_spec deadline, Work work) {
   const auto timed_out = std::make_error_code(std::errc::timed_out);
   when_group group(2, when_group::mode::first_wins);
-  // Relative, so that it reads the executor's clock (virtual in corio::sim), not the machine's;
-  // the timer child starts in the same turn as the work, so the deadline is the same tick.
-  sleep_awaiter timer(limit);
+  // A limit is relative, so that it reads the executor's clock (virtual in corio::sim), not the
+  // machine's; the timer child starts in the same turn as the work, so the deadline is the
+  // same tick. timeout_at's deadline is a fixed time point.
+  sleep_awaiter timer = deadline.at ? sleep_awaiter(*deadline.at) : sleep_awaiter(deadline.limit);
   when_child<T> op = run_child<T, Work>(std::forward<Work>(work), group, 0);
   when_child<result<void>> expiry = run_child<result<void>, sleep_awaiter&>(timer, group, 1);
   const std::array<std::coroutine_handle<>, 2> frames{op.handle(), expiry.handle()};
@@ -220,7 +229,7 @@ template <class Rep, class Period, class T>
 task<detail::timeout_result_t<T>> timeout(std::chrono::duration<Rep, Period> limit,
                                           task<T> work) {
   return detail::with_deadline<T, task<T>>(
-      std::chrono::duration_cast<std::chrono::nanoseconds>(limit), std::move(work));
+      {std::chrono::duration_cast<std::chrono::nanoseconds>(limit), {}}, std::move(work));
 }
 
 // An awaitable other than a task: held by reference, so pass it as a temporary inside the
@@ -230,7 +239,24 @@ template <class Rep, class Period, class Awaitable>
 task<detail::timeout_result_t<detail::await_result_t<Awaitable&&>>> timeout(
     std::chrono::duration<Rep, Period> limit, Awaitable&& work) {
   return detail::with_deadline<detail::await_result_t<Awaitable&&>, Awaitable&&>(
-      std::chrono::duration_cast<std::chrono::nanoseconds>(limit), std::forward<Awaitable>(work));
+      {std::chrono::duration_cast<std::chrono::nanoseconds>(limit), {}},
+      std::forward<Awaitable>(work));
+}
+
+// timeout with an absolute deadline: timed_out once `deadline` has passed (at once, after
+// running the work, when it already has). For a loop's overall budget.
+template <class T>
+task<detail::timeout_result_t<T>> timeout_at(std::chrono::steady_clock::time_point deadline,
+                                             task<T> work) {
+  return detail::with_deadline<T, task<T>>({{}, deadline}, std::move(work));
+}
+
+template <class Awaitable>
+  requires(!detail::is_task_v<std::remove_cvref_t<Awaitable>>)
+task<detail::timeout_result_t<detail::await_result_t<Awaitable&&>>> timeout_at(
+    std::chrono::steady_clock::time_point deadline, Awaitable&& work) {
+  return detail::with_deadline<detail::await_result_t<Awaitable&&>, Awaitable&&>(
+      {{}, deadline}, std::forward<Awaitable>(work));
 }
 
 }  // namespace corio

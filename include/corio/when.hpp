@@ -1,9 +1,11 @@
-// when_all and when_any: run tasks concurrently on the current thread and wait for all of
-// them, or for the first one.
+// when_all and when_any: run tasks, or any awaitables, concurrently on the current thread and
+// wait for all of them, or for the first one.
 //
 //   auto [a, b] = co_await corio::when_all(fetch(x), fetch(y));   // std::tuple<A, B>
 //   auto first = co_await corio::when_any(recv(rx), shutdown());  // when_any_result<A, B>
 //   if (first.index == 0) use(std::get<0>(first.value));
+//   // select over anything: a read, a message or a tick, whichever comes first
+//   auto s = co_await corio::when_any(sock.read(buf), rx.recv(), every.tick());
 //
 // Contracts, read these before using them:
 // - Children start on the awaiting coroutine's executor, in argument order, each in a small
@@ -16,12 +18,23 @@
 //   failure does not cancel the siblings.
 // - when_any: the first child to finish wins, with a value or an exception. The others are
 //   cancelled (their pending and later operations end with operation_canceled) and have
-//   finished before when_any returns; their results are dropped, exactly once. A winner's
-//   exception is rethrown.
+//   finished before when_any returns. A loser's value (it completed in a race with the winner)
+//   is kept in when_any_result::others; its exception is dropped. A winner's exception is
+//   rethrown.
 // - Stop: the awaiting task's stop token reaches every child, so stopping it cancels them
 //   all; the combinator still waits for each child to finish before it returns.
 // - Allocation: the frames come from the pool. when_any (and timeout, in time.hpp) also makes
 //   one std::stop_source for its children, whose shared state the standard library allocates.
+// - Any awaitable (a socket read, rx.recv(), iv.tick(), a join handle, ...) may stand beside
+//   or instead of tasks. It is held by reference, like timeout's: pass it as a temporary inside
+//   the co_await expression itself, never from a variable that dies first. Its result goes by
+//   position like a task's (result<T> stays result<T>).
+// - Nothing lost in a select: once a child won, an awaitable child that has not started yet is
+//   not started at all (a ready rx.recv() would otherwise take a message nobody reads), and
+//   one that is pending is cancelled, which an operation honours without consuming (a recv
+//   whose cancel won leaves its message queued). A loser that had already completed, in a race
+//   with the winner, keeps its result in when_any_result::others (at its position; empty for
+//   the winner and for losers that ended cancelled or with an exception).
 // - Ranges: when_all(std::vector<task<T>>) yields std::vector<T> (nothing for T = void);
 //   when_any(std::vector<task<T>>) yields std::pair<std::size_t, T>, index first. when_any of
 //   an empty vector throws std::invalid_argument.
@@ -54,6 +67,8 @@ template <class... Ts>
 struct when_any_result {
   std::size_t index;
   std::variant<Ts...> value;
+  // Losers that completed anyway (see the top of this file): nothing they took is dropped.
+  std::tuple<std::optional<Ts>...> others;
 };
 
 namespace detail {
@@ -68,6 +83,9 @@ template <class T>
 inline constexpr bool is_task_v = false;
 template <class T>
 inline constexpr bool is_task_v<task<T>> = true;
+
+// What a child returns when a first-wins race was decided before it started.
+struct skipped_child {};
 
 // The parent's side of one when_all/when_any: counts the children still running and resumes
 // the parent, through one operation, when the last one finishes. Lives in the combinator's
@@ -87,15 +105,17 @@ class when_group {
   // the group's, which the parent's token stops too.
   const std::stop_token& token() const noexcept { return token_; }
   std::size_t winner() const noexcept { return winner_; }
+  // A first-wins group whose race is over: children not yet started need not start.
+  bool decided() const noexcept { return source_ && winner_ != none; }
   void rethrow_first_failure() const {
     if (first_error_) std::rethrow_exception(first_error_);
   }
 
   // Each child reports here from its final suspension, on the owner thread.
-  void finished(std::size_t index, const std::exception_ptr& error) noexcept {
+  void finished(std::size_t index, const std::exception_ptr& error, bool skipped) noexcept {
     assert(remaining_ > 0 && join_.owner() == current_executor());
     if (error && !first_error_) first_error_ = error;
-    if (source_ && winner_ == none) {
+    if (source_ && winner_ == none && !skipped) {
       winner_ = index;
       source_->request_stop();  // losers' operations post their cancellation; none runs here
     }
@@ -182,8 +202,10 @@ class [[nodiscard]] when_child {
         bool await_ready() const noexcept { return false; }
         void await_suspend(std::coroutine_handle<promise_type> self) const noexcept {
           promise_type& p = self.promise();
-          p.group_->finished(p.index_, p.outcome_.index() == 2 ? std::get<2>(p.outcome_)
-                                                               : std::exception_ptr{});
+          p.group_->finished(p.index_,
+                             p.outcome_.index() == 2 ? std::get<2>(p.outcome_)
+                                                     : std::exception_ptr{},
+                             p.skipped_);
         }
         void await_resume() const noexcept {}
       };
@@ -193,6 +215,8 @@ class [[nodiscard]] when_child {
     void return_value(U&& value) {
       outcome_.template emplace<1>(std::forward<U>(value));
     }
+    // The race was decided before this child started: it never ran its work.
+    void return_value(skipped_child) noexcept { skipped_ = true; }
     void unhandled_exception() noexcept { outcome_.template emplace<2>(std::current_exception()); }
     // What stop_token_of() finds when the child awaits an operation.
     std::stop_token stop_token() const noexcept { return group_->token(); }
@@ -202,6 +226,7 @@ class [[nodiscard]] when_child {
     when_group* group_;
     std::size_t index_;
     std::variant<std::monostate, value_type, std::exception_ptr> outcome_;
+    bool skipped_ = false;
   };
 
   when_child(when_child&& other) noexcept : frame_(std::exchange(other.frame_, {})) {}
@@ -218,6 +243,8 @@ class [[nodiscard]] when_child {
     return std::move(std::get<1>(outcome));
   }
   bool failed() const noexcept { return frame_.promise().outcome_.index() == 2; }
+  // Finished with a value (not skipped, not failed).
+  bool has_value() const noexcept { return frame_.promise().outcome_.index() == 1; }
   // The finished value, left in place; precondition: finished and not failed.
   const value_type& peek() const noexcept { return *std::get_if<1>(&frame_.promise().outcome_); }
 
@@ -269,6 +296,7 @@ when_child<T> run_child(Work work, [[maybe_unused]] when_group& group,
       co_return co_await std::move(work);
     }
   } else {
+    if (group.decided()) co_return skipped_child{};
     auto&& awaiter = awaiter_of(std::forward<Work>(work));
     await_in_place<std::remove_reference_t<decltype(awaiter)>> in_place(awaiter);
     if constexpr (std::is_void_v<T>) {
@@ -294,16 +322,68 @@ std::array<std::coroutine_handle<>, sizeof...(Children)> frames_of(
   }, children);
 }
 
+// True for a result that only says the operation was cancelled: it took nothing.
+template <class V>
+bool is_canceled_value(const V& v) noexcept {
+  if constexpr (requires { v.has_value(); v.error(); }) {
+    return !v.has_value() && v.error() == std::errc::operation_canceled;
+  } else {
+    return false;
+  }
+}
+
 template <class Result, class Children, std::size_t... Is>
 Result take_winner(Children& children, std::size_t winner, std::index_sequence<Is...>) {
   std::optional<Result> out;
   (void)((Is == winner &&
-          (out.emplace(Result{winner, decltype(Result::value)(std::in_place_index<Is>,
-                                                              std::get<Is>(children).take())}),
+          (out.emplace(Result{winner,
+                              decltype(Result::value)(std::in_place_index<Is>,
+                                                      std::get<Is>(children).take()),
+                              {}}),
            true)) ||
+         ...);
+  // Losers that completed in a race with the winner keep what they got.
+  (void)((Is != winner && std::get<Is>(children).has_value() &&
+          !is_canceled_value(std::get<Is>(children).peek()) &&
+          (std::get<Is>(out->others).emplace(std::get<Is>(children).take()), true)) ||
          ...);
   return std::move(*out);
 }
+
+// The type a when_* argument yields: a task<T>'s T, or an awaitable's await_resume result.
+// SFINAE-friendly, so that clang 14 (which forms the return type before checking the
+// constraints) drops these overloads for a vector of tasks instead of failing.
+template <class A, class = void>
+struct awaited {};
+template <class A>
+struct awaited<A, std::void_t<await_result_t<A&&>>> {
+  using type = await_result_t<A&&>;
+};
+template <class A>
+using awaited_t = typename awaited<A>::type;
+
+// How a child holds its argument: a task by value (the child owns it), anything else by
+// reference (it lives in the caller's co_await expression).
+template <class A>
+using child_work_t =
+    std::conditional_t<is_task_v<std::remove_cvref_t<A>>, std::remove_cvref_t<A>, A&&>;
+
+template <class... As, std::size_t... Is>
+std::tuple<when_child<awaited_t<As>>...> make_any_children(when_group& group,
+                                                           std::index_sequence<Is...>,
+                                                           As&&... work) {
+  return {run_child<awaited_t<As>, child_work_t<As>>(std::forward<As>(work), group, Is)...};
+}
+
+template <class... As>
+inline constexpr bool all_tasks_v = (is_task_v<std::remove_cvref_t<As>> && ...);
+
+// A task, or something co_await accepts (directly or through operator co_await).
+template <class A>
+concept when_argument = is_task_v<std::remove_cvref_t<A>> || requires(A&& a) {
+  awaiter_of(std::forward<A>(a)).await_ready();
+  awaiter_of(std::forward<A>(a)).await_resume();
+};
 
 }  // namespace detail
 
@@ -369,6 +449,36 @@ task<std::pair<std::size_t, detail::when_value_t<T>>> when_any(std::vector<task<
   co_await group.run(frames);
   const std::size_t winner = group.winner();
   co_return std::pair<std::size_t, detail::when_value_t<T>>(winner, children[winner].take());
+}
+
+// Select over anything: tasks and awaitables mixed (see the top of this file). Awaitables are
+// held by reference: co_await the call in the same expression that makes them.
+template <class... As>
+  requires(sizeof...(As) > 0 && !detail::all_tasks_v<As...> &&
+           (detail::when_argument<As> && ...))
+task<std::tuple<detail::when_value_t<detail::awaited_t<As>>...>> when_all(As&&... work) {
+  detail::when_group group(sizeof...(As), detail::when_group::mode::all);
+  auto children = detail::make_any_children(group, std::index_sequence_for<As...>{},
+                                            std::forward<As>(work)...);
+  const auto frames = detail::frames_of(children);
+  co_await group.run(frames);
+  group.rethrow_first_failure();
+  co_return std::apply([](auto&... c) {
+    return std::tuple<detail::when_value_t<detail::awaited_t<As>>...>(c.take()...);
+  }, children);
+}
+
+template <class... As>
+  requires(sizeof...(As) > 0 && !detail::all_tasks_v<As...> &&
+           (detail::when_argument<As> && ...))
+task<when_any_result<detail::when_value_t<detail::awaited_t<As>>...>> when_any(As&&... work) {
+  detail::when_group group(sizeof...(As), detail::when_group::mode::first_wins);
+  auto children = detail::make_any_children(group, std::index_sequence_for<As...>{},
+                                            std::forward<As>(work)...);
+  const auto frames = detail::frames_of(children);
+  co_await group.run(frames);
+  co_return detail::take_winner<when_any_result<detail::when_value_t<detail::awaited_t<As>>...>>(
+      children, group.winner(), std::index_sequence_for<As...>{});
 }
 
 }  // namespace corio

@@ -4,6 +4,7 @@
 #include <corio/when.hpp>
 
 #include <corio/runtime.hpp>
+#include <corio/sync/channel.hpp>
 #include <corio/time.hpp>
 
 #include <gtest/gtest.h>
@@ -326,6 +327,114 @@ TEST_P(when_all_test, children_still_running_when_block_on_returns_are_destroyed
   };
   corio::block_on(body(a, b), options());  // destroys the suspended frames (ASan checks)
   EXPECT_FALSE(a.cleaned_up || b.cleaned_up);
+}
+
+// ---- Select over anything: awaitables beside tasks ------------------------------------------
+
+TEST_P(when_any_test, selects_over_a_recv_a_sleep_and_a_task) {
+  corio::block_on([]() -> task<> {
+    auto [tx, rx] = corio::make_channel<int>(4);
+    auto sender = corio::spawn([](corio::channel_sender<int> tx) -> task<> {
+      co_await yield_now{};
+      EXPECT_TRUE(co_await tx.send(42));
+    }(tx));
+    auto s = co_await corio::when_any(rx.recv(), corio::sleep_for(10s), sleep_then(10s, 1, nullptr));
+    EXPECT_EQ(s.index, 0u);
+    EXPECT_EQ(std::get<0>(s.value).value(), 42);
+    EXPECT_FALSE(std::get<1>(s.others));  // the sleep ended cancelled: nothing to keep
+    // The task saw its sleep cancelled and still returned a value: that is kept, not dropped.
+    EXPECT_EQ(std::get<2>(s.others), 1);
+    co_await sender;
+  }(), options());
+}
+
+TEST_P(when_any_test, a_ready_recv_after_the_winner_is_not_started) {
+  corio::block_on([]() -> task<> {
+    auto [tx1, rx1] = corio::make_channel<int>(4);
+    auto [tx2, rx2] = corio::make_channel<int>(4);
+    EXPECT_TRUE(tx1.try_send(1));
+    EXPECT_TRUE(tx2.try_send(2));
+    auto s = co_await corio::when_any(rx1.recv(), rx2.recv());
+    EXPECT_EQ(s.index, 0u);
+    EXPECT_EQ(std::get<0>(s.value).value(), 1);
+    EXPECT_FALSE(std::get<1>(s.others));
+    EXPECT_EQ(rx2.try_recv().value(), 2);  // still queued: the losing recv never took it
+  }(), options());
+}
+
+TEST_P(when_any_test, a_pending_losing_recv_is_cancelled_without_taking_a_message) {
+  corio::block_on([]() -> task<> {
+    auto [tx, rx] = corio::make_channel<int>(4);
+    auto s = co_await corio::when_any(rx.recv(), corio::sleep_for(2ms));
+    EXPECT_EQ(s.index, 1u);
+    EXPECT_TRUE(std::get<1>(s.value));
+    EXPECT_FALSE(std::get<0>(s.others));  // cancelled: nothing to keep
+    EXPECT_TRUE(tx.try_send(7));
+    EXPECT_EQ(rx.try_recv().value(), 7);
+  }(), options());
+}
+
+TEST_P(when_any_test, a_loser_that_completed_in_the_race_keeps_its_message_in_others) {
+  corio::block_on([]() -> task<> {
+    auto [tx1, rx1] = corio::make_channel<int>(4);
+    auto [tx2, rx2] = corio::make_channel<int>(4);
+    auto both = corio::spawn([](corio::channel_sender<int> a,
+                                corio::channel_sender<int> b) -> task<> {
+      co_await yield_now{};  // both recvs are pending now
+      EXPECT_TRUE(a.try_send(1));  // completes recv 0 ...
+      EXPECT_TRUE(b.try_send(2));  // ... and recv 1, before either resumes
+    }(tx1, tx2));
+    auto s = co_await corio::when_any(rx1.recv(), rx2.recv());
+    EXPECT_EQ(s.index, 0u);
+    EXPECT_EQ(std::get<0>(s.value).value(), 1);
+    EXPECT_TRUE(std::get<1>(s.others));
+    if (std::get<1>(s.others)) {
+      EXPECT_EQ(std::get<1>(s.others)->value(), 2);
+    }
+    co_await both;
+  }(), options());
+}
+
+TEST_P(when_any_test, selects_over_a_join_handle_and_an_interval_tick) {
+  corio::block_on([]() -> task<> {
+    auto h = corio::spawn(sleep_then(1ms, 5, nullptr));
+    corio::interval every(10s);
+    (void)co_await every.tick();  // the first tick is immediate; the next is 10 s away
+    auto s = co_await corio::when_any(h, every.tick());
+    EXPECT_EQ(s.index, 0u);
+    EXPECT_EQ(std::get<0>(s.value), 5);
+  }(), options());
+}
+
+TEST_P(when_all_test, awaits_awaitables_and_tasks_together) {
+  corio::block_on([]() -> task<> {
+    auto [tx, rx] = corio::make_channel<int>(4);
+    EXPECT_TRUE(tx.try_send(3));
+    auto [m, slept, v] = co_await corio::when_all(rx.recv(), corio::sleep_for(1ms),
+                                                   sleep_then(1ms, 4, nullptr));
+    EXPECT_EQ(m.value(), 3);
+    EXPECT_TRUE(slept);
+    EXPECT_EQ(v, 4);
+  }(), options());
+}
+
+TEST_P(when_any_test, timeout_at_expires_at_its_deadline_and_the_recv_takes_nothing) {
+  corio::block_on([]() -> task<> {
+    auto [tx, rx] = corio::make_channel<int>(4);
+    const auto start = std::chrono::steady_clock::now();
+    auto r = co_await corio::timeout_at(start + 5ms, rx.recv());
+    EXPECT_EQ(r.error(), std::errc::timed_out);
+    EXPECT_GE(std::chrono::steady_clock::now() - start, 5ms);
+    EXPECT_TRUE(tx.try_send(1));
+    EXPECT_EQ(rx.try_recv().value(), 1);
+    // A deadline already past still lets work that is ready complete.
+    EXPECT_TRUE(tx.try_send(2));
+    auto ready = co_await corio::timeout_at(start, rx.recv());
+    EXPECT_EQ(ready.value(), 2);
+    auto late = co_await corio::timeout_at(std::chrono::steady_clock::now() + 1ms,
+                                           sleep_then(10s, 3, nullptr));
+    EXPECT_EQ(late.error(), std::errc::timed_out);
+  }(), options());
 }
 
 INSTANTIATE_TEST_SUITE_P(backends, when_all_test,

@@ -1,19 +1,23 @@
-// A multi-producer, single-consumer channel for coroutines, safe across threads.
+// A multi-producer, multi-consumer channel for coroutines, safe across threads.
 //
 //   auto [tx, rx] = corio::make_channel<job>(64);     // bounded: send waits while 64 are queued
 //   auto [tx, rx] = corio::make_unbounded_channel<job>();
 //   co_await tx.send(j);                              // result<void>
 //   while (auto j = co_await rx.recv()) handle(*j);   // ends with channel_closed
+//   auto rx2 = rx;                                    // a second consumer of the same queue
 //
 // Contracts and sharp edges:
 // - Senders (channel_sender) are copyable and usable from any thread, corio or not; the channel
-//   counts the live ones. The receiver (channel_receiver) is move-only and used by one coroutine
-//   at a time, on a corio thread.
+//   counts the live ones. Receivers (channel_receiver) are copyable too: every copy takes from
+//   the same queue (workers sharing a job queue), each message goes to exactly one of them, and
+//   receives wait in FIFO order. Receive only on corio threads; any number of recv()s may be
+//   pending at once, on any threads.
 // - Order: messages from one sender arrive in the order it sent them. There is no order across
 //   senders beyond what the program itself establishes.
 // - recv() yields channel_closed once every sender is gone and the queue is empty: messages sent
 //   before the last sender went away are still delivered.
-// - Once the receiver is gone, sends fail with channel_closed and queued messages are destroyed.
+// - Once every receiver is gone, sends fail with channel_closed and queued messages are
+//   destroyed.
 // - A message whose send fails is lost: co_await send(v) owns v (it must, across suspension)
 //   and destroys it with the awaiter. try_send() moves from its argument only on success, so
 //   the caller keeps the message when the queue is full or closed.
@@ -33,6 +37,7 @@
 //   (a post to its executor) happens inside it, see sync/event.hpp for why.
 #pragma once
 
+#include <atomic>
 #include <cassert>
 #include <condition_variable>
 #include <coroutine>
@@ -122,6 +127,12 @@ struct room_waiter : waiter_hook {
 template <class T>
 class channel_recv;
 
+// A recv waiting on an empty queue; the sender that completes it writes its slot first.
+template <class T>
+struct message_waiter : waiter_hook {
+  std::optional<T> slot;
+};
+
 template <class T>
 class channel_state {
  public:
@@ -136,14 +147,17 @@ class channel_state {
   // Moves from `message` only when it returns true.
   template <class U>
   bool offer(U&& message) {
-    if (receiver_) {
-      channel_recv<T>* r = std::exchange(receiver_, nullptr);
-      r->slot.emplace(std::forward<U>(message));
-      if (wake_waiter(*r)) return true;
-      // Its cancel won: the message waits for the next recv (the queue is empty, as the
-      // receiver only waits on an empty queue).
-      queue_.push_back(std::move(*r->slot));
-      r->slot.reset();
+    if (!receivers_.empty()) {
+      std::optional<T> held(std::forward<U>(message));
+      while (channel_recv<T>* r = receivers_.pop_front()) {
+        r->slot.emplace(std::move(*held));
+        if (wake_waiter(*r)) return true;
+        // Its cancel won: the message goes to the next waiting recv, or to the queue (which is
+        // empty, as receivers only wait on an empty queue).
+        held.emplace(std::move(*r->slot));
+        r->slot.reset();
+      }
+      queue_.push_back(std::move(*held));
       return true;
     }
     if (queue_.size() >= capacity_) return false;
@@ -166,25 +180,22 @@ class channel_state {
   // Under `lock`.
   void wait_for_room(room_waiter<T>& w) noexcept { senders_.push_back(w); }
   void stop_waiting_for_room(room_waiter<T>& w) noexcept { senders_.remove(w); }
-  void wait_for_message(channel_recv<T>& r) noexcept {
-    assert(!receiver_ && "one recv at a time");
-    receiver_ = &r;
-  }
-  void stop_waiting_for_message(channel_recv<T>& r) noexcept {
-    if (receiver_ == &r) receiver_ = nullptr;
-  }
+  void wait_for_message(channel_recv<T>& r) noexcept { receivers_.push_back(r); }
+  void stop_waiting_for_message(channel_recv<T>& r) noexcept { receivers_.remove(r); }
 
   void add_sender() noexcept { live_senders_.fetch_add(1, std::memory_order_relaxed); }
+  void add_receiver() noexcept { live_receivers_.fetch_add(1, std::memory_order_relaxed); }
 
   void drop_sender() noexcept {
     if (live_senders_.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
     std::lock_guard guard(lock);
     senders_gone_ = true;
-    // A waiting receiver means an empty queue: it wakes to channel_closed (an empty slot).
-    if (receiver_) (void)wake_waiter(*std::exchange(receiver_, nullptr));
+    // Waiting receivers mean an empty queue: they wake to channel_closed (an empty slot).
+    while (channel_recv<T>* r = receivers_.pop_front()) (void)wake_waiter(*r);
   }
 
   void drop_receiver() noexcept {
+    if (live_receivers_.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
     message_ring<T> doomed;  // the messages die outside the lock
     std::lock_guard guard(lock);
     receiver_gone_ = true;
@@ -199,15 +210,16 @@ class channel_state {
   message_ring<T> queue_;
   std::size_t capacity_;
   waiter_list<room_waiter<T>> senders_;  // non-empty only while the queue is full
-  channel_recv<T>* receiver_ = nullptr;  // set only while the queue is empty
+  waiter_list<channel_recv<T>> receivers_;  // non-empty only while the queue is empty
   std::atomic<std::size_t> live_senders_{1};
+  std::atomic<std::size_t> live_receivers_{1};
   bool senders_gone_ = false;
   bool receiver_gone_ = false;
 };
 
 // co_await rx.recv(): result<T>.
 template <class T>
-class [[nodiscard]] channel_recv final : public operation {
+class [[nodiscard]] channel_recv final : public operation, public message_waiter<T> {
  public:
   explicit channel_recv(channel_state<T>& state) noexcept : state_(&state) {}
   channel_recv(const channel_recv&) = delete;
@@ -222,7 +234,7 @@ class [[nodiscard]] channel_recv final : public operation {
   template <class Promise>
   bool await_suspend(std::coroutine_handle<Promise> h) {
     std::lock_guard guard(state_->lock);
-    if (state_->take(slot) || state_->senders_gone()) return false;
+    if (state_->take(this->slot) || state_->senders_gone()) return false;
     // Armed before it is linked: a sender on another thread finds it ready to be completed.
     if (!arm(h, stop_token_of(h))) return false;
     state_->wait_for_message(*this);
@@ -234,11 +246,9 @@ class [[nodiscard]] channel_recv final : public operation {
     disarm();
     waiting_ = false;
     if (canceled()) return std::make_error_code(std::errc::operation_canceled);
-    if (!slot) return error::channel_closed;
-    return std::move(*slot);
+    if (!this->slot) return error::channel_closed;
+    return std::move(*this->slot);
   }
-
-  std::optional<T> slot;  // written by the sender that completes this recv
 
  private:
   void unlink() noexcept override {
@@ -387,6 +397,15 @@ class channel_sender {
 template <class T>
 class channel_receiver {
  public:
+  // Another consumer of the same queue.
+  channel_receiver(const channel_receiver& other) noexcept : state_(other.state_) {
+    if (state_) state_->add_receiver();
+  }
+  channel_receiver& operator=(const channel_receiver& other) noexcept {
+    channel_receiver copy(other);
+    std::swap(state_, copy.state_);
+    return *this;
+  }
   channel_receiver(channel_receiver&& other) noexcept = default;
   channel_receiver& operator=(channel_receiver&& other) noexcept {
     if (this != &other) {
@@ -414,7 +433,8 @@ class channel_receiver {
     return std::move(*message);
   }
 
-  // Closes the channel from this side: senders get channel_closed, queued messages die.
+  // Drops this receiver; the last one closes the channel from this side: senders get
+  // channel_closed, queued messages die.
   void reset() noexcept {
     if (state_) std::exchange(state_, nullptr)->drop_receiver();
   }

@@ -61,6 +61,7 @@ class waiter_list {
   waiter_list& operator=(const waiter_list&) = delete;
 
   bool empty() const noexcept { return head_.next == &head_; }
+  Node* front() noexcept { return empty() ? nullptr : static_cast<Node*>(head_.next); }
 
   void push_back(Node& node) noexcept {
     waiter_hook& n = node;

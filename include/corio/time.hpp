@@ -85,6 +85,10 @@ sleep_awaiter sleep_for(std::chrono::duration<Rep, Period> d) noexcept {
   return sleep_awaiter(std::chrono::duration_cast<std::chrono::nanoseconds>(d));
 }
 
+// The time timers on this thread run by: the executor's clock, which corio::sim makes virtual
+// (use it, not steady_clock::now(), for sleep_until and timeout_at in code that may run there).
+inline std::chrono::steady_clock::time_point now() noexcept { return detail::clock_now(); }
+
 inline sleep_awaiter sleep_until(std::chrono::steady_clock::time_point t) noexcept {
   return sleep_awaiter(t);
 }
@@ -122,7 +126,7 @@ class [[nodiscard]] interval::tick_awaiter final : public detail::timer_operatio
  public:
   explicit tick_awaiter(interval& owner) noexcept : owner_(owner), due_(owner.next()) {}
 
-  bool await_ready() const noexcept { return due_ <= clock::now(); }
+  bool await_ready() const noexcept { return due_ <= detail::clock_now(); }
 
   template <class Promise>
   bool await_suspend(std::coroutine_handle<Promise> h) noexcept {
@@ -133,7 +137,7 @@ class [[nodiscard]] interval::tick_awaiter final : public detail::timer_operatio
   result<clock::time_point> await_resume() noexcept {
     disarm();
     if (canceled()) return std::make_error_code(std::errc::operation_canceled);
-    return owner_.deliver(clock::now());
+    return owner_.deliver(detail::clock_now());
   }
 
  private:

@@ -96,6 +96,7 @@ class executor {
   }
 
   tick now_tick() const noexcept { return time_.now_tick(); }
+  std::chrono::steady_clock::time_point now() const noexcept { return time_.now(); }
   tick deadline_after(std::chrono::nanoseconds d) const noexcept { return time_.deadline_after(d); }
   tick deadline_at(std::chrono::steady_clock::time_point t) const noexcept {
     return time_.deadline_tick(t);

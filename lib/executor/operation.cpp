@@ -303,6 +303,11 @@ bool connects_whole() noexcept {
 void schedule(executor& ex, std::coroutine_handle<> h) { ex.schedule(h); }
 void post(executor& ex, remote_node& n) noexcept { ex.post(n); }
 tick now_tick(executor& ex) noexcept { return ex.now_tick(); }
+
+std::chrono::steady_clock::time_point clock_now() noexcept {
+  executor* ex = executor::current();
+  return ex ? ex->now() : std::chrono::steady_clock::now();
+}
 tick deadline_after(executor& ex, std::chrono::nanoseconds d) noexcept {
   return ex.deadline_after(d);
 }

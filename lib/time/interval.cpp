@@ -6,7 +6,8 @@
 
 namespace corio {
 
-interval::interval(std::chrono::nanoseconds period) : interval(clock::now(), period) {}
+// Starts by the executor's clock, so that an interval in corio::sim runs on virtual time.
+interval::interval(std::chrono::nanoseconds period) : interval(detail::clock_now(), period) {}
 
 interval::interval(clock::time_point start, std::chrono::nanoseconds period)
     : start_(start), period_(period) {

@@ -46,15 +46,40 @@ TEST(World, RunForStopsAtItsEndEvenWithTimersPending) {
   EXPECT_EQ(log, std::vector<int>{1});
 }
 
-// corio::interval reads std::chrono::steady_clock itself (not the executor's clock), so it does
-// not follow virtual time yet; a sleep loop stands in for it. (Not `while (co_await ...)`:
-// g++ 12 miscompiles a co_await inside a condition.)
+// (Not `while (co_await ...)`: g++ 12 miscompiles a co_await inside a condition.)
 corio::task<> ticker(int& ticks) {
   for (;;) {
     auto slept = co_await corio::sleep_for(100ms);
     if (!slept) co_return;
     ++ticks;
   }
+}
+
+corio::task<> interval_ticker(int& ticks, std::chrono::milliseconds& last) {
+  corio::interval iv(100ms);
+  const auto start = corio::now();
+  for (;;) {
+    auto at = co_await iv.tick();
+    if (!at) co_return;
+    ++ticks;
+    last = std::chrono::duration_cast<std::chrono::milliseconds>(*at - start);
+  }
+}
+
+// corio::interval runs by the executor's clock, so inside the world it ticks on virtual time:
+// 10 virtual seconds of a 100 ms interval are ticks at 0, 100, ..., 10000 ms.
+TEST(World, IntervalTicksOnVirtualTime) {
+  world w(1);
+  auto h = w.add_host();
+  int ticks = 0;
+  std::chrono::milliseconds last{-1};
+  w.spawn(h, interval_ticker(ticks, last));
+  w.run_for(10s);
+  EXPECT_GE(ticks, 100);
+  EXPECT_LE(ticks, 101);
+  EXPECT_GE(last, 9900ms);
+  EXPECT_LE(last, 10000ms);
+  EXPECT_EQ(w.now(), 10s);
 }
 
 TEST(World, SleepTimeoutWhenAnyAndChannelsWorkUnchanged) {

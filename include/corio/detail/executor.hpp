@@ -254,6 +254,9 @@ bool connects_whole() noexcept;
 void schedule(executor& ex, std::coroutine_handle<> h);
 void post(executor& ex, remote_node& n) noexcept;
 tick now_tick(executor& ex) noexcept;
+// The time on this thread's executor's clock (virtual in corio::sim); the machine's steady clock
+// outside corio threads.
+std::chrono::steady_clock::time_point clock_now() noexcept;
 tick deadline_after(executor& ex, std::chrono::nanoseconds d) noexcept;
 tick deadline_at(executor& ex, std::chrono::steady_clock::time_point t) noexcept;
 void track(executor& ex, spawn_link& link) noexcept;

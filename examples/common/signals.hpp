@@ -13,6 +13,7 @@
 #include <string_view>
 #include <unistd.h>
 
+#include <corio/diagnostics.hpp>
 #include <corio/reactor.hpp>
 #include <corio/runtime.hpp>
 #include <corio/signal_set.hpp>
@@ -26,14 +27,15 @@ namespace examples {
 // When the process started, for the status line (dynamic initialisation, before main).
 inline const std::chrono::steady_clock::time_point process_start = std::chrono::steady_clock::now();
 
-// The SIGUSR1 hook, and the one place to extend it (e.g. with a dump of the runtime's tasks).
-// It runs on the thread that waits for signals: a corio thread, so when the service runs on a
-// corio::runtime, corio::runtime::current() is that runtime. Keep it short: the service waits.
+// The SIGUSR1 hook: a status line, then the live task dump (corio/diagnostics.hpp: every
+// worker's metrics and every live task, where it was spawned, what it waits on and since when).
+// It runs on the thread that waits for signals, a corio thread; the dump is safe from there.
 inline void report_status(const options& o) {
   const std::chrono::duration<double> up = std::chrono::steady_clock::now() - process_start;
   fmt::print(stderr, "{}: status: pid {}, up {:.1f} s, backend {}, {} thread{}\n", o.program,
              ::getpid(), up.count(), corio::to_string(o.backend), o.threads,
              o.threads == 1 ? "" : "s");
+  std::fputs(corio::dump().c_str(), stderr);
   std::fflush(stderr);
 }
 

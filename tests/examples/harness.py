@@ -156,7 +156,7 @@ def run_check(name, command, check, stop_after=True):
 
 def survives_hup_and_usr1(server, answers, limit=5.0):
     """The services' signal contract (examples/common/signals.hpp): SIGHUP is ignored, SIGUSR1
-    prints one status line on stderr, and neither stops the service. `answers()` must get a
+    prints a status line and the task dump on stderr, and neither stops the service. `answers()` must get a
     reply from it. Ends with SIGTERM: exit 0 in time. Twice, so a handler that works only once
     fails. The status line (printed after SIGHUP was handled: lower signals are delivered
     first) is the only thing waited for, under a deadline."""
@@ -176,6 +176,12 @@ def survives_hup_and_usr1(server, answers, limit=5.0):
         expect(server.alive(), f"died after SIGHUP/SIGUSR1: exit {server.proc.poll()}")
         expect(answers(), f"no answer after SIGHUP and SIGUSR1 (round {round_})")
     line = next(ln for ln in server.stderr_text().splitlines() if wanted in ln)
+    # The task dump follows the status line in the same write burst (examples/common/signals.hpp).
+    deadline = time.monotonic() + limit
+    while "corio dump: " not in server.stderr_text() and time.monotonic() < deadline:
+        with server._stderr_lock:
+            server._stderr_lock.wait(timeout=0.2)
+    expect("corio dump: " in server.stderr_text(), "SIGUSR1 printed no task dump")
     print(f"SIGHUP ignored, SIGUSR1 said: {line}")
     server.expect_exit(signal.SIGTERM)
 

@@ -3,7 +3,11 @@
 //
 //   raft_node --id 0 --peers 127.0.0.1:7000,127.0.0.1:7001,127.0.0.1:7002 --port 0
 //             [--data-dir DIR] [--backend epoll|io_uring|auto]
-#include <csignal>
+//
+// The client port is served through corio::tcp_server on a one-worker corio::runtime
+// (examples/common/run_service.hpp), with the services' signals (common/signals.hpp): SIGINT/
+// SIGTERM end the client sessions, then the node, and exit 0; SIGHUP is ignored, SIGUSR1
+// prints a status line.
 #include <cstdio>
 #include <memory>
 #include <random>
@@ -12,11 +16,12 @@
 
 #include <CLI/CLI.hpp>
 #include <corio/corio.hpp>
-#include <corio/signal_set.hpp>
 #include <corio/sim.hpp>
 #include <fmt/core.h>
 
-#include "common/accept_loop.hpp"
+#include "common/options.hpp"
+#include "common/run_service.hpp"
+#include "common/service.hpp"
 #include "client_port.hpp"
 #include "node.hpp"
 #include "storage.hpp"
@@ -25,17 +30,16 @@ namespace {
 
 using raft_node_t = raft::node<corio::real_network>;
 
-corio::task<int> serve(raft::config cfg, std::uint16_t port, raft::storage& store) {
-  corio::signal_set signals;
-  if (!signals.add(SIGINT) || !signals.add(SIGTERM)) co_return 1;
-  auto listener = corio::tcp_listener::bind({corio::net::ip_address::loopback_v4(), port});
-  auto bound = listener ? listener->local_address()
-                        : corio::result<corio::net::socket_address>(listener.error());
-  if (!bound) {
-    fmt::print(stderr, "listen: {}\n", bound.error().message());
+// The node (its Raft UDP socket and timers) and every client session run on the runtime's one
+// worker: the node is not shared across threads, so --threads is not offered.
+corio::task<int> serve(const examples::options& opts, raft::config cfg, raft::storage& store,
+                       corio::runtime& rt) {
+  auto server = examples::bind_tcp(rt, opts);
+  if (!server) {
+    fmt::print(stderr, "bind: {}\n", server.error().message());
     co_return 1;
   }
-  cfg.client_address = bound->to_string();
+  cfg.client_address = server->local_address().to_string();
   raft_node_t node(cfg, store);
   auto running = corio::spawn([](raft_node_t& n) -> corio::task<int> {
     auto r = co_await n.run();
@@ -45,57 +49,49 @@ corio::task<int> serve(raft::config cfg, std::uint16_t port, raft::storage& stor
     }
     co_return 0;
   }(node));
-  fmt::print("listening on {}\n", bound->to_string());
-  std::fflush(stdout);
-
-  std::vector<corio::join_handle<>> clients;
-  auto start = [&node](corio::tcp_stream s) { return raft::serve_client(std::move(s), node); };
-  auto acceptor = corio::spawn(examples::accept_clients(*listener, clients, start));
-  auto received = co_await signals.wait();
-  acceptor.request_stop();
-  co_await acceptor;
-  examples::close_backlog(*listener);
-  listener->close();
-  for (auto& c : clients) c.request_stop();
-  for (auto& c : clients) co_await c;
+  // Announces the client port, serves it until SIGINT/SIGTERM and ends its sessions (the node
+  // still runs meanwhile: a session may wait for a commit); then the node stops.
+  auto handler = [&node](corio::tcp_stream s) { return raft::serve_client(std::move(s), node); };
+  const int served = co_await examples::serve_until_signal(opts, std::move(server), handler);
   running.request_stop();
   const int status = co_await running;
-  co_return received ? status : 1;
+  co_return served != 0 ? served : status;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"raft_node: one member of a Raft cluster with a RESP client port"};
+  examples::options opts;
+  opts.program = examples::program_name(argc, argv);
+  examples::default_backend_from_env(opts);
+  CLI::App app{"raft_node: one member of a Raft cluster with a RESP client port",
+               std::string(opts.program)};
   std::uint32_t id = 0;
   std::vector<std::string> peer_names;
-  std::uint16_t port = 0;
-  std::string backend = "auto";
   std::string data_dir;
   app.add_option("--id", id, "this node's index in --peers (0-based)")->required();
   app.add_option("--peers", peer_names, "every member's Raft address (UDP), in id order")
       ->required()
       ->delimiter(',');
-  app.add_option("--port", port, "the client port on 127.0.0.1 (0: ephemeral)");
-  app.add_option("--backend", backend, "epoll, io_uring or auto")
-      ->check(CLI::IsMember({"epoll", "io_uring", "auto", "automatic"}));
+  // --port is the client port; one worker (see serve).
+  examples::add_common_options(app, opts, {.port = true, .backend = true});
   app.add_option("--data-dir", data_dir, "where term, vote and log are kept (fsync'd)");
-  CLI11_PARSE(app, argc, argv);
+  examples::parse_command_line(app, argc, argv);
+  examples::require_built_backend(opts);
 
   raft::config cfg;
   cfg.id = id;
   for (const auto& p : peer_names) {
     auto a = corio::net::socket_address::parse(p);
     if (!a) {
-      fmt::print(stderr, "raft_node: --peers: {}: {}\n", p, a.error().message());
-      return 2;
+      examples::usage_error(opts.program,
+                            fmt::format("--peers: {}: {}", p, a.error().message()));
     }
     cfg.peers.push_back(*a);
   }
   if (id >= cfg.peers.size()) {
-    fmt::print(stderr, "raft_node: --id {} is not an index into --peers ({} members)\n", id,
-               cfg.peers.size());
-    return 2;
+    examples::usage_error(opts.program, fmt::format("--id {} is not an index into --peers ({} "
+                                                    "members)", id, cfg.peers.size()));
   }
   cfg.seed = std::random_device{}();
 
@@ -113,12 +109,6 @@ int main(int argc, char** argv) {
     store = std::move(*opened);
   }
 
-  corio::runtime_options options;
-  options.backend = corio::parse_backend_kind(backend).value();
-  try {
-    return corio::block_on(serve(cfg, port, *store), options);
-  } catch (const std::exception& e) {
-    fmt::print(stderr, "raft_node: {}\n", e.what());
-    return 1;
-  }
+  return examples::run_service(
+      opts, [&opts, &cfg, &store](corio::runtime& rt) { return serve(opts, cfg, *store, rt); });
 }

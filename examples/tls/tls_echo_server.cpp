@@ -1,5 +1,7 @@
 // TLS echo: echo_server's contract (--port, --backend, --threads, --accept, the listening
-// line, SIGINT/SIGTERM) with every connection wrapped in TLS by corio::tls::accept.
+// line, the signals of common/signals.hpp) with every connection wrapped in TLS by
+// corio::tls::accept. Like echo_server it runs on a corio::runtime with --threads workers,
+// serving through corio::tcp_server (common/run_service.hpp).
 //
 //   tls_echo_server --port 8443 --tls-cert cert.pem --tls-key key.pem
 //   openssl s_client -connect 127.0.0.1:8443 -CAfile ca.pem -servername localhost
@@ -12,7 +14,6 @@
 // side, silence for --handshake-timeout-ms) is logged on stderr in one line and closed.
 #include <array>
 #include <chrono>
-#include <csignal>
 #include <cstddef>
 #include <cstring>
 #include <span>
@@ -20,19 +21,17 @@
 #include <string_view>
 #include <type_traits>
 #include <utility>
-#include <vector>
 
 #include <CLI/CLI.hpp>
 #include <corio/runtime.hpp>
 #include <corio/serve.hpp>
-#include <corio/signal_set.hpp>
 #include <corio/tcp.hpp>
 #include <corio/tls.hpp>
 #include <fmt/core.h>
 
-#include "common/accept_loop.hpp"
+#include "common/options.hpp"
+#include "common/run_service.hpp"
 #include "common/service.hpp"
-#include "common/sharded.hpp"
 #include "tls/tls_service.hpp"
 
 namespace {
@@ -102,69 +101,41 @@ corio::task<> echo(Stream s) {
   co_await examples::end_stream(s, clean_end);  // close_notify after the peer's, then FIN
 }
 
-corio::task<> session(corio::tls::context ctx, corio::tcp_stream tcp) {
+corio::task<> session(const corio::tls::context& ctx, corio::tcp_stream tcp) {
   return examples::serve_plain_or_tls(
-      std::move(ctx), std::move(tcp), [](auto s) { return echo(std::move(s)); }, handshake_limit);
+      ctx, std::move(tcp), [](auto s) { return echo(std::move(s)); }, handshake_limit);
 }
 
-corio::task<int> serve(examples::options opts, corio::tls::context ctx) {
-  corio::signal_set signals;  // before the line is printed: a script may signal right after it
-  if (!signals.add(SIGINT) || !signals.add(SIGTERM)) co_return 1;
-  auto listener = corio::tcp_listener::bind(examples::loopback(opts));
-  auto bound = listener ? listener->local_address()
-                        : corio::result<corio::net::socket_address>(listener.error());
-  if (!bound) {
-    fmt::print(stderr, "listen: {}\n", bound.error().message());
-    co_return 1;
-  }
-  examples::announce(*bound);
-  std::vector<corio::join_handle<>> clients;
-  auto start = [ctx](corio::tcp_stream s) { return session(ctx, std::move(s)); };
-  auto acceptor = corio::spawn(examples::accept_clients(*listener, clients, start));
-  auto received = co_await signals.wait();
-  acceptor.request_stop();
-  co_await acceptor;
-  examples::close_backlog(*listener);
-  listener->close();
-  for (auto& c : clients) c.request_stop();
-  for (auto& c : clients) co_await c;
-  co_return received ? 0 : 1;
-}
-
-// --threads N > 1: a corio::tcp_server spreads the connections over the runtime's workers.
-// The handler holds a pointer to main's context, not a copy: see the report (a copy held by
-// tcp_server's handler was released once too often under ASan at shutdown).
-corio::task<int> serve_threads(examples::options opts, corio::runtime& rt,
-                               const corio::tls::context* ctx) {
-  corio::serve_options so;
-  so.distribution = opts.accept;
-  so.on_accept_error = [](std::error_code ec, bool first) {
-    if (first) fmt::print(stderr, "warning: accept: {}; retrying\n", ec.message());
-  };
+// The handler holds a pointer to main's context, not a copy: a copy held by tcp_server's
+// handler was released once too often under ASan at shutdown (87680de).
+corio::task<int> serve(const examples::options& opts, corio::runtime& rt,
+                       const corio::tls::context* ctx) {
   co_return co_await examples::serve_until_signal(
-      corio::tcp_server::bind(rt, examples::loopback(opts), std::move(so)),
+      opts, examples::bind_tcp(rt, opts),
       [ctx](corio::tcp_stream s) { return session(*ctx, std::move(s)); });
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app("TLS echo server over corio::tls (OpenSSL): echoes what each client sends.");
   examples::options opts;
+  opts.program = examples::program_name(argc, argv);
+  examples::default_backend_from_env(opts);
+  CLI::App app("TLS echo server over corio::tls (OpenSSL): echoes what each client sends.",
+               std::string(opts.program));
   examples::tls_files files;
-  examples::add_service_flags(app, opts);
+  examples::add_common_options(app, opts, examples::service_flags(1024));
   examples::add_tls_flags(app, files, /*required=*/true);
   long handshake_ms = 10000;
   app.add_option("--handshake-timeout-ms", handshake_ms, "close a connection whose handshake "
                  "has not finished by then")->check(CLI::Range(1L, 3600000L));
   app.add_flag("--http-hello", http_hello, "answer HTTP requests with Hello, World! (for wrk)");
-  examples::parse_or_exit(app, argc, argv);
-  examples::check_service_options(argv[0], opts, 1024);
+  examples::parse_command_line(app, argc, argv);
+  examples::require_built_backend(opts);
   handshake_limit = std::chrono::milliseconds(handshake_ms);
 
   auto ctx = examples::tls_server_context(files);
   if (!ctx) return 1;  // the reason is printed
-  return examples::run_service_on_runtime(
-      "tls_echo_server", opts, [&ctx](examples::options o) { return serve(o, *ctx); },
-      [&ctx](examples::options o, corio::runtime& rt) { return serve_threads(o, rt, &*ctx); });
+  return examples::run_service(
+      opts, [&opts, &ctx](corio::runtime& rt) { return serve(opts, rt, &*ctx); });
 }

@@ -7,11 +7,10 @@
 //     logging a failed one in one line (a plaintext client, a client that rejects the
 //     certificate, silence);
 //   - tls_close: close_notify's companion on the TCP side (FIN, drain, close);
-//   - add_service_flags / parse_or_exit: the services' contract flags (--port, --backend,
-//     --threads, --accept) on CLI11, exit 2 with a usage line on a bad one, --help exit 0.
+//   - parse_or_exit: exit 2 with a usage line on a bad flag, --help exit 0 (tls_client; the
+//     services take their shared flags from common/options.hpp's add_common_options).
 #pragma once
 
-#include <algorithm>
 #include <array>
 #include <chrono>
 #include <cstddef>
@@ -19,12 +18,9 @@
 #include <cstdlib>
 #include <optional>
 #include <string>
-#include <string_view>
 #include <utility>
 
 #include <CLI/CLI.hpp>
-#include <corio/reactor.hpp>
-#include <corio/serve.hpp>
 #include <corio/tcp.hpp>
 #include <corio/tls.hpp>
 #include <fmt/core.h>
@@ -122,29 +118,6 @@ inline corio::task<> end_stream(corio::tcp_stream& s, bool) {
   co_return;
 }
 
-inline void add_service_flags(CLI::App& app, options& o) {
-  if (auto env = corio::backend_kind_from_env()) o.backend = *env;
-  app.add_option("--port", o.port, "TCP port on 127.0.0.1 (0 = ephemeral)");
-  app.add_option_function<std::string>(
-         "--backend",
-         [&o](const std::string& v) {
-           auto kind = corio::parse_backend_kind(v);
-           if (!kind) throw CLI::ValidationError("--backend", "epoll, io_uring or auto");
-           o.backend = *kind;
-         },
-         "epoll | io_uring | auto")
-      ->check(CLI::IsMember({"epoll", "io_uring", "auto"}));
-  app.add_option("--threads", o.threads, "worker threads")->check(CLI::Range(1u, 100000u));
-  app.add_option_function<std::string>(
-         "--accept",
-         [&o](const std::string& v) {
-           o.accept = v == "round-robin" ? corio::accept_distribution::round_robin
-                                         : corio::accept_distribution::reuse_port;
-         },
-         "reuse-port | round-robin (with --threads N > 1)")
-      ->check(CLI::IsMember({"reuse-port", "round-robin"}));
-}
-
 // The contract: a bad flag exits 2 with a usage line on stderr; --help prints and exits 0.
 inline void parse_or_exit(CLI::App& app, int argc, char** argv) {
   try {
@@ -157,21 +130,6 @@ inline void parse_or_exit(CLI::App& app, int argc, char** argv) {
     fmt::print(stderr, "{}: {}\nusage: {} (see --help)\n", argc > 0 ? argv[0] : "program",
                e.what(), argc > 0 ? argv[0] : "program");
     std::exit(2);
-  }
-}
-
-// --threads beyond `max_threads` and backends this build lacks are refused like bad flags.
-inline void check_service_options(std::string_view program, const options& o,
-                                  unsigned max_threads) {
-  if (o.threads > max_threads) {
-    usage_error(program, fmt::format("--threads {}: this program runs on at most {}", o.threads,
-                                     max_threads));
-  }
-  const auto built = corio::built_backends();
-  if (o.backend != corio::backend_kind::automatic &&
-      std::find(built.begin(), built.end(), o.backend) == built.end()) {
-    usage_error(program, fmt::format("backend {} is not built into this corio",
-                                     corio::to_string(o.backend)));
   }
 }
 

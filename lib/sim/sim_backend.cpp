@@ -16,7 +16,8 @@ class sim_backend final : public corio::detail::backend {
   explicit sim_backend(std::function<void(std::optional<std::chrono::nanoseconds>)> step)
       : step_(std::move(step)) {}
 
-  // Reported as epoll: the executor only asks to tell readiness from completion kernels.
+  // Reported as epoll, the readiness kind it stands in for: completion kernels are another
+  // seam (lib/completion/engine.hpp), which a simulated world does not use.
   backend_kind kind() const noexcept override { return backend_kind::epoll; }
 
   // A simulated world has no file descriptors: a real socket opened inside one is refused.
@@ -24,10 +25,8 @@ class sim_backend final : public corio::detail::backend {
   result<void> modify(int, token, interest) override { return error::backend_unavailable; }
   result<void> remove(int) override { return {}; }
 
-  result<void> wait(events& out, corio::detail::completions* done,
-                    std::optional<std::chrono::nanoseconds> timeout) override {
+  result<void> wait(events& out, std::optional<std::chrono::nanoseconds> timeout) override {
     out.clear();
-    if (done) done->clear();
     step_(timeout);
     return {};
   }

@@ -7,43 +7,80 @@
 // SO_REUSEPORT listener on the one port, --accept round-robin has one acceptor hand connections
 // to the workers in turn. On SIGINT/SIGTERM the server stops accepting, ends the queued
 // connections with a FIN, cancels every connection task and waits for them.
+//
+// --tls-cert FILE --tls-key FILE (both or neither) serve the same echo over TLS
+// (tls/tls_service.hpp): a bounded handshake per connection, close_notify at the end.
 #include <array>
 #include <cstddef>
+#include <optional>
 #include <span>
+#include <string>
+#include <utility>
 
+#include <CLI/CLI.hpp>
 #include <corio/runtime.hpp>
 #include <corio/tcp.hpp>
+#include <corio/tls.hpp>
 
+#include "common/options.hpp"
 #include "common/run_service.hpp"
+#include "tls/tls_service.hpp"
 
 namespace {
 
-corio::task<> echo(corio::tcp_stream stream) {
+// Generic over the stream (examples::serve_plain_or_tls): plain TCP, or TLS with --tls-cert.
+template <class Stream>
+corio::task<> echo(Stream stream) {
   // In the task's frame (from the frame pool): no allocation per connection once warm, and
   // small enough that 10,000 idle connections stay under 8 KiB each.
   std::array<std::byte, 4096> buffer;
+  bool clean_end = false;
   for (unsigned round = 1;; ++round) {
     auto n = co_await stream.read(buffer);
-    if (!n || *n == 0) break;  // end of stream, reset, or cancelled
+    if (!n) break;  // reset, truncated or cancelled
+    if (*n == 0) {
+      clean_end = true;  // end of stream (TLS: the peer's close_notify)
+      break;
+    }
     if (!co_await stream.write_all(std::span(buffer).first(*n))) break;
     if (round % 16 == 0) co_await corio::yield();  // a busy peer must not starve others
   }
-  // An orderly close: FIN after what was echoed. Unread input would turn close() into a reset,
-  // so drain what already arrived, without waiting (a cancelled task's awaits end at once).
-  (void)stream.shutdown_write();
-  for (int k = 0; k < 16 && stream.raw().read(buffer).value_or(0) > 0; ++k) {
-  }
-  stream.close();
+  // An orderly close: close_notify for TLS, then FIN after what was echoed. Unread input would
+  // turn close() into a reset, so end_stream drains what already arrived, without waiting (a
+  // cancelled task's awaits end at once).
+  co_await examples::end_stream(stream, clean_end);
 }
 
-corio::task<int> serve(const examples::options& opts, corio::runtime& rt) {
-  co_return co_await examples::serve_until_signal(opts, examples::bind_tcp(rt, opts), echo);
+// `tls` points at main's context (it outlives the runtime); null serves plain TCP.
+corio::task<int> serve(const examples::options& opts, corio::runtime& rt,
+                       const corio::tls::context* tls) {
+  auto handler = [tls](corio::tcp_stream s) -> corio::task<> {
+    if (tls == nullptr) return echo(std::move(s));
+    return examples::serve_plain_or_tls(*tls, std::move(s),
+                                        [](auto stream) { return echo(std::move(stream)); });
+  };
+  co_return co_await examples::serve_until_signal(opts, examples::bind_tcp(rt, opts), handler);
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  const auto opts = examples::parse_service_options(
-      argc, argv, "TCP echo server (coroutines): every byte back to its sender", 1024);
-  return examples::run_service(opts, [&opts](corio::runtime& rt) { return serve(opts, rt); });
+  examples::options opts;
+  opts.program = examples::program_name(argc, argv);
+  examples::default_backend_from_env(opts);
+  CLI::App app("TCP echo server (coroutines): every byte back to its sender",
+               std::string(opts.program));
+  examples::add_common_options(app, opts, examples::service_flags(1024));
+  examples::tls_files files;
+  examples::add_tls_flags(app, files, /*required=*/false);
+  examples::parse_command_line(app, argc, argv);
+  examples::require_built_backend(opts);
+  std::optional<corio::tls::context> tls;
+  if (!files.cert.empty()) {
+    tls = examples::tls_server_context(files);
+    if (!tls) return 1;  // the reason is printed
+  }
+  const corio::tls::context* ctx = tls ? &*tls : nullptr;
+  return examples::run_service(opts,
+                               [&opts, ctx](corio::runtime& rt) { return serve(opts, rt, ctx); });
 }

@@ -13,25 +13,55 @@
 // The service shape is echo_server's: a corio::tcp_server runs one task per connection on
 // every worker (--threads N, --accept), and on SIGINT/SIGTERM it stops accepting and every
 // connection is cancelled and closed (each one closes in order, with a FIN).
+//
+// --tls-cert FILE --tls-key FILE (both or neither) serve HTTPS instead (tls/tls_service.hpp):
+// the same connection code over a corio::tls::stream, after a bounded handshake.
+#include <optional>
+#include <string>
 #include <utility>
 
+#include <CLI/CLI.hpp>
 #include <corio/runtime.hpp>
 #include <corio/tcp.hpp>
+#include <corio/tls.hpp>
 
+#include "common/options.hpp"
 #include "common/run_service.hpp"
 #include "http/connection.hpp"
+#include "tls/tls_service.hpp"
 
 namespace {
 
-corio::task<int> serve(const examples::options& opts, corio::runtime& rt) {
-  auto client = [](corio::tcp_stream s) { return http::serve_connection(std::move(s)); };
+// `tls` points at main's context (it outlives the runtime); null serves plain HTTP.
+corio::task<int> serve(const examples::options& opts, corio::runtime& rt,
+                       const corio::tls::context* tls) {
+  auto client = [tls](corio::tcp_stream s) -> corio::task<> {
+    if (tls == nullptr) return http::serve_connection(std::move(s));
+    return examples::serve_plain_or_tls(
+        *tls, std::move(s), [](auto stream) { return http::serve_connection(std::move(stream)); });
+  };
   co_return co_await examples::serve_until_signal(opts, examples::bind_tcp(rt, opts), client);
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  const auto opts = examples::parse_service_options(
-      argc, argv, "HTTP/1.1 server: /plaintext, / and POST /echo, under hard limits", 1024);
-  return examples::run_service(opts, [&opts](corio::runtime& rt) { return serve(opts, rt); });
+  examples::options opts;
+  opts.program = examples::program_name(argc, argv);
+  examples::default_backend_from_env(opts);
+  CLI::App app("HTTP/1.1 server: /plaintext, / and POST /echo, under hard limits",
+               std::string(opts.program));
+  examples::add_common_options(app, opts, examples::service_flags(1024));
+  examples::tls_files files;
+  examples::add_tls_flags(app, files, /*required=*/false);
+  examples::parse_command_line(app, argc, argv);
+  examples::require_built_backend(opts);
+  std::optional<corio::tls::context> tls;
+  if (!files.cert.empty()) {
+    tls = examples::tls_server_context(files);
+    if (!tls) return 1;  // the reason is printed
+  }
+  const corio::tls::context* ctx = tls ? &*tls : nullptr;
+  return examples::run_service(opts,
+                               [&opts, ctx](corio::runtime& rt) { return serve(opts, rt, ctx); });
 }

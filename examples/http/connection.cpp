@@ -49,9 +49,11 @@ corio::task<> watchdog(const watch& w) {
   }
 }
 
+// Over a corio::tcp_stream or a corio::tls::stream: only read and write_all are used.
+template <class Stream>
 class connection {
  public:
-  connection(corio::tcp_stream& stream, watch& w)
+  connection(Stream& stream, watch& w)
       : stream_(stream), watch_(w), in_(std::make_unique<char[]>(input_capacity)) {}
 
   corio::task<> run();
@@ -64,7 +66,7 @@ class connection {
   void take_body(std::string_view bytes);
   bool finish_response();
 
-  corio::tcp_stream& stream_;
+  Stream& stream_;
   watch& watch_;
   request_parser parser_;
   std::unique_ptr<char[]> in_;
@@ -78,7 +80,8 @@ class connection {
   unsigned reads_ = 0;
 };
 
-corio::task<> connection::run() {
+template <class Stream>
+corio::task<> connection<Stream>::run() {
   while (true) {
     const step s = parser_.next(buffered());
     begin_ += s.consumed;
@@ -119,7 +122,8 @@ corio::task<> connection::run() {
   }
 }
 
-corio::task<bool> connection::flush() {
+template <class Stream>
+corio::task<bool> connection<Stream>::flush() {
   if (out_.empty()) co_return true;
   const auto phase = watch_.deadline;
   watch_.deadline = clock::now() + write_timeout;
@@ -129,7 +133,8 @@ corio::task<bool> connection::flush() {
   co_return written.has_value();
 }
 
-corio::task<bool> connection::fill() {
+template <class Stream>
+corio::task<bool> connection<Stream>::fill() {
   if (begin_ > 0) {
     std::memmove(in_.get(), in_.get() + begin_, end_ - begin_);
     end_ -= begin_;
@@ -153,7 +158,8 @@ corio::task<bool> connection::fill() {
   co_return true;
 }
 
-bool connection::start_response(const request& r) {
+template <class Stream>
+bool connection<Stream>::start_response(const request& r) {
   route_ = route_for(r);
   keep_alive_ = r.keep_alive;
   minor_ = r.minor;
@@ -176,7 +182,8 @@ bool connection::start_response(const request& r) {
   return !unwanted_body;
 }
 
-void connection::take_body(std::string_view bytes) {
+template <class Stream>
+void connection<Stream>::take_body(std::string_view bytes) {
   if (route_.what != action::echo) return;  // the body of a request answered without it
   if (parser_.current().body == framing::chunked) {
     body_ += bytes;  // the parser stops a chunked body at max_body with 413
@@ -185,7 +192,8 @@ void connection::take_body(std::string_view bytes) {
   }
 }
 
-bool connection::finish_response() {
+template <class Stream>
+bool connection<Stream>::finish_response() {
   if (route_.what == action::echo && parser_.current().body == framing::chunked) {
     append_head(out_, {status::ok, route_.content_type, body_.size(), keep_alive_, minor_, {}});
     out_ += body_;
@@ -210,7 +218,7 @@ corio::task<> serve_connection(corio::tcp_stream stream) {
   (void)stream.set_nodelay(true);  // a response goes out in one write; do not hold it back
   {
     watch w;
-    connection c(stream, w);
+    connection<corio::tcp_stream> c(stream, w);
     (void)co_await corio::when_any(c.run(), watchdog(w));
   }
   // An orderly close. Input that arrived after the last answered request (a refused body,
@@ -222,6 +230,26 @@ corio::task<> serve_connection(corio::tcp_stream stream) {
   for (int k = 0; k < 16 && stream.raw().read(sink).value_or(0) > 0; ++k) {
   }
   (void)co_await corio::timeout(linger_timeout, drain(stream));
+  stream.close();
+}
+
+corio::task<> serve_connection(corio::tls::stream stream) {
+  {
+    watch w;
+    connection<corio::tls::stream> c(stream, w);
+    (void)co_await corio::when_any(c.run(), watchdog(w));
+  }
+  // close_notify (bounded: when the server is stopping, this task is cancelled and the await
+  // ends at once), then the TCP close above, on the ciphertext: FIN, drop what arrived, close.
+  if (!stream.is_open()) co_return;
+  (void)co_await corio::timeout(linger_timeout, stream.shutdown());
+  if (!stream.is_open()) co_return;
+  corio::tcp_stream& tcp = stream.tcp();
+  (void)tcp.shutdown_write();
+  std::array<std::byte, 4096> sink;
+  for (int k = 0; k < 16 && tcp.raw().read(sink).value_or(0) > 0; ++k) {
+  }
+  (void)co_await corio::timeout(linger_timeout, drain(tcp));
   stream.close();
 }
 

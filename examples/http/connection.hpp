@@ -17,9 +17,12 @@
 
 #include <corio/task.hpp>
 #include <corio/tcp.hpp>
+#include <corio/tls.hpp>
 
 namespace http {
 
 corio::task<> serve_connection(corio::tcp_stream stream);
+// The same over TLS (http_server --tls-cert), after the handshake: close_notify at the end.
+corio::task<> serve_connection(corio::tls::stream stream);
 
 }  // namespace http

@@ -133,6 +133,17 @@ def check_curl(cmd, d, _args):
         srv.expect_exit(signal.SIGTERM)
 
 
+def check_https(cmd, d, _args):
+    """http_server --tls-cert: two verified HTTPS GETs in one curl run (keep-alive)."""
+    with Server(cmd) as srv:
+        url = f"https://localhost:{srv.port}/plaintext"
+        done = subprocess.run(["curl", "-sS", "--max-time", "5", "--cacert", "ca.pem", url, url],
+                              cwd=d, capture_output=True, text=True, timeout=20, check=False)
+        expect(done.returncode == 0 and done.stdout == "Hello, World!" * 2,
+               f"curl {url} twice: exit {done.returncode}: {done.stdout!r} {done.stderr!r}")
+        srv.expect_exit(signal.SIGTERM)
+
+
 def check_plaintext(cmd, d, _args):
     with Server(cmd) as srv:
         with socket.create_connection(("127.0.0.1", srv.port), timeout=TIMEOUT) as s:
@@ -233,7 +244,7 @@ def check_bad_args(cmd, _d, args):
     expect(done.returncode == 0 and "--tls-key" in done.stdout, "--help")
 
 
-CHECKS = {"s_client": check_s_client, "python_ssl": check_python_ssl, "curl": check_curl,
+CHECKS = {"https": check_https, "s_client": check_s_client, "python_ssl": check_python_ssl, "curl": check_curl,
           "plaintext": check_plaintext, "signals": check_signals, "s_server": check_s_server,
           "bad_client": check_bad_client, "bad_args": check_bad_args}
 

@@ -15,35 +15,7 @@
 #include "../support/sanitizers.hpp"
 #include "stream_pair.hpp"
 
-namespace {
-constinit thread_local bool counting = false;
-constinit thread_local std::size_t new_calls = 0;
-
-[[gnu::noinline, maybe_unused]] void* counted_new(std::size_t size) {
-  if (counting) ++new_calls;
-  if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
-  throw std::bad_alloc();
-}
-}  // namespace
-
-#if CORIO_TEST_CAN_REPLACE_NEW
-void* operator new(std::size_t size) { return counted_new(size); }
-void* operator new[](std::size_t size) { return counted_new(size); }
-void* operator new(std::size_t size, const std::nothrow_t&) noexcept {
-  try {
-    return counted_new(size);
-  } catch (...) {
-    return nullptr;
-  }
-}
-void* operator new[](std::size_t size, const std::nothrow_t& nt) noexcept {
-  return ::operator new(size, nt);
-}
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
-#endif
+#include "../support/allocation_counter.hpp"
 
 namespace corio::test {
 namespace {

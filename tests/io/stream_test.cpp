@@ -286,7 +286,7 @@ TEST_P(stream_test, copy_bidirectional_idle_timeout) {
     auto relay = spawn(copy_bidirectional(f->front.right, f->back.left, {.idle_timeout = 100ms}));
     // Traffic keeps it alive past the timeout...
     for (int i = 0; i < 3; ++i) {
-      co_await sleep_for(60ms);
+      (void)co_await sleep_for(60ms);
       CO_ASSERT_OK(co_await f->front.left.write_all(bytes("x")));
       EXPECT_EQ(co_await read_n(f->back.right, 1), "x");
     }

@@ -30,7 +30,7 @@ corio::task<> sender(net::socket_address from, net::socket_address to, int n,
   for (int i = 0; i < n; ++i) {
     const std::string msg = std::to_string(i);
     (void)co_await s.send_to(bytes_of(msg), to);  // a datagram may be dropped: not an error here
-    co_await corio::sleep_for(every);
+    (void)co_await corio::sleep_for(every);
   }
 }
 

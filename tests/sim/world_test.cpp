@@ -17,7 +17,7 @@ using corio::sim::world;
 namespace {
 
 corio::task<> sleeper(std::vector<int>& log, int id, std::chrono::milliseconds d) {
-  co_await corio::sleep_for(d);
+  (void)co_await corio::sleep_for(d);
   log.push_back(id);
 }
 
@@ -98,9 +98,9 @@ TEST(World, SleepTimeoutWhenAnyAndChannelsWorkUnchanged) {
     auto first = co_await corio::when_any(
         [](corio::channel_receiver<int>& r) -> corio::task<int> { co_return (co_await r.recv()).value(); }(rx),
         [](corio::channel_sender<int>& t) -> corio::task<int> {
-          co_await corio::sleep_for(50ms);
+          (void)co_await corio::sleep_for(50ms);
           (void)co_await t.send(7);  // the receiver is the other branch: it takes it
-          co_await corio::sleep_for(1h);
+          (void)co_await corio::sleep_for(1h);
           co_return -1;
         }(tx));
     out = first.index == 0 ? std::get<0>(first.value) : -1;
@@ -114,7 +114,7 @@ TEST(World, SleepTimeoutWhenAnyAndChannelsWorkUnchanged) {
 
 corio::task<> forever(int& ticks) {
   while (true) {
-    co_await corio::sleep_for(10ms);
+    (void)co_await corio::sleep_for(10ms);
     ++ticks;
   }
 }
@@ -163,7 +163,7 @@ TEST(World, ExceptionInAHostTaskEndsTheRunAndIsRethrown) {
   world w(5);
   auto h = w.add_host();
   w.spawn(h, []() -> corio::task<> {
-    co_await corio::sleep_for(10ms);
+    (void)co_await corio::sleep_for(10ms);
     throw std::runtime_error("boom");
   }());
   EXPECT_THROW(w.run_for(1s), std::runtime_error);

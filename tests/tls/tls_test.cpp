@@ -367,7 +367,7 @@ TEST_P(tls_stream, cancelled_writes_lose_and_repeat_nothing) {
       if (!tcp) co_return tcp.error();
       auto s = co_await tls::accept(server_context(pki().server), std::move(tcp->first));
       if (!s) co_return s.error();
-      co_await go.wait();
+      if (auto waited = co_await go.wait(); !waited) co_return waited.error();
       std::size_t total = 0;
       std::vector<std::byte> buf(16384);
       for (int rounds = 0; rounds < 1000000; ++rounds) {

@@ -31,7 +31,8 @@ PUBLIC = [
     (r"(error|reactor|unique_fd)\.hpp|net/.*|detail/(io_request|timer_node)\.hpp", "os"),
     (r"signal\.hpp", "driver"),  # signal_info: the driver makes these records
     (r"event_loop\.hpp|detail/loop_core\.hpp", "callback"),
-    (r"(task|runtime|when)\.hpp|detail/(executor|frame_pool|io_awaiter)\.hpp", "executor"),
+    (r"(task|runtime|when|diagnostics)\.hpp|detail/(executor|frame_pool|io_awaiter|task_trace)\.hpp",
+     "executor"),
     (r"sim(/.*|\.hpp)", "sim"),
     (r"corio\.hpp", "sim"),  # the umbrella includes everything
 ]

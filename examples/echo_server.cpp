@@ -65,22 +65,6 @@ corio::task<int> serve(const examples::options& opts, corio::runtime& rt,
 }  // namespace
 
 int main(int argc, char** argv) {
-  examples::options opts;
-  opts.program = examples::program_name(argc, argv);
-  examples::default_backend_from_env(opts);
-  CLI::App app("TCP echo server (coroutines): every byte back to its sender",
-               std::string(opts.program));
-  examples::add_common_options(app, opts, examples::service_flags(1024));
-  examples::tls_files files;
-  examples::add_tls_flags(app, files, /*required=*/false);
-  examples::parse_command_line(app, argc, argv);
-  examples::require_built_backend(opts);
-  std::optional<corio::tls::context> tls;
-  if (!files.cert.empty()) {
-    tls = examples::tls_server_context(files);
-    if (!tls) return 1;  // the reason is printed
-  }
-  const corio::tls::context* ctx = tls ? &*tls : nullptr;
-  return examples::run_service(opts,
-                               [&opts, ctx](corio::runtime& rt) { return serve(opts, rt, ctx); });
+  return examples::run_plain_or_tls_service(
+      argc, argv, "TCP echo server (coroutines): every byte back to its sender", serve);
 }

@@ -26,6 +26,7 @@
 #include <fmt/core.h>
 
 #include "common/options.hpp"
+#include "common/run_service.hpp"
 
 namespace examples {
 
@@ -131,6 +132,29 @@ inline void parse_or_exit(CLI::App& app, int argc, char** argv) {
                e.what(), argc > 0 ? argv[0] : "program");
     std::exit(2);
   }
+}
+
+// main() of a TCP service that speaks TLS when given --tls-cert/--tls-key: the shared flags
+// and the two files, the context loaded once before serving (handlers point at it, so no worker
+// copies it), then serve(opts, rt, ctx) on the runtime, ctx null for plain TCP.
+template <class Serve>
+int run_plain_or_tls_service(int argc, char** argv, const char* description, Serve serve) {
+  options opts;
+  opts.program = program_name(argc, argv);
+  default_backend_from_env(opts);
+  CLI::App app(description, std::string(opts.program));
+  add_common_options(app, opts, service_flags(1024));
+  tls_files files;
+  add_tls_flags(app, files, /*required=*/false);
+  parse_command_line(app, argc, argv);
+  require_built_backend(opts);
+  std::optional<corio::tls::context> tls;
+  if (!files.cert.empty()) {
+    tls = tls_server_context(files);
+    if (!tls) return 1;  // the reason is printed
+  }
+  const corio::tls::context* ctx = tls ? &*tls : nullptr;
+  return run_service(opts, [&opts, ctx, &serve](corio::runtime& rt) { return serve(opts, rt, ctx); });
 }
 
 }  // namespace examples

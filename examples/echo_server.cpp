@@ -17,7 +17,6 @@
 #include <string>
 #include <utility>
 
-#include <CLI/CLI.hpp>
 #include <corio/runtime.hpp>
 #include <corio/tcp.hpp>
 #include <corio/tls.hpp>

@@ -20,7 +20,6 @@
 #include <string>
 #include <utility>
 
-#include <CLI/CLI.hpp>
 #include <corio/runtime.hpp>
 #include <corio/tcp.hpp>
 #include <corio/tls.hpp>

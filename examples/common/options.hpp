@@ -1,5 +1,5 @@
-// The examples' shared command line, parsed with CLI11. Its flags are a public contract that
-// scripts depend on:
+// The examples' shared command line (parsed by common/command_line.hpp). Its flags are a
+// public contract that scripts depend on:
 //   --port P        TCP/UDP port on 127.0.0.1 (0 = ephemeral)
 //   --backend NAME  epoll | io_uring | kqueue | auto (default: $CORIO_BACKEND, else auto)
 //   --threads N     worker threads
@@ -10,8 +10,8 @@
 // and exits 0; anything it does not understand ("unknown option --bogus", a bad value, a
 // missing value) prints the reason and a usage line on stderr and exits 2.
 //
-// A program with flags of its own (proxy, raft_node...) builds its CLI::App itself and calls
-// add_common_options(app, opts, which) for the shared ones, then parse_command_line().
+// A program with flags of its own (proxy, raft_node...) builds its command_line itself, calls
+// add_common_options(cl, opts, which) for the shared ones, then cl.parse().
 #pragma once
 
 #include <algorithm>
@@ -21,11 +21,12 @@
 #include <string_view>
 #include <vector>
 
-#include <CLI/CLI.hpp>
 #include <corio/detail/loop_core.hpp>
 #include <corio/reactor.hpp>
 #include <corio/serve.hpp>
 #include <fmt/core.h>
+
+#include "command_line.hpp"
 
 namespace examples {
 
@@ -53,58 +54,46 @@ inline which_flags service_flags(unsigned max_threads) {
   return {.port = true, .threads = true, .accept = max_threads > 1, .max_threads = max_threads};
 }
 
-inline std::string_view program_name(int argc, char** argv) {
-  const std::string_view path = argc > 0 ? argv[0] : "example";
-  return path.substr(path.find_last_of('/') + 1);
-}
-
-[[noreturn]] inline void usage_error(std::string_view program, std::string_view what) {
-  fmt::print(stderr, "{}: {}\nusage: {} [OPTIONS]; {} --help lists them\n", program, what,
-             program, program);
-  std::exit(2);
-}
-
 // The flags `which` names, writing into `o`. Their defaults are what `o` holds now (so set
 // o.backend from $CORIO_BACKEND first: default_backend_from_env does).
-inline void add_common_options(CLI::App& app, options& o, const which_flags& which) {
+inline void add_common_options(command_line& cl, options& o, const which_flags& which) {
   if (which.port) {
-    app.add_option("--port", o.port, "TCP/UDP port on 127.0.0.1 (0: any free port)")
-        ->capture_default_str();
+    cl.option("--port", o.port, "TCP/UDP port on 127.0.0.1 (0: any free port)").show_default();
   }
   if (which.backend) {
-    app.add_option_function<std::string>(
-           "--backend",
-           [&o](const std::string& name) {
-             // The check below has already refused anything parse_backend_kind does not take.
-             o.backend = corio::parse_backend_kind(name).value_or(o.backend);
-           },
-           "I/O backend: epoll, io_uring, kqueue or auto (default: $CORIO_BACKEND, else auto)")
-        ->check([](const std::string& name) -> std::string {
+    cl.option(
+          "--backend",
+          [&o](const std::string& name) {
+            // The check below has already refused anything parse_backend_kind does not take.
+            o.backend = corio::parse_backend_kind(name).value_or(o.backend);
+          },
+          "I/O backend: epoll, io_uring, kqueue or auto (default: $CORIO_BACKEND, else auto)")
+        .check([](const std::string& name) -> std::string {
           if (!corio::parse_backend_kind(name)) return "unknown backend " + name;
           return {};
         });
   }
   if (which.threads) {
-    app.add_option("--threads", o.threads,
-                   which.max_threads > 1 ? "worker threads" : "worker threads (only 1 here)")
-        ->check(CLI::Range(1u, which.max_threads))
-        ->capture_default_str();
+    cl.option("--threads", o.threads,
+              which.max_threads > 1 ? "worker threads" : "worker threads (only 1 here)")
+        .range(1, which.max_threads)
+        .show_default();
   }
   if (which.accept) {
-    app.add_option_function<std::string>(
-           "--accept",
-           [&o](const std::string& mode) {
-             o.accept = mode == "round-robin" ? corio::accept_distribution::round_robin
-                                              : corio::accept_distribution::reuse_port;
-           },
-           "how --threads N > 1 spreads TCP connections: reuse-port (a listener per worker, "
-           "the default) or round-robin (one acceptor hands them out in turn)")
-        ->check(CLI::IsMember({"reuse-port", "round-robin"}));
+    cl.option(
+          "--accept",
+          [&o](const std::string& mode) {
+            o.accept = mode == "round-robin" ? corio::accept_distribution::round_robin
+                                             : corio::accept_distribution::reuse_port;
+          },
+          "how --threads N > 1 spreads TCP connections: reuse-port (a listener per worker, "
+          "the default) or round-robin (one acceptor hands them out in turn)")
+        .one_of({"reuse-port", "round-robin"});
   }
   if (which.interval) {
-    app.add_option("--interval-ms", o.interval_ms, "timer period in milliseconds")
-        ->check(CLI::Range(1u, 3'600'000u))
-        ->capture_default_str();
+    cl.option("--interval-ms", o.interval_ms, "timer period in milliseconds")
+        .range(1, 3'600'000)
+        .show_default();
   }
 }
 
@@ -114,27 +103,6 @@ inline void default_backend_from_env(options& o) {
     o.backend = *env;
   } else {
     usage_error(o.program, "CORIO_BACKEND: " + env.error().message());
-  }
-}
-
-// Parses, or exits: 0 after printing --help on stdout, 2 after an error and a usage line.
-inline void parse_command_line(CLI::App& app, int argc, char** argv) {
-  const std::string_view program = program_name(argc, argv);
-  app.allow_extras();  // reported below, in the contract's words
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::CallForHelp&) {
-    fmt::print("{}", app.help());
-    std::exit(0);
-  } catch (const CLI::ParseError& e) {
-    usage_error(program, e.what());
-  }
-  const auto extra = app.remaining();
-  if (!extra.empty()) {
-    const auto unknown = std::find_if(extra.begin(), extra.end(),
-                                      [](const std::string& a) { return a.starts_with('-'); });
-    usage_error(program, unknown != extra.end() ? "unknown option " + *unknown
-                                                : "unexpected argument " + extra.front());
   }
 }
 
@@ -154,9 +122,9 @@ inline options parse_options(int argc, char** argv, const which_flags& which,
   options o;
   o.program = program_name(argc, argv);
   default_backend_from_env(o);
-  CLI::App app(std::move(description), std::string(o.program));
-  add_common_options(app, o, which);
-  parse_command_line(app, argc, argv);
+  command_line cl(std::move(description), argc, argv);
+  add_common_options(cl, o, which);
+  cl.parse();
   require_built_backend(o);
   return o;
 }

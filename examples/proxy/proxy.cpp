@@ -18,7 +18,6 @@
 #include <string>
 #include <utility>
 
-#include <CLI/CLI.hpp>
 #include <corio/resolve.hpp>
 #include <corio/runtime.hpp>
 #include <corio/serve.hpp>
@@ -85,18 +84,18 @@ int main(int argc, char** argv) {
   std::string upstream;
   unsigned idle_ms = 0;
   unsigned connect_ms = 5000;
-  CLI::App app("TCP proxy: relays each client connection to an upstream, both ways.",
-               std::string(opts.program));
-  examples::add_common_options(app, opts, examples::service_flags(1024));
-  app.add_option("--upstream", upstream, "HOST:PORT to relay to (required); HOST may be a name");
-  app.add_option("--idle-timeout-ms", idle_ms,
-                 "close a connection after this long without traffic either way (0 = never)");
-  app.add_option("--connect-timeout-ms", connect_ms, "give up on the upstream after this long")
-      ->check(CLI::Range(1u, 3600000u));
-  app.add_option("--dns-server", config.dns_servers,
-                 "name servers to ask, e.g. 127.0.0.1:5353 (default: the system's)");
+  examples::command_line cl("TCP proxy: relays each client connection to an upstream, both ways.",
+                            argc, argv);
+  examples::add_common_options(cl, opts, examples::service_flags(1024));
+  cl.option("--upstream", upstream, "HOST:PORT to relay to (required); HOST may be a name");
+  cl.option("--idle-timeout-ms", idle_ms,
+            "close a connection after this long without traffic either way (0 = never)");
+  cl.option("--connect-timeout-ms", connect_ms, "give up on the upstream after this long")
+      .range(1, 3600000);
+  cl.option("--dns-server", config.dns_servers,
+            "name servers to ask, e.g. 127.0.0.1:5353 (default: the system's)");
   // --upstream is checked after parsing, so that an unknown option is reported as such first.
-  examples::parse_command_line(app, argc, argv);
+  cl.parse();
   examples::require_built_backend(opts);
   if (upstream.empty()) examples::usage_error(opts.program, "--upstream is required");
   auto split = corio::split_host_port(upstream);

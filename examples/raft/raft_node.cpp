@@ -14,7 +14,6 @@
 #include <string>
 #include <vector>
 
-#include <CLI/CLI.hpp>
 #include <corio/corio.hpp>
 #include <corio/sim.hpp>
 #include <fmt/core.h>
@@ -64,19 +63,19 @@ int main(int argc, char** argv) {
   examples::options opts;
   opts.program = examples::program_name(argc, argv);
   examples::default_backend_from_env(opts);
-  CLI::App app{"raft_node: one member of a Raft cluster with a RESP client port",
-               std::string(opts.program)};
+  examples::command_line cl("raft_node: one member of a Raft cluster with a RESP client port",
+                            argc, argv);
   std::uint32_t id = 0;
   std::vector<std::string> peer_names;
   std::string data_dir;
-  app.add_option("--id", id, "this node's index in --peers (0-based)")->required();
-  app.add_option("--peers", peer_names, "every member's Raft address (UDP), in id order")
-      ->required()
-      ->delimiter(',');
+  cl.option("--id", id, "this node's index in --peers (0-based)").required();
+  cl.option("--peers", peer_names, "every member's Raft address (UDP), in id order")
+      .required()
+      .delimiter(',');
   // --port is the client port; one worker (see serve).
-  examples::add_common_options(app, opts, {.port = true, .backend = true});
-  app.add_option("--data-dir", data_dir, "where term, vote and log are kept (fsync'd)");
-  examples::parse_command_line(app, argc, argv);
+  examples::add_common_options(cl, opts, {.port = true, .backend = true});
+  cl.option("--data-dir", data_dir, "where term, vote and log are kept (fsync'd)");
+  cl.parse();
   examples::require_built_backend(opts);
 
   raft::config cfg;

@@ -11,10 +11,10 @@
 #include <string>
 #include <vector>
 
-#include <CLI/CLI.hpp>
 #include <corio/sim.hpp>
 #include <corio/time.hpp>
 
+#include "../common/command_line.hpp"
 #include "checker.hpp"
 #include "node.hpp"
 
@@ -256,17 +256,18 @@ std::string replay_flags(const options& o) {
 
 int main(int argc, char** argv) {
   options o;
-  CLI::App app{"Raft on corio::sim: many seeded runs, each checked after every step"};
-  app.add_option("--seeds", o.seeds, "how many seeds to run")->check(CLI::Range(1ull, 100'000'000ull));
-  app.add_option("--first-seed", o.first_seed, "the first seed (the others follow it)");
-  app.add_option("--nodes", o.nodes, "cluster size")->check(CLI::Range(1, 9));
-  app.add_option("--virtual-seconds", o.virtual_seconds, "virtual time with faults, per seed")
-      ->check(CLI::Range(1, 3600));
-  app.add_option("--bug", o.bug_names, "plant a bug: vote-without-log-check, commit-old-term, skip-sync")
-      ->check(CLI::IsMember({"vote-without-log-check", "commit-old-term", "skip-sync"}));
-  app.add_flag("--keep-going", o.keep_going, "run every seed even after a failure");
-  app.add_flag("--trace", o.trace, "print the trace of every failing seed");
-  CLI11_PARSE(app, argc, argv);
+  examples::command_line cl("Raft on corio::sim: many seeded runs, each checked after every step",
+                            argc, argv);
+  cl.option("--seeds", o.seeds, "how many seeds to run").range(1, 100'000'000);
+  cl.option("--first-seed", o.first_seed, "the first seed (the others follow it)");
+  cl.option("--nodes", o.nodes, "cluster size").range(1, 9);
+  cl.option("--virtual-seconds", o.virtual_seconds, "virtual time with faults, per seed")
+      .range(1, 3600);
+  cl.option("--bug", o.bug_names, "plant a bug: vote-without-log-check, commit-old-term, skip-sync")
+      .one_of({"vote-without-log-check", "commit-old-term", "skip-sync"});
+  cl.flag("--keep-going", o.keep_going, "run every seed even after a failure");
+  cl.flag("--trace", o.trace, "print the trace of every failing seed");
+  cl.parse();
   for (const auto& b : o.bug_names) {
     if (b == "vote-without-log-check") o.bug.vote_without_log_check = true;
     if (b == "commit-old-term") o.bug.commit_old_term = true;

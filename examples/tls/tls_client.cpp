@@ -13,7 +13,6 @@
 #include <string>
 #include <vector>
 
-#include <CLI/CLI.hpp>
 #include <corio/runtime.hpp>
 #include <corio/tls.hpp>
 #include <fmt/core.h>
@@ -99,24 +98,24 @@ corio::task<int> run(client_options o) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app("Connects over TLS, sends one line, prints the reply.");
+  examples::command_line cl("Connects over TLS, sends one line, prints the reply.", argc, argv);
   client_options o;
   corio::backend_kind backend = corio::backend_kind::automatic;
-  app.add_option("--host", o.host, "name the server's certificate must carry (and SNI)");
-  app.add_option("--connect", o.connect, "IP address to connect to (default: from --host)");
-  app.add_option("--port", o.port, "server port")->required();
-  app.add_option("--cafile", o.cafile, "PEM file of CAs to trust (default: the system's)")
-      ->check(CLI::ExistingFile);
-  app.add_option("--message", o.message, "the line to send");
-  app.add_option("--alpn", o.alpn, "protocols to offer, in order")->delimiter(',');
-  app.add_option("--timeout-ms", o.timeout_ms, "bound on connect, handshake and each read")
-      ->check(CLI::Range(1L, 3600000L));
-  app.add_option_function<std::string>(
-         "--backend",
-         [&backend](const std::string& v) { backend = *corio::parse_backend_kind(v); },
-         "epoll | io_uring | auto")
-      ->check(CLI::IsMember({"epoll", "io_uring", "auto"}));
-  examples::parse_or_exit(app, argc, argv);
+  cl.option("--host", o.host, "name the server's certificate must carry (and SNI)");
+  cl.option("--connect", o.connect, "IP address to connect to (default: from --host)");
+  cl.option("--port", o.port, "server port").required();
+  cl.option("--cafile", o.cafile, "PEM file of CAs to trust (default: the system's)")
+      .existing_file();
+  cl.option("--message", o.message, "the line to send");
+  cl.option("--alpn", o.alpn, "protocols to offer, in order").delimiter(',');
+  cl.option("--timeout-ms", o.timeout_ms, "bound on connect, handshake and each read")
+      .range(1, 3600000);
+  cl.option(
+        "--backend",
+        [&backend](const std::string& v) { backend = *corio::parse_backend_kind(v); },
+        "epoll | io_uring | auto")
+      .one_of({"epoll", "io_uring", "auto"});
+  cl.parse();
   try {
     return corio::block_on(run(o), corio::runtime_options{backend});
   } catch (const std::exception& e) {

@@ -22,7 +22,6 @@
 #include <type_traits>
 #include <utility>
 
-#include <CLI/CLI.hpp>
 #include <corio/runtime.hpp>
 #include <corio/serve.hpp>
 #include <corio/tcp.hpp>
@@ -121,16 +120,16 @@ int main(int argc, char** argv) {
   examples::options opts;
   opts.program = examples::program_name(argc, argv);
   examples::default_backend_from_env(opts);
-  CLI::App app("TLS echo server over corio::tls (OpenSSL): echoes what each client sends.",
-               std::string(opts.program));
+  examples::command_line cl(
+      "TLS echo server over corio::tls (OpenSSL): echoes what each client sends.", argc, argv);
   examples::tls_files files;
-  examples::add_common_options(app, opts, examples::service_flags(1024));
-  examples::add_tls_flags(app, files, /*required=*/true);
+  examples::add_common_options(cl, opts, examples::service_flags(1024));
+  examples::add_tls_flags(cl, files, /*required=*/true);
   long handshake_ms = 10000;
-  app.add_option("--handshake-timeout-ms", handshake_ms, "close a connection whose handshake "
-                 "has not finished by then")->check(CLI::Range(1L, 3600000L));
-  app.add_flag("--http-hello", http_hello, "answer HTTP requests with Hello, World! (for wrk)");
-  examples::parse_command_line(app, argc, argv);
+  cl.option("--handshake-timeout-ms", handshake_ms, "close a connection whose handshake "
+            "has not finished by then").range(1, 3600000);
+  cl.flag("--http-hello", http_hello, "answer HTTP requests with Hello, World! (for wrk)");
+  cl.parse();
   examples::require_built_backend(opts);
   handshake_limit = std::chrono::milliseconds(handshake_ms);
 

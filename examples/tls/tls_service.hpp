@@ -7,8 +7,6 @@
 //     logging a failed one in one line (a plaintext client, a client that rejects the
 //     certificate, silence);
 //   - tls_close: close_notify's companion on the TCP side (FIN, drain, close);
-//   - parse_or_exit: exit 2 with a usage line on a bad flag, --help exit 0 (tls_client; the
-//     services take their shared flags from common/options.hpp's add_common_options).
 #pragma once
 
 #include <array>
@@ -20,7 +18,6 @@
 #include <string>
 #include <utility>
 
-#include <CLI/CLI.hpp>
 #include <corio/tcp.hpp>
 #include <corio/tls.hpp>
 #include <fmt/core.h>
@@ -35,18 +32,17 @@ struct tls_files {
   std::string key;
 };
 
-inline void add_tls_flags(CLI::App& app, tls_files& files, bool required) {
-  auto* cert = app.add_option("--tls-cert", files.cert,
-                              "PEM certificate chain (leaf first) to serve TLS with")
-                   ->check(CLI::ExistingFile);
-  auto* key = app.add_option("--tls-key", files.key, "PEM private key of --tls-cert")
-                  ->check(CLI::ExistingFile);
+inline void add_tls_flags(command_line& cl, tls_files& files, bool required) {
+  auto cert = cl.option("--tls-cert", files.cert,
+                        "PEM certificate chain (leaf first) to serve TLS with")
+                  .existing_file();
+  auto key = cl.option("--tls-key", files.key, "PEM private key of --tls-cert").existing_file();
   if (required) {
-    cert->required();
-    key->required();
+    cert.required();
+    key.required();
   } else {
-    cert->needs(key);
-    key->needs(cert);
+    cert.needs(key);
+    key.needs(cert);
   }
 }
 
@@ -119,21 +115,6 @@ inline corio::task<> end_stream(corio::tcp_stream& s, bool) {
   co_return;
 }
 
-// The contract: a bad flag exits 2 with a usage line on stderr; --help prints and exits 0.
-inline void parse_or_exit(CLI::App& app, int argc, char** argv) {
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::CallForHelp& e) {
-    std::exit(app.exit(e));
-  } catch (const CLI::CallForAllHelp& e) {
-    std::exit(app.exit(e));
-  } catch (const CLI::ParseError& e) {
-    fmt::print(stderr, "{}: {}\nusage: {} (see --help)\n", argc > 0 ? argv[0] : "program",
-               e.what(), argc > 0 ? argv[0] : "program");
-    std::exit(2);
-  }
-}
-
 // main() of a TCP service that speaks TLS when given --tls-cert/--tls-key: the shared flags
 // and the two files, the context loaded once before serving (handlers point at it, so no worker
 // copies it), then serve(opts, rt, ctx) on the runtime, ctx null for plain TCP.
@@ -142,11 +123,11 @@ int run_plain_or_tls_service(int argc, char** argv, const char* description, Ser
   options opts;
   opts.program = program_name(argc, argv);
   default_backend_from_env(opts);
-  CLI::App app(description, std::string(opts.program));
-  add_common_options(app, opts, service_flags(1024));
+  command_line cl(description, argc, argv);
+  add_common_options(cl, opts, service_flags(1024));
   tls_files files;
-  add_tls_flags(app, files, /*required=*/false);
-  parse_command_line(app, argc, argv);
+  add_tls_flags(cl, files, /*required=*/false);
+  cl.parse();
   require_built_backend(opts);
   std::optional<corio::tls::context> tls;
   if (!files.cert.empty()) {

@@ -631,6 +631,7 @@ std::string stream_chatter(std::uint64_t seed) {
 
 TEST(SimTcpDeterminism, SameSeedSameTraceDifferentSeedDifferentTrace) {
   const std::string one = stream_chatter(42);
+  if (std::getenv("SIM_TCP_SHOW_TRACE")) std::fputs(one.c_str(), stdout);
   EXPECT_EQ(one, stream_chatter(42));
   EXPECT_NE(one, stream_chatter(43));
   for (const char* kind : {"connect", "accept", "data", "fin", "reset", "stall", "crash"}) {

@@ -7,6 +7,8 @@
 
 #include <array>
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <optional>
 #include <string>
@@ -318,7 +320,6 @@ TEST(SimTcp, ResetStreamByAddresses) {
   two_hosts t(10);
   t.w.spawn(t.server, hold_open(t.server_at()));
   reader_outcome out;
-  net::socket_address client_at;
   t.w.spawn(t.client, read_until_failure(t, out));
   t.w.run_for(100ms);
   ASSERT_TRUE(out.connected);

@@ -366,12 +366,20 @@ void world::impl::tcp_drop_queue(tcp_listen_state& l) noexcept {
   l.queued = 0;
 }
 
-void world::impl::tcp_unbind(tcp_listen_state* s) noexcept {
+bool world::impl::tcp_unbind(tcp_listen_state* s) noexcept {
   auto it = listeners.find(s->key);
   if (it != listeners.end() && it->second == s) listeners.erase(it);
   s->closed = true;
   tcp_drop_queue(*s);
-  if (s->waiter) s->waiter->abort();
+  if (!s->waiter) return false;
+  if (crashing == s->host) {
+    // Its waiter's frame may be among those still to be destroyed: resuming it now would
+    // queue a frame about to die. tcp_crash_wake ends it if it survives, then frees the state.
+    doomed_listeners.push_back(s);
+    return true;
+  }
+  s->waiter->abort();
+  return false;
 }
 
 std::error_code world::impl::tcp_connect(detail::connect_op& op, const net::socket_address& to,
@@ -462,8 +470,12 @@ void world::impl::tcp_free_if_unused(tcp_conn& c) noexcept {
 }
 
 void world::impl::tcp_close(tcp_endpoint& e) noexcept {
-  if (e.reader) e.reader->abort();
-  if (e.writer) e.writer->abort();
+  // While its host's frames are destroyed, waiters stay linked (see tcp_unbind); the
+  // connection's memory outlives them (connections are recycled, never freed).
+  if (crashing != e.host()) {
+    if (e.reader) e.reader->abort();
+    if (e.writer) e.writer->abort();
+  }
   e.open = false;
   tcp_conn& c = *e.conn;
   tcp_endpoint& peer = e.peer();
@@ -716,11 +728,23 @@ void world::impl::tcp_crash_wake(host_id h) noexcept {
     it = listeners.erase(it);
     if (l->waiter) l->waiter->wake();
   }
+  for (tcp_listen_state* l : std::exchange(doomed_listeners, {})) {
+    if (l->waiter) l->waiter->abort();
+    delete l;
+  }
+  // Operations of tasks that survived it (not the host's own): a stream still open reports
+  // the reset, one closed under them ends with operation_aborted.
   for (auto& cp : conns) {
     tcp_conn& c = *cp;
-    if (!c.live) continue;
     for (std::uint8_t s = 0; s < 2; ++s) {
-      if (c.hosts[s] == h) c.ends[s].wake_all();
+      tcp_endpoint& e = c.ends[s];
+      if (c.hosts[s] != h || (!e.reader && !e.writer)) continue;
+      if (e.open) {
+        e.wake_all();
+      } else {
+        if (e.reader) e.reader->abort();
+        if (e.writer) e.writer->abort();
+      }
     }
   }
 }
@@ -764,8 +788,7 @@ result<net::socket_address> tcp_listener::local_address() const {
 void tcp_listener::close() noexcept {
   if (!state_) return;
   detail::tcp_listen_state* s = std::exchange(state_, nullptr);
-  s->w->tcp_unbind(s);
-  delete s;
+  if (!s->w->tcp_unbind(s)) delete s;
 }
 
 // ---- world's stream faults ---------------------------------------------------------------------

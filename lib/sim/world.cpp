@@ -167,7 +167,9 @@ void world::impl::crash_now(host_id id) {
   tcp_crash_mark(id);  // first: its streams must not send a FIN while its frames close them
   auto frames = std::move(h.frames);
   h.frames.clear();
+  crashing = id;
   for (auto f : frames) f.destroy();
+  crashing.reset();
   tcp_crash_wake(id);
   // Sockets owned outside its tasks stay open but dead: their operations fail from now on.
   for (auto& [key, s] : bound) {

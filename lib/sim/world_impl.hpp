@@ -168,7 +168,7 @@ struct world::impl {
 
   // The streams (tcp.cpp).
   result<detail::tcp_listen_state*> tcp_bind(const net::socket_address& at, std::size_t backlog);
-  void tcp_unbind(detail::tcp_listen_state* s) noexcept;
+  bool tcp_unbind(detail::tcp_listen_state* s) noexcept;  // true: freed later (a crash)
   std::error_code tcp_connect(detail::connect_op& op, const net::socket_address& to,
                               const net::ip_address& from, detail::tcp_endpoint*& out);
   void tcp_abandon(detail::tcp_endpoint& e) noexcept;  // a connect given up before its answer
@@ -214,6 +214,8 @@ struct world::impl {
   std::vector<std::uint32_t> free_conns;
   std::map<std::uint64_t, detail::tcp_listen_state*> listeners;
   std::set<std::uint64_t> tcp_ports;  // the connecting sides' addresses in use
+  std::optional<host_id> crashing;    // while its frames are being destroyed
+  std::vector<detail::tcp_listen_state*> doomed_listeners;
 
   std::vector<event> queue;  // a heap by `later`
   std::uint64_t next_seq = 0;

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include <corio/runtime.hpp>
 #include <corio/time.hpp>
 #include <corio/when.hpp>
 
@@ -289,6 +290,59 @@ TEST(SimTcp, ARestartedHostListensAgainOnItsPort) {
   w.restart(server);
   w.run_for(300ms);
   EXPECT_GT(echoed, before + 5);
+}
+
+// One task of a host owns the stream and the listener, another one awaits on them: the crash
+// destroys both frames in some order, and neither may be resumed after it died (ASan watches).
+// A task that belongs to no host, reading a crashed host's stream, survives and sees the reset.
+TEST(SimTcp, ACrashEndsOperationsThatOtherTasksAwaitOnItsSockets) {
+  two_hosts t(19);
+  t.w.spawn(t.server, hold_open(t.server_at()));
+  struct shared {
+    std::optional<sim::tcp_stream> stream;
+    std::optional<sim::tcp_listener> listener;
+  } on_client;
+  std::error_code survivor_ec;
+  int waiters_started = 0;
+  t.w.spawn(t.client, [](two_hosts& t, shared& sh) -> corio::task<> {
+    sh.listener = sim::tcp_listener::bind({t.client_ip(), 99}).value();
+    auto s = co_await sim::tcp_stream::connect(t.server_at(), t.client_ip());
+    if (s) sh.stream = std::move(*s);
+    (void)co_await corio::sleep_for(1h);
+  }(t, on_client));
+  t.w.run_for(50ms);
+  ASSERT_TRUE(on_client.stream);
+  t.w.spawn(t.client, [](shared& sh, int& started) -> corio::task<> {
+    ++started;
+    (void)co_await sh.listener->accept();
+  }(on_client, waiters_started));
+  auto survivor = corio::spawn([](shared& sh, std::error_code& ec, int& started) -> corio::task<> {
+    ++started;
+    std::array<std::byte, 8> buf;
+    ec = (co_await sh.stream->read(buf)).error();
+  }(on_client, survivor_ec, waiters_started));
+  t.w.run_for(50ms);
+  EXPECT_EQ(waiters_started, 2);
+  t.w.crash(t.client);
+  t.w.run_for(50ms);
+  EXPECT_EQ(survivor_ec, std::errc::connection_reset);
+  EXPECT_TRUE(survivor.is_finished());
+}
+
+// A connect given up (here by a timeout) before its answer leaves nothing behind.
+TEST(SimTcp, ACancelledConnectLeavesNoConnection) {
+  two_hosts t(20, 20ms);
+  t.w.spawn(t.server, echo_server(t.server_at(), 10));
+  std::error_code early, late;
+  t.w.spawn(t.client, [](two_hosts& t, std::error_code& early, std::error_code& late) -> corio::task<> {
+    early = (co_await corio::timeout(5ms, sim::tcp_stream::connect(t.server_at(), t.client_ip()))).error();
+    // Given up after its SYN arrived: the accepted side is reset.
+    late = (co_await corio::timeout(30ms, sim::tcp_stream::connect(t.server_at(), t.client_ip()))).error();
+  }(t, early, late));
+  t.w.run_for(1s);
+  EXPECT_EQ(early, std::errc::timed_out);
+  EXPECT_EQ(late, std::errc::timed_out);
+  EXPECT_EQ(t.w.stream_count(), 0u);
 }
 
 TEST(SimTcp, TheResetFaultResetsBothEnds) {

@@ -47,7 +47,10 @@ inline const char* to_string(role r) {
 // Known bugs to plant, for proving that raft_sim's checker finds them.
 struct bugs {
   bool vote_without_log_check = false;  // grant votes to candidates with stale logs
-  bool commit_old_term = false;         // commit earlier terms' entries by counting replicas
+  // Commit earlier terms' entries by counting replicas, and (like an implementation that missed
+  // Raft §5.4.2 would) no no-op at election: with the no-op, every append a new leader gets
+  // acknowledged covers an entry of its own term, and the wrong count is never the deciding one.
+  bool commit_old_term = false;
   bool skip_sync = false;               // answer before term/vote/log are durable
 };
 
@@ -220,7 +223,7 @@ class node {
     match_.assign(cfg_.peers.size(), 0);
     heartbeat_elapsed_ = 0;
     // A no-op of its own term lets it commit what earlier leaders left (Raft §5.4.2, §8).
-    (void)append_local({});
+    if (!cfg_.bug.commit_old_term) (void)append_local({});
     replicate_all();
   }
   void start_election() {

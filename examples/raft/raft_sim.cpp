@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <array>
 #include <optional>
 #include <string>
 #include <vector>
@@ -124,9 +125,59 @@ struct cluster {
     }
     client_host = w.add_host();
     w.spawn(client_host, client(w, peers, {w.address_of(client_host), client_port}, stats));
+    restart_at.resize(static_cast<std::size_t>(o.nodes));
+    aggression = std::array<std::uint64_t, 4>{0, 0, 25, 50}[w.random_below(4)];
+    rolled.resize(static_cast<std::size_t>(o.nodes));
     w.on_step([this] {
-      if (!check.check(slots)) w.stop();
+      if (!check.check(slots)) {
+        w.stop();
+        return;
+      }
+      adversary();
     });
+  }
+
+  // The schedule behind Raft's Figure 8, which random faults hardly ever produce: a leader
+  // crashes right when its newest entry sits on a minority (an uncommitted entry survives on a
+  // few nodes, to be picked up by a later leader), or right after its commit index moved (only
+  // it knew); the node comes back 50-350 ms later. Each chance is rolled once per leader, log
+  // length and holder count, from the world's seed, so the run stays replayable.
+  void adversary() {
+    const auto now = w.now();
+    for (std::size_t i = 0; i < restart_at.size(); ++i) {
+      if (restart_at[i] && now >= *restart_at[i]) {
+        restart_at[i].reset();
+        w.heal();  // adversarial seeds make no other cuts
+        w.restart(static_cast<sim::host_id>(i));
+      }
+    }
+    if (!attacking) return;
+    const std::size_t majority = slots.size() / 2 + 1;
+    for (std::size_t i = 0; i < slots.size(); ++i) {
+      const node_t* n = slots[i].node;
+      if (!n || n->role() != raft::role::leader || restart_at[i]) continue;
+      const auto& log = n->log();
+      const std::uint64_t last = log.size() - 1;
+      if (last == 0) continue;
+      std::size_t holders = 0;
+      for (const auto& s : slots) {
+        if (s.node && s.node->log().size() > last && s.node->log()[last].term == log[last].term) ++holders;
+      }
+      const roll now_seen{n->term(), last, holders, n->commit_index()};
+      if (now_seen == rolled[i]) continue;
+      const bool committed = n->commit_index() > rolled[i].commit && rolled[i].term == n->term();
+      rolled[i] = now_seen;
+      const bool minority = holders < majority;
+      if ((minority || committed) && w.random_below(100) < aggression) {
+        w.note(committed ? "adversary: crash a leader that just committed"
+                         : "adversary: crash a leader whose newest entry is on a minority");
+        // Cut off first: what it sent in this very step dies with it (it crashed before its
+        // messages left), else a crash "right after" an append would not stop replication.
+        w.partition({static_cast<sim::host_id>(i)});
+        w.crash(static_cast<sim::host_id>(i));
+        restart_at[i] = now + std::chrono::milliseconds(50 + w.random_below(300));
+      }
+    }
   }
 
   corio::task<> run_node(std::uint32_t id, options o) {
@@ -157,6 +208,18 @@ struct cluster {
     return false;
   }
 
+  struct roll {
+    std::uint64_t term = 0;
+    std::uint64_t last = 0;
+    std::size_t holders = 0;
+    std::uint64_t commit = 0;
+    bool operator==(const roll&) const = default;
+  };
+  bool attacking = true;
+  std::uint64_t aggression = 0;  // percent, drawn per seed
+  std::vector<std::optional<sim::duration>> restart_at;
+  std::vector<roll> rolled;
+
   raft::checker<node_t> check;
   std::vector<corio::net::socket_address> peers;
   std::vector<std::unique_ptr<sim_storage>> storages;
@@ -172,7 +235,11 @@ struct cluster {
 void inject_fault(cluster& c, int nodes) {
   sim::world& w = c.w;
   const auto pick = [&] { return static_cast<sim::host_id>(w.random_below(static_cast<std::uint64_t>(nodes))); };
-  switch (w.random_below(8)) {
+  // An adversarial seed leaves crashes and cuts to the adversary, whose nodes come back soon:
+  // random crashes keep nodes down for seconds, which ends the races it sets up; only the
+  // links' latency and loss still change at random.
+  const std::uint64_t kind = c.aggression > 0 ? 5 + w.random_below(2) : w.random_below(8);
+  switch (kind) {
     case 0:
     case 1: {
       const auto h = pick();
@@ -225,6 +292,7 @@ std::optional<std::string> run_seed(std::uint64_t seed, const options& o, std::s
   } else {
     // Liveness: heal everything; a leader must appear and the client must get 3 commits.
     c.w.note("heal everything");
+    c.attacking = false;
     c.w.heal();
     c.w.clear_links();
     c.w.set_default_link({});

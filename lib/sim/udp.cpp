@@ -12,12 +12,7 @@ namespace {
 constexpr std::size_t max_datagram = 65507;
 constexpr std::size_t max_queued = 256;
 
-std::uint64_t key_of(const net::socket_address& a) noexcept {
-  const net::ip_address ip = a.ip();  // by value: bytes() refers into it
-  const auto& b = ip.bytes();
-  return (std::uint64_t{b[0]} << 40) | (std::uint64_t{b[1]} << 32) | (std::uint64_t{b[2]} << 24) |
-         (std::uint64_t{b[3]} << 16) | a.port();
-}
+std::uint64_t key_of(const net::socket_address& a) noexcept { return detail::address_key(a); }
 
 }  // namespace
 

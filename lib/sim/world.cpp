@@ -111,6 +111,7 @@ bool world::impl::process_due(bool quiescent) {
       case event_kind::deliver: deliver(e.d); break;
       case event_kind::crash: crash_now(e.host); break;
       case event_kind::restart: restart_now(e.host); break;
+      default: tcp_event(e); break;
     }
   }
   return any;
@@ -163,9 +164,13 @@ void world::impl::crash_now(host_id id) {
   if (!h.up) return;
   trace("crash", "host %u (incarnation %u)", id, h.incarnation);
   h.up = false;
+  tcp_crash_mark(id);  // first: its streams must not send a FIN while its frames close them
   auto frames = std::move(h.frames);
   h.frames.clear();
+  crashing = id;
   for (auto f : frames) f.destroy();
+  crashing.reset();
+  tcp_crash_wake(id);
   // Sockets owned outside its tasks stay open but dead: their operations fail from now on.
   for (auto& [key, s] : bound) {
     if (s->host != id || s->closed) continue;

@@ -15,10 +15,12 @@
 #include <utility>
 #include <vector>
 
+#include <corio/sim/tcp.hpp>
 #include <corio/sim/udp.hpp>
 #include <corio/sim/world.hpp>
 
 #include "driver/clock.hpp"
+#include "sim/tcp_impl.hpp"
 #include "executor/executor.hpp"
 
 namespace corio::sim {
@@ -37,6 +39,18 @@ class rng {
 };
 
 namespace detail {
+
+struct tcp_conn;
+struct tcp_endpoint;
+struct tcp_listen_state;
+
+// ip << 16 | port: the key of a bound address.
+inline std::uint64_t address_key(const net::socket_address& a) noexcept {
+  const net::ip_address ip = a.ip();  // by value: bytes() refers into it
+  const auto& b = ip.bytes();
+  return (std::uint64_t{b[0]} << 40) | (std::uint64_t{b[1]} << 32) | (std::uint64_t{b[2]} << 24) |
+         (std::uint64_t{b[3]} << 16) | a.port();
+}
 
 // A datagram in flight or queued at its socket. Recycled through a free list with its buffer,
 // so a warmed-up network allocates nothing per message.
@@ -106,7 +120,11 @@ struct world::impl {
     std::uint16_t next_port = 49152;
   };
 
-  enum class event_kind : std::uint8_t { deliver, crash, restart };
+  // tcp_*: a stream's SYN reaching the listener's host, the answer reaching the connecting one,
+  // a pipe's first segment arriving, a reset reaching an endpoint.
+  enum class event_kind : std::uint8_t {
+    deliver, crash, restart, tcp_syn, tcp_synack, tcp_arrive, tcp_rst
+  };
   struct event {
     std::int64_t at = 0;
     std::uint64_t tie = 0;  // seeded: which of two events due at once goes first
@@ -114,6 +132,10 @@ struct world::impl {
     event_kind kind = event_kind::deliver;
     host_id host = 0;
     detail::datagram* d = nullptr;
+    std::uint32_t conn = 0;  // tcp_*: the connection's index and generation
+    std::uint32_t generation = 0;
+    std::uint8_t side = 0;
+    std::uint8_t flag = 0;  // tcp_synack: refused; tcp_rst: timed out
   };
   struct later {
     bool operator()(const event& a, const event& b) const noexcept {
@@ -144,6 +166,30 @@ struct world::impl {
   bool is_cut(host_id a, host_id b) const;
   const link_faults& faults(host_id from, host_id to) const;
 
+  // The streams (tcp.cpp).
+  result<detail::tcp_listen_state*> tcp_bind(const net::socket_address& at, std::size_t backlog);
+  bool tcp_unbind(detail::tcp_listen_state* s) noexcept;  // true: freed later (a crash)
+  std::error_code tcp_connect(detail::connect_op& op, const net::socket_address& to,
+                              const net::ip_address& from, detail::tcp_endpoint*& out);
+  void tcp_abandon(detail::tcp_endpoint& e) noexcept;  // a connect given up before its answer
+  void tcp_close(detail::tcp_endpoint& e) noexcept;
+  result<void> tcp_shutdown(detail::tcp_endpoint& e);
+  void tcp_sent(detail::tcp_endpoint& e, bool fin);  // bytes (or a FIN) entered e's pipe
+  void tcp_consumed(detail::tcp_endpoint& e);  // e read bytes: room for its peer's writer
+  void tcp_event(const event& e);
+  void tcp_reset_now(detail::tcp_conn& c, std::uint8_t side, std::error_code why,
+                     bool wake) noexcept;
+  void tcp_drop_queue(detail::tcp_listen_state& l) noexcept;
+  void tcp_send_rst(detail::tcp_conn& c, std::uint8_t to_side) noexcept;
+  void tcp_crash_mark(host_id h) noexcept;  // before the host's frames go
+  void tcp_crash_wake(host_id h) noexcept;  // after: operations of sockets outside its tasks
+  void tcp_free(detail::tcp_conn& c) noexcept;
+  void tcp_free_if_unused(detail::tcp_conn& c) noexcept;
+  void tcp_schedule(detail::tcp_conn& c, event_kind k, std::uint8_t side, std::int64_t at,
+                    std::uint8_t flag = 0);
+  std::int64_t draw_latency(host_id from, host_id to);
+  bool tcp_reset_one(detail::tcp_conn& c) noexcept;
+
   // Trace: a digest of every event always; text only when enabled.
   void trace(const char* what, const char* detail_fmt = nullptr, ...)
       __attribute__((format(printf, 3, 4)));
@@ -162,6 +208,14 @@ struct world::impl {
   std::map<std::pair<host_id, host_id>, link_faults> links;
   std::set<std::pair<host_id, host_id>> cuts;
   std::map<std::uint64_t, detail::udp_state*> bound;
+
+  stream_options streams;
+  std::vector<std::unique_ptr<detail::tcp_conn>> conns;  // recycled with their rings
+  std::vector<std::uint32_t> free_conns;
+  std::map<std::uint64_t, detail::tcp_listen_state*> listeners;
+  std::set<std::uint64_t> tcp_ports;  // the connecting sides' addresses in use
+  std::optional<host_id> crashing;    // while its frames are being destroyed
+  std::vector<detail::tcp_listen_state*> doomed_listeners;
 
   std::vector<event> queue;  // a heap by `later`
   std::uint64_t next_seq = 0;

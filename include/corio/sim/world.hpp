@@ -27,6 +27,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <exception>
 #include <functional>
@@ -52,6 +53,13 @@ struct link_faults {
   double duplicate = 0.0;
   double reorder = 0.0;
   duration reorder_delay = std::chrono::milliseconds(20);
+};
+
+// How simulated streams (sim/tcp.hpp) behave; set before the connections it should apply to.
+struct stream_options {
+  std::size_t buffer = 64 * 1024;  // per direction: bytes written and not yet read, at most
+  duration retransmit = std::chrono::milliseconds(200);  // a lost or partitioned write retries
+  duration give_up = std::chrono::seconds(30);  // stalled this long: reset (zero: never)
 };
 
 // A host's disk: named files, written and synced. Writes are visible at once to the host; only
@@ -119,6 +127,12 @@ class world {
   void heal();                                        // every cut and partition
   void crash(host_id h);
   void restart(host_id h);
+  // Streams: the options for connections made from now on, and the `reset stream` fault: both
+  // ends of one connection get connection_reset (in their next or pending read or write).
+  void set_stream_options(const stream_options& o);
+  bool reset_stream(const net::socket_address& a, const net::socket_address& b);  // found?
+  bool reset_random_stream();  // one established connection, drawn from the seed; any?
+  std::size_t stream_count() const noexcept;  // connections alive (not yet fully closed)
 
   // Seeded randomness for the test itself (fault schedules), from the world's own stream.
   std::uint64_t random() noexcept;

@@ -29,12 +29,13 @@
 //   - SIGINT/SIGTERM: the server stops accepting, sends `* server shutting down` where the
 //     socket takes it, closes every connection in order (FIN) and exits 0.
 //
-// Shape. Per connection, a reader task (the client's lines → chat::session → chat::room) and a
-// writer task (drains the connection's channel into the socket, everything queued in one
-// write); the room broadcasts with try_send, never waiting for anyone, and counts each
-// member's unwritten bytes. A corio::tcp_server runs the connections on every worker
-// (--threads N, --accept) and the one room is shared by all: its mutex guards the members, and
-// a channel sender works from any thread.
+// Shape. Per connection, a reader task (the client's lines, framed by a corio::buffered_reader
+// with the line limit → chat::session → chat::room) and a writer task (drains the connection's
+// channel into the socket, everything queued in one write); the room broadcasts with try_send,
+// never waiting for anyone, and counts each member's unwritten bytes. A corio::tcp_server runs
+// the connections on every worker (--threads N, --accept) and the one room is shared by all:
+// its mutex guards the members, and a channel sender works from any thread.
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <csignal>
@@ -47,6 +48,8 @@
 #include <utility>
 #include <vector>
 
+#include <corio/io/buffered_reader.hpp>
+#include <corio/io/stream_error.hpp>
 #include <corio/runtime.hpp>
 #include <corio/sync/channel.hpp>
 #include <corio/tcp.hpp>
@@ -54,7 +57,6 @@
 #include <corio/when.hpp>
 #include <fmt/core.h>
 
-#include "chat/line_splitter.hpp"
 #include "chat/room.hpp"
 #include "chat/session.hpp"
 #include "common/run_service.hpp"
@@ -69,28 +71,42 @@ constexpr std::size_t outbox_lines = 16384;
 constexpr std::size_t write_batch = 64 * 1024;  // queued lines joined into one write, at most
 constexpr auto write_limit = 10s;  // a client that takes no byte for this long is dropped
 
+// Whether a whole line is already buffered (the next read_line will not read the socket).
+bool has_line(std::span<const std::byte> buffered) {
+  return std::find(buffered.begin(), buffered.end(), std::byte{'\n'}) != buffered.end();
+}
+
+// The partial line left at the end of the stream, without a trailing CR.
+std::string_view unterminated(const corio::buffered_reader<corio::tcp_stream>& in) {
+  const auto rest = in.buffered();
+  std::string_view line(reinterpret_cast<const char*>(rest.data()), rest.size());
+  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  return line;
+}
+
 // The client's lines, until it quits, ends its stream, breaks the line limit or is cancelled.
 corio::task<> read_lines(corio::tcp_stream& stream, chat::session& talk) {
-  chat::line_splitter lines(chat::max_line);
-  std::array<std::byte, 4096> buffer;
+  // A line may take chat::max_line bytes and its CRLF; anything longer is refused.
+  constexpr std::size_t max_record = chat::max_line + 2;
+  corio::buffered_reader in(stream, 4096);
   talk.greet();
   while (talk.open()) {
-    auto n = co_await stream.read(buffer);
-    if (!n) break;  // reset, or cancelled
-    if (*n == 0) {
-      if (auto last = lines.rest()) talk.handle(*last);
-      break;
-    }
-    lines.append(std::span(buffer).first(*n));
-    while (talk.open()) {
-      auto line = lines.next();
-      if (!line) break;
+    // What the last read broadcast is in the others' outboxes: before reading again, let their
+    // writers (on this thread) take it, so a burst never piles up read after read.
+    if (!has_line(in.buffered())) co_await corio::yield();
+    auto line = co_await in.read_line(max_record);
+    if (line && line->size() <= chat::max_line) {
       talk.handle(*line);
+    } else if (line || line.error() == corio::stream_error::line_too_long) {
+      talk.line_too_long();
+    } else {
+      // At the end of the stream an unterminated last line still counts, if within the limit.
+      if (line.error() == corio::stream_error::incomplete_line) {
+        const auto last = unterminated(in);
+        if (last.size() <= chat::max_line) talk.handle(last);
+      }
+      break;  // the end, a reset, or cancelled
     }
-    if (lines.too_long()) talk.line_too_long();
-    // What one read broadcast is in the others' outboxes: let their writers (on this thread)
-    // take it before the next read adds more, so a burst never piles up read after read.
-    co_await corio::yield();
   }
   // Out of the room, and the outbox's last sender gone: the writer sends what is queued, then
   // sees the channel closed and ends.

@@ -57,7 +57,9 @@ inline constexpr std::string_view connection_lost = "connection lost";
 // Bytes sent for one member and not yet written to its socket, beyond which it is dropped.
 // A client that reads keeps this near zero; 256 KiB is about 256 lines of the longest kind.
 inline constexpr std::size_t unwritten_limit = 256 * 1024;
-// Room lines kept for members that have not read them yet: the backstop for tiny lines.
+// Room lines kept for members that have not read them yet: the backstop for tiny lines. The
+// ring keeps the newest ones alive whether read or not, so the room's lines take at most this
+// many (about 17 MiB of the longest kind), however many members there are.
 inline constexpr std::size_t ring_lines = 16384;
 
 // One connection's place, shared by the room and the connection's tasks. Dropping it ends the

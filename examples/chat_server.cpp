@@ -29,12 +29,14 @@
 //   - SIGINT/SIGTERM: the server stops accepting, sends `* server shutting down` where the
 //     socket takes it, closes every connection in order (FIN) and exits 0.
 //
-// Shape. Per connection, a reader task (the client's lines → chat::session → chat::room) and a
-// writer task (drains the connection's channel into the socket, everything queued in one
-// write); the room broadcasts with try_send, never waiting for anyone, and counts each
-// member's unwritten bytes. A corio::tcp_server runs the connections on every worker
-// (--threads N, --accept) and the one room is shared by all: its mutex guards the members, and
-// a channel sender works from any thread.
+// Shape. Per connection, a reader task (the client's lines, framed by a corio::buffered_reader
+// with the line limit → chat::session → chat::room) and a writer task (the member's replies and
+// the room's lines, chat::delivery, all that is there in one write). The room sends each line
+// once on a corio::broadcast, never waiting for anyone, and counts each member's unwritten
+// bytes. A corio::tcp_server runs the connections on every worker (--threads N, --accept) and
+// the one room is shared by all: its mutex guards the members, and a broadcast receiver and a
+// channel sender work from any thread.
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <csignal>
@@ -47,6 +49,8 @@
 #include <utility>
 #include <vector>
 
+#include <corio/io/buffered_reader.hpp>
+#include <corio/io/stream_error.hpp>
 #include <corio/runtime.hpp>
 #include <corio/sync/channel.hpp>
 #include <corio/tcp.hpp>
@@ -54,7 +58,7 @@
 #include <corio/when.hpp>
 #include <fmt/core.h>
 
-#include "chat/line_splitter.hpp"
+#include "chat/delivery.hpp"
 #include "chat/room.hpp"
 #include "chat/session.hpp"
 #include "common/run_service.hpp"
@@ -63,53 +67,71 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// The outbox's line count is only a backstop: the byte budget (chat::unwritten_limit) drops a
-// member first unless its lines are tiny. The ring grows only as far as it is used.
+// A member's own replies (the room's lines come through the room's broadcast): the byte budget
+// (chat::unwritten_limit) drops a client that does not read them first unless they are tiny.
 constexpr std::size_t outbox_lines = 16384;
 constexpr std::size_t write_batch = 64 * 1024;  // queued lines joined into one write, at most
 constexpr auto write_limit = 10s;  // a client that takes no byte for this long is dropped
 
+// Whether a whole line is already buffered (the next read_line will not read the socket).
+bool has_line(std::span<const std::byte> buffered) {
+  return std::find(buffered.begin(), buffered.end(), std::byte{'\n'}) != buffered.end();
+}
+
+// The partial line left at the end of the stream, without a trailing CR.
+std::string_view unterminated(const corio::buffered_reader<corio::tcp_stream>& in) {
+  const auto rest = in.buffered();
+  std::string_view line(reinterpret_cast<const char*>(rest.data()), rest.size());
+  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  return line;
+}
+
 // The client's lines, until it quits, ends its stream, breaks the line limit or is cancelled.
 corio::task<> read_lines(corio::tcp_stream& stream, chat::session& talk) {
-  chat::line_splitter lines(chat::max_line);
-  std::array<std::byte, 4096> buffer;
+  // A line may take chat::max_line bytes and its CRLF; anything longer is refused.
+  constexpr std::size_t max_record = chat::max_line + 2;
+  corio::buffered_reader in(stream, 4096);
   talk.greet();
   while (talk.open()) {
-    auto n = co_await stream.read(buffer);
-    if (!n) break;  // reset, or cancelled
-    if (*n == 0) {
-      if (auto last = lines.rest()) talk.handle(*last);
-      break;
-    }
-    lines.append(std::span(buffer).first(*n));
-    while (talk.open()) {
-      auto line = lines.next();
-      if (!line) break;
+    // What the last read broadcast is in the others' outboxes: before reading again, let their
+    // writers (on this thread) take it, so a burst never piles up read after read.
+    if (!has_line(in.buffered())) co_await corio::yield();
+    auto line = co_await in.read_line(max_record);
+    if (line && line->size() <= chat::max_line) {
       talk.handle(*line);
+    } else if (line || line.error() == corio::stream_error::line_too_long) {
+      talk.line_too_long();
+    } else {
+      // At the end of the stream an unterminated last line still counts, if within the limit.
+      if (line.error() == corio::stream_error::incomplete_line) {
+        const auto last = unterminated(in);
+        if (last.size() <= chat::max_line) talk.handle(last);
+      }
+      break;  // the end, a reset, or cancelled
     }
-    if (lines.too_long()) talk.line_too_long();
-    // What one read broadcast is in the others' outboxes: let their writers (on this thread)
-    // take it before the next read adds more, so a burst never piles up read after read.
-    co_await corio::yield();
   }
   // Out of the room, and the outbox's last sender gone: the writer sends what is queued, then
   // sees the channel closed and ends.
   talk.leave();
 }
 
-// The only task that writes to the socket: each time, every line already queued (up to
-// write_batch bytes) in one write, so a burst costs its client a few system calls, not one a
-// line. `mid_line` tells the closing code whether the stream stopped inside a line, after which
-// nothing more may be written.
-corio::task<> write_lines(corio::tcp_stream& stream, corio::channel_receiver<chat::message> inbox,
-                          chat::seat& place, bool& mid_line) {
-  std::string batch;  // reused: its capacity stays, so a steady conversation allocates nothing
-  while (auto line = co_await inbox.recv()) {
-    batch.assign(**line);
-    while (batch.size() < write_batch) {
-      auto more = inbox.try_recv();
-      if (!more) break;  // empty for now, or closed (the next recv() says which)
-      batch += **more;
+// The only task that writes to the socket: each time, every reply and room line already there
+// (up to write_batch bytes) in one write, so a burst costs its client a few system calls, not
+// one a line. `mid_line` tells the closing code whether the stream stopped inside a line, after
+// which nothing more may be written.
+corio::task<> write_lines(corio::tcp_stream& stream, chat::delivery& out, chat::seat& place,
+                          bool& mid_line) {
+  std::string batch;  // reused: its capacity stays, so a steady conversation allocates less
+  for (;;) {
+    batch.clear();
+    const auto status = out.take(batch, write_batch);
+    if (status == chat::delivery::status::lagged) {
+      place.drop(chat::not_reading);
+      co_return;
+    }
+    if (batch.empty()) {
+      if (status == chat::delivery::status::finished || !co_await out.wait()) co_return;
+      continue;
     }
     mid_line = true;
     auto written = co_await corio::timeout(write_limit,
@@ -119,16 +141,15 @@ corio::task<> write_lines(corio::tcp_stream& stream, corio::channel_receiver<cha
       else if (written.error() != std::errc::operation_canceled) place.drop(chat::connection_lost);
       co_return;
     }
-    place.written(batch.size());
+    out.written();
     mid_line = false;
+    if (status == chat::delivery::status::finished) co_return;
   }
 }
 
-corio::task<> converse(corio::tcp_stream& stream, chat::session& talk,
-                       corio::channel_receiver<chat::message> inbox, chat::seat& place,
-                       bool& mid_line) {
-  co_await corio::when_all(read_lines(stream, talk),
-                           write_lines(stream, std::move(inbox), place, mid_line));
+corio::task<> converse(corio::tcp_stream& stream, chat::session& talk, chat::delivery& out,
+                       chat::seat& place, bool& mid_line) {
+  co_await corio::when_all(read_lines(stream, talk), write_lines(stream, out, place, mid_line));
 }
 
 corio::task<> until_dropped(chat::seat& place) { (void)co_await place.dropped().wait(); }
@@ -153,11 +174,12 @@ corio::task<> serve_client(corio::tcp_stream stream, chat::room& room) {
   auto place = std::make_shared<chat::seat>();
   bool mid_line = false;
   {
+    chat::delivery replies_and_room(*place, std::move(inbox));
     chat::session talk(room, place, std::move(out));
     // Either the conversation ends (the reader finished and the writer flushed) or the seat
     // is dropped (too slow, or the writer failed), which cancels both at once.
-    (void)co_await corio::when_any(converse(stream, talk, std::move(inbox), *place, mid_line),
-                                   until_dropped(*place));
+    (void)co_await corio::when_any(
+        converse(stream, talk, replies_and_room, *place, mid_line), until_dropped(*place));
   }  // the session leaves the room here if the reader did not get to it
   // While the server stops, members whose writers already ended look dropped to the room:
   // the shutdown is the real reason.

@@ -42,6 +42,9 @@ void seat::written(std::size_t bytes) noexcept {
   unwritten_.fetch_sub(bytes, std::memory_order_relaxed);
 }
 
+room::room(std::size_t ring)
+    : ring_(ring ? ring : 1), feed_(corio::make_broadcast<room_line>(ring_)) {}
+
 bool room::join(std::string_view nick, const std::shared_ptr<seat>& who, outbox out,
                 std::string_view welcome) {
   std::lock_guard guard(lock_);
@@ -50,7 +53,11 @@ bool room::join(std::string_view nick, const std::shared_ptr<seat>& who, outbox 
   // will find no room either and drop it.
   (void)who->send(out, make_line(welcome));
   broadcast(nullptr, make_line(fmt::format("* {} joined", nick)));
-  members_.emplace(std::string(nick), member{who, std::move(out)});
+  // Subscribed after its own news: its room lines start here.
+  who->feed_.emplace(feed_.first.subscribe());
+  who->first_line_ = lines_;
+  who->first_byte_ = bytes_;
+  members_.emplace(std::string(nick), member{who});
   return true;
 }
 
@@ -74,6 +81,7 @@ void room::say(const seat& who, std::string_view nick, std::string_view text) {
 void room::leave(const seat& who, std::string_view nick) {
   std::lock_guard guard(lock_);
   if (!holds(who, nick)) return;
+  part(*members_.find(nick)->second.place);
   members_.erase(members_.find(nick));
   // Its writer may have given up on it (nothing written for a long time): say so.
   if (!closing_) broadcast(nullptr, departure(nick, who.reason() == not_reading));
@@ -112,12 +120,11 @@ bool room::holds(const seat& who, std::string_view nick) const {
 
 // Under lock_. Telling the others that someone was dropped may drop more of them; every round
 // after the first removes a member, so this ends.
-void room::broadcast(const seat* except, const message& line) {
-  std::vector<std::pair<std::string, bool>> dropped;  // nickname, not reading (else gone)
-  send_round(except, line, dropped);
+void room::broadcast(const seat* from, const message& line) {
+  std::vector<std::string> dropped;
+  send_round(from, line, dropped);
   for (std::size_t i = 0; i < dropped.size() && !closing_; ++i) {
-    const auto& [nick, slow] = dropped[i];
-    send_round(nullptr, departure(nick, slow), dropped);
+    send_round(nullptr, departure(dropped[i], true), dropped);
   }
 }
 
@@ -126,24 +133,36 @@ message room::departure(std::string_view nick, bool not_reading) {
                                : fmt::format("* {} left", nick));
 }
 
-void room::send_round(const seat* except, const message& line,
-                      std::vector<std::pair<std::string, bool>>& dropped) {
+// Under lock_. One send for everyone; then whoever is too far behind goes.
+void room::send_round(const seat* from, const message& line, std::vector<std::string>& dropped) {
+  // result<size_t>, the receivers reached: never channel_closed, the room keeps one.
+  (void)feed_.first.send(room_line{line, from});
+  ++lines_;
+  bytes_ += line->size();
   for (auto it = members_.begin(); it != members_.end();) {
-    if (it->second.place.get() == except) {
+    seat& s = *it->second.place;
+    if (!behind(s)) {
       ++it;
       continue;
     }
-    const auto sent = it->second.place->send(it->second.out, line);
-    if (sent == seat::send_result::queued) {
-      ++it;
-      continue;
-    }
-    // Not reading, or its writer already ended: either way it goes.
-    const bool slow = sent == seat::send_result::not_reading;
-    it->second.place->drop(slow ? not_reading : connection_lost);
-    dropped.emplace_back(it->first, slow);
+    s.drop(not_reading);
+    part(s);
+    dropped.push_back(it->first);
     it = members_.erase(it);
   }
 }
+
+// Under lock_. Too many bytes unwritten, or the ring is about to overwrite a line it has not
+// taken. The writer's counts only grow, so a stale read errs towards keeping the member.
+bool room::behind(const seat& s) const noexcept {
+  const std::uint64_t taken = s.taken_.load(std::memory_order_acquire);
+  const std::uint64_t done = s.room_done_.load(std::memory_order_acquire);
+  const std::uint64_t unread = lines_ - s.first_line_ - taken;
+  const std::uint64_t unwritten = bytes_ - s.first_byte_ - done + s.unwritten();
+  return unread >= ring_ || unwritten > s.limit();
+}
+
+// Under lock_. The lines sent from now on are not for `s`.
+void room::part(seat& s) noexcept { s.last_line_.store(lines_, std::memory_order_release); }
 
 }  // namespace chat

@@ -16,7 +16,12 @@
 //   operation_canceled; the task decides how to unwind.
 // - Dropping a join_handle detaches the task; it keeps running. When block_on returns, the
 //   tasks still running on its executor are destroyed, their pending operations withdrawn.
-// - Awaiting a join_handle is not itself cancellable: it waits for the task to finish.
+// - Awaiting a join_handle is cancellable like any operation: when the awaiting task is stopped
+//   (or a timeout/when_any around the await gives up), the await throws std::system_error
+//   (operation_canceled) at once and the joined task keeps running, as if detached for the
+//   moment (tokio's JoinHandle: dropping the await does not abort the task). The handle keeps
+//   the result: await it again later, or request_stop() it. A stopped task that must still wait
+//   for its children (stop them, then join) awaits h.shielded(), which no stop request reaches.
 #pragma once
 
 #include <atomic>
@@ -26,6 +31,7 @@
 #include <cstdint>
 #include <exception>
 #include <memory>
+#include <mutex>
 #include <stdexcept>
 #include <string>
 #include <stop_token>
@@ -91,17 +97,26 @@ class join_state {
   // The task's side is over (it finished, or its executor destroyed it): wake a joiner.
   void finish() noexcept {
     finished_here_ = true;
-    const std::uintptr_t prev = status_.exchange(finished, std::memory_order_acq_rel);
+    std::uintptr_t prev;
+    {
+      // The joiner is woken under the lock: its cancel path withdraws under the same lock, so
+      // once withdraw() returned nothing here touches the joiner, whose frame may then go.
+      std::lock_guard guard(joiner_lock_);
+      prev = status_.exchange(finished, std::memory_order_acq_rel);
+      if (prev > blocked) {
+        auto* joiner = reinterpret_cast<operation*>(prev);
+        if (joiner->owner() == current_executor()) {
+          joiner->complete_local();  // a cancel that raced it sees `done`: this result stands
+        } else {
+          // False when its cancel won: the joiner resumes cancelled and the outcome stays here
+          // for the next await.
+          (void)joiner->complete_remote();
+        }
+      }
+    }
     if (prev == blocked) {
       woken_.store(1, std::memory_order_release);
       woken_.notify_all();  // our reference keeps the state alive for this
-    } else if (prev > blocked) {
-      auto* joiner = reinterpret_cast<operation*>(prev);
-      if (joiner->owner() == current_executor()) {
-        joiner->complete_local();
-      } else {
-        joiner->complete_remote();
-      }
     }
     release();
   }
@@ -111,11 +126,16 @@ class join_state {
   }
   const bool& finished_flag() const noexcept { return finished_here_; }
 
-  // False when the task finished meanwhile (do not suspend).
-  bool wait(operation& joiner) noexcept {
-    std::uintptr_t expected = running;
-    return status_.compare_exchange_strong(expected, reinterpret_cast<std::uintptr_t>(&joiner),
-                                           std::memory_order_acq_rel);
+  enum class wait_outcome : std::uint8_t { waiting, finished, busy };
+  // Links an armed joiner. finished: the task ended meanwhile (do not suspend); busy: someone
+  // else is already waiting on this handle.
+  wait_outcome wait(operation& joiner) noexcept {
+    std::uintptr_t seen = running;
+    if (status_.compare_exchange_strong(seen, reinterpret_cast<std::uintptr_t>(&joiner),
+                                        std::memory_order_acq_rel)) {
+      return wait_outcome::waiting;
+    }
+    return seen == finished ? wait_outcome::finished : wait_outcome::busy;
   }
 
   // A thread that is not a corio thread waits here (join_handle::join).
@@ -126,9 +146,11 @@ class join_state {
     // An int of its own: waits on it are plain futex waits.
     while (woken_.load(std::memory_order_acquire) == 0) woken_.wait(0, std::memory_order_acquire);
   }
-  // A joiner destroyed while still waiting (its frame torn down at shutdown) withdraws, so the
-  // task finishing later does not wake freed memory.
+  // A joiner that stops waiting (cancelled, or its frame torn down at shutdown) withdraws, so
+  // the task finishing later does not wake it, or freed memory. After it returns, finish()
+  // has either woken the joiner already or will never see it.
   void withdraw(operation& joiner) noexcept {
+    std::lock_guard guard(joiner_lock_);
     auto expected = reinterpret_cast<std::uintptr_t>(&joiner);
     (void)status_.compare_exchange_strong(expected, running, std::memory_order_acq_rel);
   }
@@ -163,6 +185,7 @@ class join_state {
   std::atomic<std::uintptr_t> status_{running};  // running, finished, blocked, or the joiner
   std::atomic<int> refs_{2};
   std::atomic<int> woken_{0};  // for a blocked thread
+  std::mutex joiner_lock_;     // finish() waking the joiner vs the joiner withdrawing
   std::stop_source stop_;
   bool finished_here_ = false;  // for block_on's loop, on the task's own thread
 };
@@ -255,26 +278,61 @@ spawned<T> run_spawned(task<T> work, join_state<T>* state) {
   }
 }
 
-// Awaiting a join handle: an operation the finishing task completes (from any thread).
+// Awaiting a join handle: an operation the finishing task completes (from any thread), and
+// that the awaiting task's stop cancels (unless shielded) without touching the joined task.
 template <class T>
 class join_awaiter final : public operation {
  public:
   static constexpr task_state corio_wait = task_state::join;
-  explicit join_awaiter(join_state<T>* state) noexcept : state_(state) {}
+  join_awaiter(join_state<T>* state, bool shielded) noexcept
+      : state_(state), shielded_(shielded) {}
+  join_awaiter(const join_awaiter&) = delete;
+  join_awaiter& operator=(const join_awaiter&) = delete;
+  ~join_awaiter() {
+    disarm();
+    if (waiting_) state_->withdraw(*this);  // the frame died suspended here (shutdown)
+  }
+
   bool await_ready() const noexcept { return state_->is_finished(); }
-  bool await_suspend(std::coroutine_handle<> h) noexcept {
-    (void)arm(h, std::stop_token{});  // not cancellable: an empty token never stops
-    return state_->wait(*this);
+  template <class Promise>
+  bool await_suspend(std::coroutine_handle<Promise> h) noexcept {
+    // Armed before it is linked: a task finishing on another thread finds it ready to complete.
+    if (!arm(h, shielded_ ? std::stop_token{} : stop_token_of(h))) return false;  // stopped
+    const auto outcome = state_->wait(*this);
+    if (outcome == join_state<T>::wait_outcome::waiting) {
+      waiting_ = true;
+      return true;
+    }
+    // Not linked after all. A stop callback may already have posted our cancel, so we must
+    // not resume right here: complete through the operation, which resumes us exactly once.
+    busy_ = outcome == join_state<T>::wait_outcome::busy;
+    complete_local();
+    return true;
   }
   T await_resume() {
     disarm();
+    waiting_ = false;
+    // A cancelled await takes nothing: the outcome stays for the next await, even when the
+    // task finished in a race with the cancel.
+    if (canceled()) {
+      throw std::system_error(std::make_error_code(std::errc::operation_canceled),
+                              "corio: awaiting a join_handle was cancelled; the task runs on");
+    }
+    if (busy_) {
+      throw std::system_error(std::make_error_code(std::errc::device_or_resource_busy),
+                              "corio: a join_handle awaited by two awaits at once");
+    }
     return state_->take();
   }
-  ~join_awaiter() { state_->withdraw(*this); }
 
  private:
-  void unlink() noexcept override {}
+  // The cancel path, on the awaiting thread.
+  void unlink() noexcept override { state_->withdraw(*this); }
+
   join_state<T>* state_;
+  bool shielded_;
+  bool waiting_ = false;
+  bool busy_ = false;
 };
 
 }  // namespace detail
@@ -308,8 +366,18 @@ class [[nodiscard]] join_handle {
     return state_->take();
   }
 
-  // Yields the task's result, or rethrows its exception. Await at most once.
-  detail::join_awaiter<T> operator co_await() noexcept { return detail::join_awaiter<T>(state_); }
+  // Yields the task's result, or rethrows its exception; the result is taken once, by the
+  // first await that completes. Cancellable (see the top of this file): a stop of the awaiting
+  // task, or a timeout/when_any around it, ends the await with std::system_error
+  // (operation_canceled) at once; the task runs on and the handle may be awaited again. One
+  // await at a time: a second concurrent one throws std::system_error(device_or_resource_busy).
+  detail::join_awaiter<T> operator co_await() noexcept {
+    return detail::join_awaiter<T>(state_, false);
+  }
+  // The same await, but no stop request reaches it: it waits for the task's end even in a
+  // stopped task (request_stop() the children, then await them shielded, so none outlives its
+  // parent). It cannot be given up, so stop the task first or be sure it ends.
+  detail::join_awaiter<T> shielded() noexcept { return detail::join_awaiter<T>(state_, true); }
 
  private:
   template <class U>

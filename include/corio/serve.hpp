@@ -169,7 +169,7 @@ inline task<result<void>> supervise(std::shared_ptr<serve_core> core,
   for (auto& u : units) u.request_stop();
   for (auto& u : units) {
     try {
-      co_await u;
+      co_await u.shielded();  // serve() itself may be stopped: still wait for them
     } catch (...) {  // destroyed unstarted (its runtime is stopping): nothing to report
     }
   }
@@ -180,7 +180,7 @@ inline task<> stop_and_join(std::vector<join_handle<>>& tasks) {
   for (auto& t : tasks) t.request_stop();
   for (auto& t : tasks) {
     try {
-      co_await t;
+      co_await t.shielded();  // a stopped caller still waits for them
     } catch (...) {  // refused by a stopping worker: never ran
     }
   }

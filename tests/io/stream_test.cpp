@@ -1,6 +1,7 @@
 // The stream helpers (corio/stream.hpp) over real TCP connections, on every backend.
 #include <sys/socket.h>
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <string>
@@ -64,6 +65,33 @@ TEST_P(stream_test, read_line_splits_lines_and_keeps_an_unfinished_one) {
     in.consume(in.buffered().size());
     auto end = co_await in.read_line(64);
     EXPECT_EQ(end.error(), error::end_of_stream);
+  }());
+}
+
+// The README says so: a read of nothing returns 0 at once, with no input waiting and with the
+// peer's end already there; only a non-empty read reports the end of the stream.
+TEST_P(stream_test, a_zero_length_read_returns_0_at_once_and_is_not_the_end) {
+  run([]() -> task<> {
+    auto p = co_await make_stream_pair();
+    CO_ASSERT_OK(p);
+    const auto start = std::chrono::steady_clock::now();
+    auto none = co_await p->right.read({});  // nothing sent: it must not wait for input
+    CO_ASSERT_OK(none);
+    EXPECT_EQ(*none, 0u);
+    EXPECT_LT(std::chrono::steady_clock::now() - start, 1s);
+    CO_ASSERT_OK(co_await p->left.write_all(bytes("x")));
+    CO_ASSERT_OK(p->left.shutdown_write());
+    buffered_reader in(p->right);
+    auto still_none = co_await in.read({});
+    CO_ASSERT_OK(still_none);
+    EXPECT_EQ(*still_none, 0u);
+    std::array<std::byte, 8> buf;
+    auto one = co_await p->right.read(buf);
+    CO_ASSERT_OK(one);
+    EXPECT_EQ(*one, 1u);
+    auto end = co_await p->right.read(buf);  // now the end of the stream
+    CO_ASSERT_OK(end);
+    EXPECT_EQ(*end, 0u);
   }());
 }
 

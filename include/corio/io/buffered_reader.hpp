@@ -19,7 +19,8 @@
 // - Errors of the stream (reset, operation_canceled) are passed on; what was buffered stays.
 //   A cancelled read_until loses nothing: the bytes it read are in the buffer.
 // - One task reads at a time. The stream must outlive the reader; the reader does not close it.
-// - Allocation: the buffer once, at construction; each call is a coroutine frame from the
+// - Allocation: the buffer once, at construction. A read_line or read_until that the buffer
+//   answers costs no frame; one that reads from the stream is a coroutine frame from the
 //   thread's frame pool.
 #pragma once
 
@@ -27,9 +28,12 @@
 #include <cstddef>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string_view>
 #include <system_error>
+#include <type_traits>
+#include <utility>
 
 #include <corio/error.hpp>
 #include <corio/io/stream_error.hpp>
@@ -47,38 +51,58 @@ class buffered_reader {
         capacity_(std::max<std::size_t>(capacity, 1)),
         buffer_(std::make_unique<std::byte[]>(capacity_)) {}
 
-  // Bytes up to and including the first `delim`, at most `max` of them.
-  task<result<std::span<const std::byte>>> read_until(std::byte delim, std::size_t max) {
-    release_last();
-    const std::size_t limit = std::min(max, capacity_);
-    std::size_t scanned = 0;  // bytes already searched for delim
-    for (;;) {
-      const std::size_t size = end_ - begin_;
-      const std::size_t searchable = std::min(size, limit);
-      std::byte* start = buffer_.get() + begin_;
-      if (auto* hit = static_cast<std::byte*>(
-              std::memchr(start + scanned, std::to_integer<int>(delim), searchable - scanned))) {
-        last_ = static_cast<std::size_t>(hit - start) + 1;
-        co_return std::span<const std::byte>(start, last_);
-      }
-      scanned = searchable;
-      if (size >= limit) co_return make_error_code(stream_error::line_too_long);
-      if (auto r = co_await fill(); !r) {
-        if (r.error() == error::end_of_stream && end_ > begin_) {
-          co_return make_error_code(stream_error::incomplete_line);
-        }
-        co_return r.error();
+  // A record (read_until) or a line (read_line). When the buffer already decides it (the
+  // delimiter is there, or the limit is reached), it completes in await_ready: no coroutine
+  // frame, and no symmetric transfer whose stack a sanitizer build would not give back (a
+  // loop over thousands of buffered lines). Otherwise it awaits the reading coroutine.
+  template <class Result>
+  class [[nodiscard]] record_awaiter {
+   public:
+    record_awaiter(buffered_reader& r, std::byte delim, std::size_t max) noexcept
+        : reader_(&r), delim_(delim), max_(max) {}
+
+    bool await_ready() {
+      decided_ = reader_->buffered_record(delim_, max_);
+      return decided_.has_value();
+    }
+    template <class Promise>
+    auto await_suspend(std::coroutine_handle<Promise> h) {
+      reading_.emplace(reader_->read_until_slow(delim_, max_));
+      awaiter_.emplace(reading_->operator co_await());
+      return awaiter_->await_suspend(h);
+    }
+    Result await_resume() {
+      auto r = decided_ ? std::move(*decided_) : awaiter_->await_resume();
+      if constexpr (std::is_same_v<Result, result<std::string_view>>) {
+        if (!r) return r.error();
+        std::string_view line(reinterpret_cast<const char*>(r->data()), r->size() - 1);
+        if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+        return line;
+      } else {
+        return r;
       }
     }
+
+   private:
+    using record = result<std::span<const std::byte>>;
+    buffered_reader* reader_;
+    std::byte delim_;
+    std::size_t max_;
+    std::optional<record> decided_;
+    std::optional<task<record>> reading_;
+    std::optional<decltype(std::declval<task<record>&>().operator co_await())> awaiter_;
+  };
+
+  // Bytes up to and including the first `delim`, at most `max` of them:
+  // result<std::span<const std::byte>>.
+  record_awaiter<result<std::span<const std::byte>>> read_until(std::byte delim, std::size_t max) {
+    return {*this, delim, max};
   }
 
-  // A line without its "\n" (and without a "\r" before it), at most `max` bytes with them.
-  task<result<std::string_view>> read_line(std::size_t max) {
-    auto r = co_await read_until(std::byte{'\n'}, max);
-    if (!r) co_return r.error();
-    std::string_view line(reinterpret_cast<const char*>(r->data()), r->size() - 1);
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    co_return line;
+  // A line without its "\n" (and without a "\r" before it), at most `max` bytes with them:
+  // result<std::string_view>.
+  record_awaiter<result<std::string_view>> read_line(std::size_t max) {
+    return {*this, std::byte{'\n'}, max};
   }
 
   // Fills `dst` from the buffer, then from the stream; end of stream first is
@@ -128,6 +152,48 @@ class buffered_reader {
     begin_ += n;
     if (begin_ == end_) begin_ = end_ = 0;
     return n;
+  }
+
+  // The record if the buffer decides it (found, or over the limit); nullopt when it needs input.
+  std::optional<result<std::span<const std::byte>>> buffered_record(std::byte delim,
+                                                                    std::size_t max) noexcept {
+    release_last();
+    const std::size_t limit = std::min(max, capacity_);
+    const std::size_t size = end_ - begin_;
+    const std::size_t searchable = std::min(size, limit);
+    std::byte* start = buffer_.get() + begin_;
+    if (auto* hit = static_cast<std::byte*>(
+            std::memchr(start, std::to_integer<int>(delim), searchable))) {
+      last_ = static_cast<std::size_t>(hit - start) + 1;
+      return std::span<const std::byte>(start, last_);
+    }
+    if (size >= limit) return make_error_code(stream_error::line_too_long);
+    return std::nullopt;
+  }
+
+  // read_until when the buffer does not hold the answer: reads until it does.
+  task<result<std::span<const std::byte>>> read_until_slow(std::byte delim, std::size_t max) {
+    release_last();
+    const std::size_t limit = std::min(max, capacity_);
+    std::size_t scanned = 0;  // bytes already searched for delim
+    for (;;) {
+      const std::size_t size = end_ - begin_;
+      const std::size_t searchable = std::min(size, limit);
+      std::byte* start = buffer_.get() + begin_;
+      if (auto* hit = static_cast<std::byte*>(
+              std::memchr(start + scanned, std::to_integer<int>(delim), searchable - scanned))) {
+        last_ = static_cast<std::size_t>(hit - start) + 1;
+        co_return std::span<const std::byte>(start, last_);
+      }
+      scanned = searchable;
+      if (size >= limit) co_return make_error_code(stream_error::line_too_long);
+      if (auto r = co_await fill(); !r) {
+        if (r.error() == error::end_of_stream && end_ > begin_) {
+          co_return make_error_code(stream_error::incomplete_line);
+        }
+        co_return r.error();
+      }
+    }
   }
 
   // One read of the stream into the free space (moving what is buffered to the front first

@@ -1,4 +1,5 @@
-// The room with real channels, used without an executor: try_send and try_recv never wait.
+// The room with real channels and its real broadcast, used without an executor: try_send and
+// try_recv never wait. Each member reads through chat::delivery, as its writer would.
 #include "chat/room.hpp"
 
 #include <cstddef>
@@ -12,31 +13,42 @@
 #include <corio/sync/channel.hpp>
 #include <gtest/gtest.h>
 
+#include "chat/delivery.hpp"
+
 namespace {
 
-// A member as its connection would see it: a seat and the receiving end of its outbox.
+// Splits what a writer would write into its CRLF-ended lines.
+std::vector<std::string> split_lines(const std::string& batch) {
+  std::vector<std::string> got;
+  for (std::size_t at = 0; at < batch.size();) {
+    const std::size_t end = batch.find("\r\n", at);
+    got.push_back(batch.substr(at, end - at + 2));
+    at = end + 2;
+  }
+  return got;
+}
+
+// A member as its connection would see it: a seat, its outbox, and its writer's side.
 struct client {
   explicit client(std::size_t capacity = 64, std::size_t byte_limit = chat::unwritten_limit)
       : place(std::make_shared<chat::seat>(byte_limit)) {
     auto [tx, rx] = corio::make_channel<chat::message>(capacity);
     out = std::move(tx);
-    inbox.emplace(std::move(rx));
+    reader.emplace(*place, std::move(rx));
   }
   std::shared_ptr<chat::seat> place;
   std::optional<chat::outbox> out;
-  std::optional<corio::channel_receiver<chat::message>> inbox;
+  std::optional<chat::delivery> reader;
 
   bool join(chat::room& r, std::string_view nick) {
     return r.join(nick, place, *out, "welcome");
   }
-  // Reads what is queued, as its writer would: the bytes count as written.
+  // Takes what is there, as its writer would: the bytes count as written.
   std::vector<std::string> lines() {
-    std::vector<std::string> got;
-    while (auto m = inbox->try_recv()) {
-      place->written((*m)->size());
-      got.push_back(**m);
-    }
-    return got;
+    std::string batch;
+    (void)reader->take(batch, std::size_t(1) << 30);  // the status: asserted where it matters
+    reader->written();
+    return split_lines(batch);
   }
 };
 
@@ -113,18 +125,25 @@ TEST(room, leave_tells_the_others_unless_the_server_is_closing) {
   EXPECT_EQ(r.who(), "a");
 }
 
-TEST(room, a_member_whose_outbox_is_full_is_dropped_and_the_others_keep_going) {
-  chat::room r;
-  client fast, slow(4), talker;
+TEST(room, a_member_the_ring_would_overtake_is_dropped_and_the_others_keep_going) {
+  chat::room r(4);  // the room keeps 4 lines for those who have not read them
+  client fast, slow, talker;
   ASSERT_TRUE(fast.join(r, "fast") && slow.join(r, "slow") && talker.join(r, "talker"));
   (void)fast.lines(), (void)talker.lines();
-  // slow holds "welcome" and "* talker joined": two more lines fill it, the third drops it.
-  for (int i = 0; i < 3; ++i) r.say(*talker.place, "talker", std::to_string(i));
+  // slow has not read "* talker joined": three more lines fill the ring for it, and it goes
+  // before the next would overwrite one it has not read.
+  lines got, talker_got;
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_FALSE(slow.place->dropped().is_set()) << i;
+    r.say(*talker.place, "talker", std::to_string(i));
+    for (auto& l : fast.lines()) got.push_back(l);
+    for (auto& l : talker.lines()) talker_got.push_back(l);  // its own lines are skipped
+  }
   EXPECT_TRUE(slow.place->dropped().is_set());
   EXPECT_EQ(slow.place->reason(), "not reading");
-  EXPECT_EQ(fast.lines(), (lines{"<talker> 0\r\n", "<talker> 1\r\n", "<talker> 2\r\n",
-                                 "* slow dropped (not reading)\r\n"}));
-  EXPECT_EQ(talker.lines(), lines{"* slow dropped (not reading)\r\n"});
+  EXPECT_EQ(got, (lines{"<talker> 0\r\n", "<talker> 1\r\n", "<talker> 2\r\n",
+                        "* slow dropped (not reading)\r\n"}));
+  EXPECT_EQ(talker_got, lines{"* slow dropped (not reading)\r\n"});
   EXPECT_EQ(r.who(), "fast, talker");
   r.say(*talker.place, "talker", "still here");
   EXPECT_EQ(fast.lines(), lines{"<talker> still here\r\n"});
@@ -132,11 +151,11 @@ TEST(room, a_member_whose_outbox_is_full_is_dropped_and_the_others_keep_going) {
 
 TEST(room, news_of_a_drop_that_overflows_others_drops_them_too) {
   chat::room r;
-  client talker, a(4), b(4), keeper;
+  // Unwritten before the line: a 55 bytes (welcome, three joins), b 43 (welcome, two joins).
+  client talker, a(64, 70), b(64, 80), keeper;
   ASSERT_TRUE(a.join(r, "a") && b.join(r, "b") && keeper.join(r, "keeper") &&
               talker.join(r, "talker"));
-  // a is full (welcome and three joins), b one short of it: the line fills b and drops a, and
-  // the news that a left then drops b.
+  // 19 bytes take a past 70 and b to 62; the 27 bytes of news that a left take b past 80.
   r.say(*talker.place, "talker", "overflow");
   EXPECT_EQ(a.place->reason(), "not reading");
   EXPECT_EQ(b.place->reason(), "not reading");
@@ -200,10 +219,23 @@ TEST(room, a_member_whose_connection_is_gone_leaves_without_blame) {
   client a, b;
   ASSERT_TRUE(a.join(r, "a") && b.join(r, "b"));
   (void)a.lines();
-  b.inbox.reset();  // its writer ended
-  r.say(*a.place, "a", "anyone?");
-  EXPECT_EQ(b.place->reason(), "connection lost");
+  b.place->drop(chat::connection_lost);  // its writer failed
+  r.leave(*b.place, "b");
   EXPECT_EQ(a.lines(), lines{"* b left\r\n"});
+}
+
+TEST(room, a_member_gets_the_lines_sent_before_it_left_and_then_finishes) {
+  chat::room r;
+  client a, b;
+  ASSERT_TRUE(a.join(r, "a") && b.join(r, "b"));
+  (void)a.lines(), (void)b.lines();
+  r.say(*a.place, "a", "before");
+  r.leave(*b.place, "b");
+  r.say(*a.place, "a", "after");
+  b.out.reset();  // the session lets go of the outbox after leaving
+  std::string batch;
+  EXPECT_EQ(b.reader->take(batch, 1 << 20), chat::delivery::status::finished);
+  EXPECT_EQ(batch, "<a> before\r\n");
 }
 
 TEST(room, a_seat_keeps_its_first_reason) {

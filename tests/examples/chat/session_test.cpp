@@ -1,5 +1,8 @@
-// One client's session against a real room, through channels used without an executor.
+// One client's session against a real room, through channels and the room's broadcast used
+// without an executor; each client reads through chat::delivery, as its writer would.
 #include "chat/session.hpp"
+
+#include "chat/delivery.hpp"
 
 #include <memory>
 #include <optional>
@@ -16,25 +19,28 @@ using lines = std::vector<std::string>;
 struct client {
   explicit client(chat::room& r, std::size_t capacity = 64) {
     auto [tx, rx] = corio::make_channel<chat::message>(capacity);
-    inbox.emplace(std::move(rx));
+    reader.emplace(*place, std::move(rx));
     talk.emplace(r, place, std::move(tx));
     talk->greet();
   }
   std::shared_ptr<chat::seat> place = std::make_shared<chat::seat>();
-  std::optional<corio::channel_receiver<chat::message>> inbox;
+  std::optional<chat::delivery> reader;
   std::optional<chat::session> talk;
 
-  // What the client received, without CRLFs; "(closed)" once the outbox has no sender left.
+  // What the client received (its replies and the room's lines), without CRLFs; "(closed)"
+  // once the session ended and nothing is left for it.
   lines received() {
+    std::string batch;
+    const auto status = reader->take(batch, std::size_t(1) << 30);
+    reader->written();
     lines got;
-    while (true) {
-      auto m = inbox->try_recv();
-      if (!m) {
-        if (m.error() == corio::error::channel_closed) got.emplace_back("(closed)");
-        return got;
-      }
-      got.push_back((*m)->substr(0, (*m)->size() - 2));
+    for (std::size_t at = 0; at < batch.size();) {
+      const std::size_t end = batch.find("\r\n", at);
+      got.push_back(batch.substr(at, end - at));
+      at = end + 2;
     }
+    if (status == chat::delivery::status::finished) got.emplace_back("(closed)");
+    return got;
   }
   lines joined_as(const char* nick) {
     talk->handle(nick);

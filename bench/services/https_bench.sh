@@ -2,7 +2,9 @@
 # HTTPS: a corio TLS server beside nginx with the same certificate (EC P-256, made here) and the
 # same protocol and cipher (TLS 1.3, TLS_AES_256_GCM_SHA384), in one run on one machine:
 #   keep-alive   wrk -t2 -c64 GET /plaintext over established TLS connections;
-#   handshakes   the same with `Connection: close`: a full handshake per request.
+#   handshakes   the same with `Connection: close`: a new connection per request;
+#   ab-new-conn  `ab -c64` without -k: a new connection and a full handshake (ab never resumes
+#                a session) per request, --duration x 1000 requests.
 # Prints requests/s, the server's CPU per request (utime+stime from /proc over the run), and the
 # ratio to nginx. nginx is skipped (corio alone) when it is not installed.
 # usage: bench/services/https_bench.sh SERVER_BINARY [--duration S] [--backend B] [-- ARGS...]
@@ -155,6 +157,22 @@ run_wrk() {
     "$work/wrk.log"
 }
 
+# run_ab -> prints "handshakes/s cpu-microseconds-per-handshake": ab without -k opens a new
+# connection, with a full TLS handshake (ab never resumes a session), for every request.
+run_ab() {
+  local before after n=$((duration * 1000))
+  before=$(cpu_ticks)
+  timeout $((duration * 10 + 10)) ab -q -n "$n" -c 64 -s 5 \
+    "https://127.0.0.1:$port/plaintext" >"$work/ab.log" 2>&1 || { echo "error -"; return; }
+  after=$(cpu_ticks)
+  awk -v ticks=$((after - before)) -v hz="$(getconf CLK_TCK)" '
+    /^Requests per second/ { rate = $4 }
+    /^Complete requests/ { n = $3 }
+    /^Failed requests/ { failed = $3 }
+    END { if (n > 0 && failed == 0) printf "%.0f %.1f", rate, ticks * 1e6 / hz / n; else print "error -" }' \
+    "$work/ab.log"
+}
+
 declare -A result
 who_list=(corio)
 [ "$have_nginx" = 1 ] && who_list+=(nginx)
@@ -163,13 +181,18 @@ for who in "${who_list[@]}"; do
   for mode in keepalive handshakes; do
     result[$who,$mode]=$(run_wrk "$mode")
   done
+  if command -v ab >/dev/null; then
+    result[$who,ab-new-conn]=$(run_ab)
+  else
+    result[$who,ab-new-conn]="- -"
+  fi
   stop
 done
 
 echo
 echo "wrk -t2 -c64 -d${duration}s GET /plaintext over TLS 1.3 on 127.0.0.1 ($(nproc) CPUs; wrk shares them)"
 printf '%-12s %-11s %12s %14s %12s %8s\n' server mode requests/s "CPU us/req" nginx ratio
-for mode in keepalive handshakes; do
+for mode in keepalive handshakes ab-new-conn; do
   read -r c c_cpu <<<"${result[corio,$mode]}"
   n=-
   n_cpu=-

@@ -10,12 +10,16 @@
 #include <atomic>
 #include <chrono>
 #include <cstddef>
+#include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <iostream>
 #include <new>
 #include <string>
 #include <utility>
 #include <vector>
+
+#include <unistd.h>
 
 #include <openssl/crypto.h>
 #include <openssl/ssl.h>
@@ -371,6 +375,53 @@ TEST_P(tls_stream, server_name_selects_the_certificate) {
       EXPECT_FALSE(outcome.ec) << want.host << ": " << outcome.detail;
     }
   }());
+}
+
+// openssl s_client -servername NAME, verifying NAME against the test CA: it gets the
+// certificate added for NAME, or the default one for a name never added.
+TEST_P(tls_stream, openssl_s_client_server_name) {
+  if (std::system("openssl version >/dev/null 2>&1") != 0) GTEST_SKIP() << "no openssl binary";
+  char dir[] = "/tmp/corio-sni-XXXXXX";
+  ASSERT_NE(mkdtemp(dir), nullptr);
+  const std::string ca = std::string(dir) + "/ca.pem";
+  std::ofstream(ca) << pki().ca.cert;
+  auto sctx = server_context(pki().server);
+  ASSERT_TRUE(sctx.add_server_name_pem("other.example", pki().other.cert, pki().other.key));
+  corio::runtime_options o;
+  o.backend = GetParam();
+  o.threads = 1;
+  corio::runtime rt(o);
+  for (const std::string name : {"other.example", "localhost"}) {
+    auto raw = corio::net::tcp_listener::bind(loopback());
+    ASSERT_TRUE(raw);
+    const auto port = raw->local_address().value().port();
+    auto served = rt.spawn([](corio::net::tcp_listener r, tls::context c) -> task<server_outcome> {
+      auto listener = tcp_listener::from_raw(std::move(r));
+      if (!listener) co_return server_outcome{listener.error(), "register"};
+      co_return co_await serve_one(*listener, c);
+    }(std::move(*raw), sctx));
+    // Bounded by timeout(1); stdin at its end makes s_client close after the handshake.
+    const std::string command = "timeout 10 openssl s_client -connect 127.0.0.1:" +
+                                std::to_string(port) + " -servername " + name +
+                                " -verify_hostname " + name + " -CAfile " + ca +
+                                " -verify_return_error </dev/null 2>&1";
+    std::string out;
+    int status = -1;
+    if (FILE* p = popen(command.c_str(), "r")) {
+      std::array<char, 4096> chunk;
+      for (std::size_t n; (n = std::fread(chunk.data(), 1, chunk.size(), p)) > 0;) {
+        out.append(chunk.data(), n);
+      }
+      status = pclose(p);
+    }
+    served.request_stop();  // s_client has gone, whether or not it connected
+    (void)served.join();    // how s_client closed (close_notify or not) is not the point here
+    EXPECT_EQ(status, 0) << name << ": " << out;
+    EXPECT_NE(out.find("subject=CN = " + name), std::string::npos) << name << ": " << out;
+    EXPECT_NE(out.find("Verify return code: 0 (ok)"), std::string::npos) << name << ": " << out;
+  }
+  std::remove(ca.c_str());
+  ::rmdir(dir);
 }
 
 TEST(tls_context, server_name_errors) {

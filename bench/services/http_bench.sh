@@ -30,23 +30,8 @@ for tool in wrk nginx python3; do
   command -v "$tool" >/dev/null || { echo "skip: $tool is not installed"; exit 77; }
 done
 
-work=$(mktemp -d "${TMPDIR:-/tmp}/corio-http-bench.XXXXXX")
-pid=
-stop() {  # stops the one server this script has running, by PID
-  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
-    kill -TERM "$pid"
-    for _ in $(seq 30); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -0 "$pid" 2>/dev/null && kill -KILL "$pid"
-    wait "$pid" 2>/dev/null
-  fi
-  pid=
-}
-cleanup() {
-  stop
-  rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
+. "$(dirname "$0")/http_common.sh"
+bench_init http-bench
 
 cat >"$work/pipeline.lua" <<'LUA'
 -- 16 GETs per write: the TechEmpower plaintext pipelining depth.
@@ -59,60 +44,12 @@ end
 request = function() return request_bytes end
 LUA
 
-free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
-# Waits (at most 5 s) until something accepts on 127.0.0.1:$1.
-wait_port() {
-  for _ in $(seq 50); do
-    python3 -c "import socket,sys; socket.create_connection(('127.0.0.1', $1), 0.2).close()" \
-      2>/dev/null && return 0
-    kill -0 "$pid" 2>/dev/null || return 1
-    sleep 0.1
-  done
-  return 1
-}
-
 start_corio() {  # THREADS -> sets pid, port
-  "$server" --port 0 --backend "$backend" --threads "$1" >"$work/corio.out" 2>"$work/corio.err" &
-  pid=$!
-  port=
-  for _ in $(seq 50); do
-    port=$(sed -n 's/^listening on 127\.0\.0\.1:\([0-9][0-9]*\)$/\1/p' "$work/corio.out")
-    [ -n "$port" ] && return 0
-    sleep 0.1
-  done
-  echo "http_server did not start: $(cat "$work/corio.err")" >&2
-  return 1
+  start_corio_cmd "$server" --port 0 --backend "$backend" --threads "$1"
 }
 
 start_nginx() {  # WORKERS -> sets pid, port
-  port=$(free_port)
-  mkdir -p "$work/nginx"
-  cat >"$work/nginx/nginx.conf" <<CONF
-daemon off;
-worker_processes $1;
-pid $work/nginx/nginx.pid;
-error_log $work/nginx/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  keepalive_requests 10000000;
-  client_body_temp_path $work/nginx/body;
-  proxy_temp_path $work/nginx/proxy;
-  fastcgi_temp_path $work/nginx/fastcgi;
-  uwsgi_temp_path $work/nginx/uwsgi;
-  scgi_temp_path $work/nginx/scgi;
-  server {
-    listen 127.0.0.1:$port;
-    location = /plaintext { default_type text/plain; return 200 "Hello, World!"; }
-  }
-}
-CONF
-  nginx -e "$work/nginx/error.log" -p "$work/nginx" -c "$work/nginx/nginx.conf" &
-  pid=$!
-  wait_port "$port" || { echo "nginx did not start: $(cat "$work/nginx/error.log")" >&2; return 1; }
+  start_nginx_with "$1" "" ""
 }
 
 # run_wrk MODE -> prints requests/s (or "error")
@@ -145,7 +82,7 @@ for workers in 1 2; do
   for mode in plain pipelined; do
     c=${rate[corio,$workers,$mode]}
     n=${rate[nginx,$workers,$mode]}
-    ratio=$(awk -v c="$c" -v n="$n" 'BEGIN { if (n + 0 > 0 && c + 0 > 0) printf "%.2f", c / n; else print "-" }')
+    ratio=$(ratio "$c" "$n")
     label="http_server --threads $workers"
     [ "$mode" = pipelined ] && mode="pipeline16"
     printf '%-28s %-10s %14s %14s %8s\n' "$label" "$mode" "$c" "$n" "$ratio"

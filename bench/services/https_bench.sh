@@ -2,14 +2,16 @@
 # HTTPS: a corio TLS server beside nginx with the same certificate (EC P-256, made here) and the
 # same protocol and cipher (TLS 1.3, TLS_AES_256_GCM_SHA384), in one run on one machine:
 #   keep-alive   wrk -t2 -c64 GET /plaintext over established TLS connections;
-#   handshakes   the same with `Connection: close`: a full handshake per request.
+#   handshakes   the same with `Connection: close`: a new connection per request;
+#   ab-new-conn  `ab -c64` without -k: a new connection and a full handshake (ab never resumes
+#                a session) per request, --duration x 1000 requests.
 # Prints requests/s, the server's CPU per request (utime+stime from /proc over the run), and the
 # ratio to nginx. nginx is skipped (corio alone) when it is not installed.
 # usage: bench/services/https_bench.sh SERVER_BINARY [--duration S] [--backend B] [-- ARGS...]
 #   SERVER_BINARY must take --port 0 --tls-cert F --tls-key F [--backend B], print the
-#   services' `listening on` line and answer GET /plaintext; ARGS are added to its command line
-#   (e.g. `build/examples/tls/tls_echo_server -- --http-hello`, or http_server once it has
-#   --tls-cert/--tls-key).
+#   services' `listening on` line and answer GET /plaintext; ARGS are added to its command line.
+#   The target is `build/examples/http_server` (HTTPS with --tls-cert/--tls-key);
+#   `build/examples/tls/tls_echo_server -- --http-hello` works too.
 # Kernel TLS: corio's streams keep the record layer in user space (see the README's TLS
 # section); the script prints tls_echo_server's view of whether kTLS exists here at all.
 # Bounded: each wrk run lasts --duration (default 3 s) under `timeout`; about 20 s in all.
@@ -45,23 +47,8 @@ done
 have_nginx=1
 command -v nginx >/dev/null || have_nginx=0
 
-work=$(mktemp -d "${TMPDIR:-/tmp}/corio-https-bench.XXXXXX")
-pid=
-stop() {  # stops the one server this script has running, by PID
-  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
-    kill -TERM "$pid"
-    for _ in $(seq 30); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -0 "$pid" 2>/dev/null && kill -KILL "$pid"
-    wait "$pid" 2>/dev/null
-  fi
-  pid=
-}
-cleanup() {
-  stop
-  rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
+. "$(dirname "$0")/http_common.sh"
+bench_init https-bench
 
 # One certificate for both servers, made now (nothing checked in expires).
 (
@@ -71,72 +58,16 @@ trap 'exit 1' INT TERM
     -addext subjectAltName=DNS:localhost,IP:127.0.0.1 >/dev/null 2>&1
 ) || { echo "openssl could not make a certificate" >&2; exit 1; }
 
-free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
-wait_port() {  # at most 5 s until something accepts on 127.0.0.1:$1
-  for _ in $(seq 50); do
-    python3 -c "import socket,sys; socket.create_connection(('127.0.0.1', $1), 0.2).close()" \
-      2>/dev/null && return 0
-    kill -0 "$pid" 2>/dev/null || return 1
-    sleep 0.1
-  done
-  return 1
-}
-
 start_corio() {  # -> sets pid, port
-  "$server" --port 0 --backend "$backend" --tls-cert "$work/cert.pem" --tls-key "$work/key.pem" \
-    "${extra_args[@]}" >"$work/corio.out" 2>"$work/corio.err" &
-  pid=$!
-  port=
-  for _ in $(seq 50); do
-    port=$(sed -n 's/^listening on 127\.0\.0\.1:\([0-9][0-9]*\)$/\1/p' "$work/corio.out")
-    [ -n "$port" ] && return 0
-    sleep 0.1
-  done
-  echo "server did not start: $(cat "$work/corio.err")" >&2
-  return 1
+  start_corio_cmd "$server" --port 0 --backend "$backend" --tls-cert "$work/cert.pem" \
+    --tls-key "$work/key.pem" "${extra_args[@]}"
 }
 
-start_nginx() {  # -> sets pid, port
-  port=$(free_port)
-  mkdir -p "$work/nginx"
-  cat >"$work/nginx/nginx.conf" <<CONF
-daemon off;
-worker_processes 1;
-pid $work/nginx/nginx.pid;
-error_log $work/nginx/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  keepalive_requests 10000000;
-  client_body_temp_path $work/nginx/body;
-  proxy_temp_path $work/nginx/proxy;
-  fastcgi_temp_path $work/nginx/fastcgi;
-  uwsgi_temp_path $work/nginx/uwsgi;
-  scgi_temp_path $work/nginx/scgi;
-  server {
-    listen 127.0.0.1:$port ssl;
-    ssl_certificate $work/cert.pem;
+start_nginx() {  # -> sets pid, port: one worker, the same certificate, TLS 1.3 only
+  start_nginx_with 1 " ssl" "    ssl_certificate $work/cert.pem;
     ssl_certificate_key $work/key.pem;
     ssl_protocols TLSv1.3;
-    ssl_session_tickets off;
-    location = /plaintext { default_type text/plain; return 200 "Hello, World!"; }
-  }
-}
-CONF
-  nginx -e "$work/nginx/error.log" -p "$work/nginx" -c "$work/nginx/nginx.conf" &
-  pid=$!
-  wait_port "$port" || { echo "nginx did not start: $(cat "$work/nginx/error.log")" >&2; return 1; }
-}
-
-cpu_ticks() {  # utime+stime of $pid and its children (nginx's worker)
-  local total=0 p
-  for p in "$pid" $(cat /proc/"$pid"/task/*/children 2>/dev/null); do
-    total=$((total + $(awk '{print $14 + $15}' /proc/"$p"/stat 2>/dev/null || echo 0)))
-  done
-  echo "$total"
+    ssl_session_tickets off;"
 }
 
 # run_wrk MODE -> prints "requests/s cpu-microseconds-per-request"
@@ -155,6 +86,22 @@ run_wrk() {
     "$work/wrk.log"
 }
 
+# run_ab -> prints "handshakes/s cpu-microseconds-per-handshake": ab without -k opens a new
+# connection, with a full TLS handshake (ab never resumes a session), for every request.
+run_ab() {
+  local before after n=$((duration * 1000))
+  before=$(cpu_ticks)
+  timeout $((duration * 10 + 10)) ab -q -n "$n" -c 64 -s 5 \
+    "https://127.0.0.1:$port/plaintext" >"$work/ab.log" 2>&1 || { echo "error -"; return; }
+  after=$(cpu_ticks)
+  awk -v ticks=$((after - before)) -v hz="$(getconf CLK_TCK)" '
+    /^Requests per second/ { rate = $4 }
+    /^Complete requests/ { n = $3 }
+    /^Failed requests/ { failed = $3 }
+    END { if (n > 0 && failed == 0) printf "%.0f %.1f", rate, ticks * 1e6 / hz / n; else print "error -" }' \
+    "$work/ab.log"
+}
+
 declare -A result
 who_list=(corio)
 [ "$have_nginx" = 1 ] && who_list+=(nginx)
@@ -163,18 +110,23 @@ for who in "${who_list[@]}"; do
   for mode in keepalive handshakes; do
     result[$who,$mode]=$(run_wrk "$mode")
   done
+  if command -v ab >/dev/null; then
+    result[$who,ab-new-conn]=$(run_ab)
+  else
+    result[$who,ab-new-conn]="- -"
+  fi
   stop
 done
 
 echo
 echo "wrk -t2 -c64 -d${duration}s GET /plaintext over TLS 1.3 on 127.0.0.1 ($(nproc) CPUs; wrk shares them)"
 printf '%-12s %-11s %12s %14s %12s %8s\n' server mode requests/s "CPU us/req" nginx ratio
-for mode in keepalive handshakes; do
+for mode in keepalive handshakes ab-new-conn; do
   read -r c c_cpu <<<"${result[corio,$mode]}"
   n=-
   n_cpu=-
   [ "$have_nginx" = 1 ] && read -r n n_cpu <<<"${result[nginx,$mode]}"
-  ratio=$(awk -v c="$c" -v n="$n" 'BEGIN { if (n + 0 > 0 && c + 0 > 0) printf "%.2f", c / n; else print "-" }')
+  ratio=$(ratio "$c" "$n")
   printf '%-12s %-11s %12s %14s %12s %8s\n' corio "$mode" "$c" "$c_cpu" "$n" "$ratio"
   [ "$have_nginx" = 1 ] && printf '%-12s %-11s %12s %14s\n' nginx "$mode" "$n" "$n_cpu"
 done

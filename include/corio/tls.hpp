@@ -90,6 +90,16 @@ class context {
   result<void> use_private_key_file(const std::string& path);
   result<void> use_certificate_chain_pem(std::string_view pem);
   result<void> use_private_key_pem(std::string_view pem);
+  // Servers, SNI: a client that asks for `name` gets this certificate chain (leaf first) and
+  // key instead of the context's own. `name` is a DNS name, matched regardless of case, or a
+  // wildcard "*.example.org" standing for exactly one label; an exact name wins over a
+  // wildcard, a later add of the same name replaces the earlier. A client that sends no name,
+  // or one never added, gets the context's own certificate (none: handshake_failed). Errors:
+  // bad_config (a client context, an empty or malformed name), bad_certificate_or_key.
+  result<void> add_server_name(std::string_view name, const std::string& cert_chain_file,
+                               const std::string& key_file);
+  result<void> add_server_name_pem(std::string_view name, std::string_view cert_chain_pem,
+                                   std::string_view key_pem);
   // Trust these CAs (instead of the system's store for a client).
   result<void> load_ca_file(const std::string& path);
   result<void> load_ca_pem(std::string_view pem);

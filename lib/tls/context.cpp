@@ -19,6 +19,11 @@ bool available() noexcept { return true; }
 
 context::impl::~impl() {
   for (auto& [host, s] : sessions) SSL_SESSION_free(s);
+  for (auto& id : identities) {
+    X509_free(id.leaf);
+    sk_X509_pop_free(id.chain, X509_free);
+    EVP_PKEY_free(id.key);
+  }
   SSL_CTX_free(ctx);
 }
 

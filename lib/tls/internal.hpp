@@ -8,12 +8,21 @@
 #include <vector>
 
 #include <openssl/ssl.h>
+#include <openssl/x509.h>
 
 #include <corio/tls.hpp>
 
 #include "tls/record_bio.hpp"
 
 namespace corio::tls {
+
+// A certificate chain and key served to clients asking for `name` (add_server_name).
+struct server_identity {
+  std::string name;  // lower case; "*.example.org" for a wildcard
+  X509* leaf = nullptr;
+  STACK_OF(X509)* chain = nullptr;
+  EVP_PKEY* key = nullptr;
+};
 
 struct context::impl {
   SSL_CTX* ctx = nullptr;
@@ -23,6 +32,8 @@ struct context::impl {
   // Client sessions by host, for resumption; shared by every thread using the context.
   std::mutex sessions_mutex;
   std::map<std::string, SSL_SESSION*, std::less<>> sessions;
+  // Servers: SNI's certificates, searched in the ClientHello (server_names.cpp).
+  std::vector<server_identity> identities;
 
   ~impl();
   void remember(const std::string& host, SSL_SESSION* s);  // takes the reference

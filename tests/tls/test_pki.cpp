@@ -43,7 +43,8 @@ void add_ext(X509* cert, X509* issuer, int nid, const char* value) {
 
 // Valid from `from_days` to `to_days` relative to now; self-signed when issuer is null.
 cert_ptr make_cert(EVP_PKEY* key, const char* cn, X509* issuer, EVP_PKEY* issuer_key, bool ca,
-                   long from_days, long to_days) {
+                   long from_days, long to_days,
+                   const char* names = "DNS:localhost,IP:127.0.0.1") {
   static long serial = 1;
   cert_ptr c(X509_new());
   check(c != nullptr, "X509_new");
@@ -62,7 +63,7 @@ cert_ptr make_cert(EVP_PKEY* key, const char* cn, X509* issuer, EVP_PKEY* issuer
     add_ext(c.get(), signer, NID_key_usage, "critical,keyCertSign,cRLSign");
   } else {
     add_ext(c.get(), signer, NID_basic_constraints, "CA:FALSE");
-    add_ext(c.get(), signer, NID_subject_alt_name, "DNS:localhost,IP:127.0.0.1");
+    add_ext(c.get(), signer, NID_subject_alt_name, names);
     add_ext(c.get(), signer, NID_ext_key_usage, "serverAuth,clientAuth");
   }
   add_ext(c.get(), signer, NID_subject_key_identifier, "hash");
@@ -110,6 +111,11 @@ test_pki make() {
   cert_ptr stranger =
       make_cert(server_key.get(), "localhost", other.get(), other_key.get(), false, -1, 30);
   p.stranger = {pem_of(stranger.get()), p.server.key};
+
+  key_ptr second_key = new_key();
+  cert_ptr second = make_cert(second_key.get(), "other.example", ca.get(), ca_key.get(), false, -1,
+                              30, "DNS:other.example,DNS:*.wild.example");
+  p.other = {pem_of(second.get()), pem_of(second_key.get())};
   return p;
 }
 

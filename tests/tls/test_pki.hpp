@@ -1,5 +1,6 @@
 // Certificates made at run time with OpenSSL's API, so nothing checked in can expire: a CA, a
-// server certificate it signed (localhost, 127.0.0.1), an expired one, and a CA nobody trusts.
+// server certificate it signed (localhost, 127.0.0.1), an expired one, a CA nobody trusts, and a
+// second server certificate for other names (SNI).
 #pragma once
 
 #include <string>
@@ -17,6 +18,7 @@ struct test_pki {
   pem_pair expired;      // the same names, expired yesterday
   pem_pair stranger;     // CN=localhost signed by a CA the tests never trust
   std::string stranger_ca;
+  pem_pair other;        // CN=other.example, SAN DNS:other.example and DNS:*.wild.example
 };
 
 // Made once per process (EC P-256 keys: milliseconds).

@@ -10,12 +10,16 @@
 #include <atomic>
 #include <chrono>
 #include <cstddef>
+#include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <iostream>
 #include <new>
 #include <string>
 #include <utility>
 #include <vector>
+
+#include <unistd.h>
 
 #include <openssl/crypto.h>
 #include <openssl/ssl.h>
@@ -310,6 +314,134 @@ TEST_P(tls_stream, session_resumption_and_sni) {
       EXPECT_FALSE(outcome.ec) << outcome.detail;
     }
   }());
+}
+
+// The common name of the certificate the server presented.
+std::string peer_common_name(const tls::stream& s) {
+  X509* cert = SSL_get0_peer_certificate(static_cast<SSL*>(s.native_handle()));
+  if (!cert) return "(none)";
+  char cn[256] = {};
+  if (X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, cn, sizeof cn) < 0) {
+    return "(no CN)";
+  }
+  return cn;
+}
+
+// SNI: two certificates on one server context; each client gets the one for the name it asks
+// for (exact, any case, or through a one-label wildcard), the default otherwise; the client's
+// verification of that name is the proof it got the right one.
+TEST_P(tls_stream, server_name_selects_the_certificate) {
+  run([]() -> task<> {
+    auto listener = tcp_listener::bind(loopback());
+    CO_ASSERT_OK(listener);
+    auto sctx = server_context(pki().server);
+    auto exact = sctx.add_server_name_pem("other.example", pki().other.cert, pki().other.key);
+    CO_ASSERT_OK(exact);
+    auto wildcard = sctx.add_server_name_pem("*.WILD.example", pki().other.cert, pki().other.key);
+    CO_ASSERT_OK(wildcard);
+    struct want_t {
+      const char* host;
+      const char* common_name;  // null: verification fails (the default certificate came)
+    };
+    auto cctx = client_context();
+    cctx.set_session_resumption(false);  // each round a full handshake, so a certificate
+    for (const want_t want : {want_t{"other.example", "other.example"},
+                              want_t{"Other.Example", "other.example"},
+                              want_t{"a.wild.example", "other.example"},
+                              want_t{"localhost", "localhost"},
+                              want_t{"b.a.wild.example", nullptr},  // one label only
+                              want_t{"wild.example", nullptr}}) {
+      auto server = corio::spawn(serve_one(*listener, sctx));
+      std::string detail;
+      auto c = co_await tls::connect(cctx, *listener->local_address(), want.host, 5000ms, &detail);
+      if (!want.common_name) {
+        if (c) {
+          ADD_FAILURE() << want.host << ": the handshake succeeded";
+          co_return;
+        }
+        EXPECT_EQ(c.error(), tls::error::verify_failed) << want.host;
+        EXPECT_NE(detail.find("CN=localhost"), std::string::npos) << want.host << ": " << detail;
+        (void)co_await server;  // told by the client's alert
+        continue;
+      }
+      if (!c) ADD_FAILURE() << want.host << ": " << detail;
+      CO_ASSERT_OK(c);
+      EXPECT_EQ(peer_common_name(*c), want.common_name) << want.host;
+      CO_ASSERT_OK(co_await c->write_all(bytes("ping")));
+      std::array<std::byte, 4> buf;
+      CO_ASSERT_OK(co_await c->read_exact(buf));
+      CO_ASSERT_OK(co_await c->shutdown());
+      auto outcome = co_await server;
+      EXPECT_FALSE(outcome.ec) << want.host << ": " << outcome.detail;
+    }
+  }());
+}
+
+// openssl s_client -servername NAME, verifying NAME against the test CA: it gets the
+// certificate added for NAME, or the default one for a name never added.
+TEST_P(tls_stream, openssl_s_client_server_name) {
+  if (std::system("openssl version >/dev/null 2>&1") != 0) GTEST_SKIP() << "no openssl binary";
+  char dir[] = "/tmp/corio-sni-XXXXXX";
+  ASSERT_NE(mkdtemp(dir), nullptr);
+  const std::string ca = std::string(dir) + "/ca.pem";
+  std::ofstream(ca) << pki().ca.cert;
+  auto sctx = server_context(pki().server);
+  ASSERT_TRUE(sctx.add_server_name_pem("other.example", pki().other.cert, pki().other.key));
+  corio::runtime_options o;
+  o.backend = GetParam();
+  o.threads = 1;
+  corio::runtime rt(o);
+  for (const std::string name : {"other.example", "localhost"}) {
+    auto raw = corio::net::tcp_listener::bind(loopback());
+    ASSERT_TRUE(raw);
+    const auto port = raw->local_address().value().port();
+    auto served = rt.spawn([](corio::net::tcp_listener r, tls::context c) -> task<server_outcome> {
+      auto listener = tcp_listener::from_raw(std::move(r));
+      if (!listener) co_return server_outcome{listener.error(), "register"};
+      co_return co_await serve_one(*listener, c);
+    }(std::move(*raw), sctx));
+    // Bounded by timeout(1); stdin at its end makes s_client close after the handshake.
+    const std::string command = "timeout 10 openssl s_client -connect 127.0.0.1:" +
+                                std::to_string(port) + " -servername " + name +
+                                " -verify_hostname " + name + " -CAfile " + ca +
+                                " -verify_return_error </dev/null 2>&1";
+    std::string out;
+    int status = -1;
+    if (FILE* p = popen(command.c_str(), "r")) {
+      std::array<char, 4096> chunk;
+      for (std::size_t n; (n = std::fread(chunk.data(), 1, chunk.size(), p)) > 0;) {
+        out.append(chunk.data(), n);
+      }
+      status = pclose(p);
+    }
+    served.request_stop();  // s_client has gone, whether or not it connected
+    (void)served.join();    // how s_client closed (close_notify or not) is not the point here
+    EXPECT_EQ(status, 0) << name << ": " << out;
+    EXPECT_NE(out.find("subject=CN = " + name), std::string::npos) << name << ": " << out;
+    EXPECT_NE(out.find("Verify return code: 0 (ok)"), std::string::npos) << name << ": " << out;
+  }
+  std::remove(ca.c_str());
+  ::rmdir(dir);
+}
+
+TEST(tls_context, server_name_errors) {
+  auto s = tls::context::server().value();
+  const auto& other = pki().other;
+  EXPECT_EQ(s.add_server_name_pem("", other.cert, other.key).error(), tls::error::bad_config);
+  EXPECT_EQ(s.add_server_name_pem("a..example", other.cert, other.key).error(),
+            tls::error::bad_config);
+  EXPECT_EQ(s.add_server_name_pem("a.*.example", other.cert, other.key).error(),
+            tls::error::bad_config);
+  EXPECT_EQ(s.add_server_name_pem("other.example", other.cert, pki().server.key).error(),
+            tls::error::bad_certificate_or_key);  // a key that is not the certificate's
+  EXPECT_EQ(s.add_server_name_pem("other.example", "no PEM", other.key).error(),
+            tls::error::bad_certificate_or_key);
+  EXPECT_EQ(s.add_server_name("other.example", "/nonexistent/c.pem", "/nonexistent/k.pem").error(),
+            tls::error::bad_certificate_or_key);
+  auto c = tls::context::client().value();
+  EXPECT_EQ(c.add_server_name_pem("other.example", other.cert, other.key).error(),
+            tls::error::bad_config);
+  EXPECT_TRUE(s.add_server_name_pem("other.example", other.cert, other.key));
 }
 
 TEST_P(tls_stream, alpn_mismatch_is_refused) {

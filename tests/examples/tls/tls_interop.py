@@ -30,9 +30,20 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from harness import Failure, Server, expect  # noqa: E402
+from harness import Failure, expect  # noqa: E402
+import harness  # noqa: E402
 
 TIMEOUT = 10.0
+
+
+class Server(harness.Server):
+    """harness.Server, remembered so that a failed check can show what the server said (a
+    sanitizer's report, a logged handshake failure): the one clue a CI log has."""
+    started = []
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        Server.started.append(self)
 
 
 def openssl(*args, cwd):
@@ -105,14 +116,49 @@ def check_s_client(cmd, d, _args):
         srv.expect_exit(signal.SIGTERM)
 
 
+def echo_one_thread(s, payload, limit=TIMEOUT):
+    """Sends `payload` through the TLS socket `s` and returns what comes back, from this thread
+    alone: sending and receiving are interleaved on a non-blocking socket. Two threads must not
+    share it (one in recv, one in sendall): CPython calls SSL_read and SSL_write on the one SSL
+    object at the same time, which OpenSSL does not allow; a TLS 1.3 session ticket arriving
+    during a write then corrupts the client (an empty read, "unexpected message", even a crash),
+    whatever the server does. That was this check's rare CI failure."""
+    s.setblocking(False)
+    got = bytearray()
+    sent = 0
+    deadline = time.monotonic() + limit
+    with selectors.DefaultSelector() as sel:
+        sel.register(s, selectors.EVENT_READ | selectors.EVENT_WRITE)
+        while len(got) < len(payload):
+            left = deadline - time.monotonic()
+            expect(left > 0, f"{len(got)} of {len(payload)} bytes back within {limit} s "
+                             f"({sent} sent)")
+            if not s.pending():  # bytes OpenSSL already decrypted are invisible to select
+                sel.select(min(left, 1.0))
+            if sent < len(payload):
+                try:
+                    sent += s.send(payload[sent:sent + 65536])
+                except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
+                    pass
+                if sent == len(payload):
+                    sel.modify(s, selectors.EVENT_READ)
+            try:
+                chunk = s.recv(65536)
+            except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
+                continue
+            expect(chunk, f"end of stream after {len(got)} of {len(payload)} bytes "
+                          f"({sent} sent)")
+            got += chunk
+    s.setblocking(True)
+    s.settimeout(limit)
+    return bytes(got)
+
+
 def check_python_ssl(cmd, d, _args):
     with Server(cmd) as srv:
         s = ssl_client(d, srv.port)
         payload = os.urandom(1 << 20)
-        sender = threading.Thread(target=s.sendall, args=(payload,), daemon=True)
-        sender.start()
-        expect(recv_exact(s, len(payload)) == payload, "1 MiB echo differs")
-        sender.join(TIMEOUT)
+        expect(echo_one_thread(s, payload) == payload, "1 MiB echo differs")
         expect(s.version() == "TLSv1.3", f"negotiated {s.version()}")
         plain = s.unwrap()  # sends close_notify, waits for the server's
         plain.close()
@@ -268,6 +314,10 @@ def main():
             CHECKS[args.check](cmd, d, args)
         except Failure as e:
             print(f"FAIL {args.check}: {e}", file=sys.stderr)
+            for srv in Server.started:
+                srv.close()  # the rest of its stderr
+                print(f"server {' '.join(srv.command)}: exit {srv.proc.returncode}, stderr:\n"
+                      f"{srv.stderr_text()}", file=sys.stderr)
             return 1
     print(f"ok {args.check}")
     return 0

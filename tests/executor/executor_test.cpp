@@ -4,9 +4,11 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "counted.hpp"
@@ -178,6 +180,39 @@ TEST_P(executor_test, a_task_reads_its_own_stop_state) {
       on(GetParam()));
   EXPECT_GE(turns, 3) << "stop_requested() was false before the request";
   EXPECT_LT(turns, 100) << "the request was not seen";
+}
+
+// The stop state's lock against the task arming and disarming its operations: a stop from
+// another thread lands at every point of a loop of short sleeps and always ends the loop with
+// operation_canceled (TSan checks the protocol).
+TEST_P(executor_test, a_stop_from_another_thread_races_arming_and_disarming) {
+  for (int round = 0; round < 12; ++round) {
+    std::atomic<int> iterations{0};
+    auto sleeper = [&iterations]() -> corio::task<std::error_code> {
+      for (int i = 0; i < 2000; ++i) {  // bounded: about 2 s of 1 ms ticks at most
+        auto r = co_await corio::sleep_for(std::chrono::microseconds(50));
+        if (!r) co_return r.error();
+        iterations.fetch_add(1, std::memory_order_relaxed);
+      }
+      co_return std::error_code();
+    };
+    auto root = [&]() -> corio::task<std::error_code> {
+      auto h = corio::spawn(sleeper());
+      std::thread stopper([&h, &iterations, round] {
+        const auto give_up = std::chrono::steady_clock::now() + 2s;
+        while (iterations.load(std::memory_order_relaxed) < round % 4 &&
+               std::chrono::steady_clock::now() < give_up) {
+          std::this_thread::yield();
+        }
+        EXPECT_TRUE(h.request_stop());
+      });
+      auto ec = co_await h;
+      stopper.join();
+      co_return ec;
+    };
+    EXPECT_EQ(corio::block_on(root(), on(GetParam())), std::errc::operation_canceled)
+        << "round " << round;
+  }
 }
 
 TEST_P(executor_test, cancellation_reaches_operations_in_awaited_subtasks) {

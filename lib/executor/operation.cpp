@@ -147,18 +147,20 @@ result<io_registration> io_registration::open(int fd) {
   if (!ex) return std::make_error_code(std::errc::operation_not_permitted);
   auto slot = ex->register_fd(fd);
   if (!slot) return slot.error();
-  return io_registration(ex, *slot, ex->completion_based());
+  const bool whole = ex->completion_based();
+  return io_registration(ex, *slot, whole ? nullptr : &(*slot)->ready, whole);
 }
 
 io_registration::io_registration(io_registration&& other) noexcept
     : owner_(std::exchange(other.owner_, nullptr)), slot_(std::exchange(other.slot_, nullptr)),
-      completions_(other.completions_) {}
+      ready_(std::exchange(other.ready_, nullptr)), completions_(other.completions_) {}
 
 io_registration& io_registration::operator=(io_registration&& other) noexcept {
   if (this != &other) {
     reset();
     owner_ = std::exchange(other.owner_, nullptr);
     slot_ = std::exchange(other.slot_, nullptr);
+    ready_ = std::exchange(other.ready_, nullptr);
     completions_ = other.completions_;
   }
   return *this;
@@ -174,6 +176,7 @@ void io_registration::hand_over() noexcept {
 void io_registration::reset() noexcept {
   if (slot_) owner_->deregister(std::exchange(slot_, nullptr));
   owner_ = nullptr;
+  ready_ = nullptr;
 }
 
 bool io_operation::link(io_registration& reg, direction dir) noexcept {

@@ -133,6 +133,21 @@ struct msg_storage {
 struct io_slot;
 class io_operation;
 
+// What the reactor last said about a registered socket, per direction (readiness backends):
+// an edge sets it; a syscall that would block, or a stream read or write that moved fewer bytes
+// than asked (the kernel's queue ran dry), clears it. Cleared means the next operation waits
+// for the next edge instead of making a syscall that would return EAGAIN (tokio's per-socket
+// readiness). Lives in the executor's slot; the edge-triggered registration guarantees the
+// edge for anything that arrives after the clearing syscall. A hang-up or an error is sticky
+// (never cleared): its edge may have been taken before a read that returned the last bytes,
+// and nothing follows it.
+struct io_readiness {
+  bool readable = true;
+  bool writable = true;
+  bool read_closed = false;
+  bool write_closed = false;
+};
+
 class io_registration {
  public:
   io_registration() noexcept = default;
@@ -147,13 +162,22 @@ class io_registration {
   void hand_over() noexcept;
   // True when operations on this fd go to a completion engine whole.
   bool completion_based() const noexcept { return completions_; }
+  // Readiness backends: whether a syscall in `read` (or write) direction may succeed now.
+  bool may_try(bool read) const noexcept {
+    return !ready_ || (read ? ready_->readable || ready_->read_closed
+                            : ready_->writable || ready_->write_closed);
+  }
+  void ran_dry(bool read) noexcept {
+    if (ready_) (read ? ready_->readable : ready_->writable) = false;
+  }
 
  private:
   friend class io_operation;
-  io_registration(executor* owner, io_slot* slot, bool completions) noexcept
-      : owner_(owner), slot_(slot), completions_(completions) {}
+  io_registration(executor* owner, io_slot* slot, io_readiness* ready, bool completions) noexcept
+      : owner_(owner), slot_(slot), ready_(ready), completions_(completions) {}
   executor* owner_ = nullptr;
   io_slot* slot_ = nullptr;
+  io_readiness* ready_ = nullptr;  // the slot's; null on a completion engine
   bool completions_ = false;
 };
 

@@ -31,7 +31,7 @@ PUBLIC = [
     (r"(error|reactor|unique_fd)\.hpp|net/.*|detail/(io_request|timer_node)\.hpp", "os"),
     (r"signal\.hpp", "driver"),  # signal_info: the driver makes these records
     (r"event_loop\.hpp|detail/loop_core\.hpp", "callback"),
-    (r"(task|runtime|when|diagnostics)\.hpp|detail/(executor|frame_pool|io_awaiter|task_trace)\.hpp",
+    (r"(task|runtime|when|diagnostics)\.hpp|detail/(executor|frame_pool|io_awaiter|task_stop|task_trace)\.hpp",
      "executor"),
     (r"sim(/.*|\.hpp)", "sim"),
     (r"corio\.hpp", "sim"),  # the umbrella includes everything

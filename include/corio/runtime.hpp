@@ -170,7 +170,7 @@ class join_state {
     }
   }
 
-  std::stop_source& stop() noexcept { return stop_; }
+  task_stop& stop() noexcept { return stop_; }
 
   void release() noexcept {
     if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
@@ -186,7 +186,7 @@ class join_state {
   std::atomic<int> refs_{2};
   std::atomic<int> woken_{0};  // for a blocked thread
   std::mutex joiner_lock_;     // finish() waking the joiner vs the joiner withdrawing
-  std::stop_source stop_;
+  task_stop stop_;  // no std::stop_source: its state would be a heap allocation per task
   bool finished_here_ = false;  // for block_on's loop, on the task's own thread
 };
 
@@ -225,7 +225,7 @@ class spawned {
     final_awaiter final_suspend() noexcept { return {*this}; }
     void return_void() noexcept {}
     void unhandled_exception() noexcept { state_->set_exception(std::current_exception()); }
-    std::stop_token stop_token() const noexcept { return state_->stop().get_token(); }
+    stop_ref stop_token() const noexcept { return stop_ref(&state_->stop()); }
     task_trace* trace() noexcept { return &link_.trace; }
     void set_spawn_site(const source_site& at) noexcept {
       link_.trace.spawned_at = at;
@@ -269,7 +269,11 @@ class spawned {
 };
 
 template <class T>
-spawned<T> run_spawned(task<T> work, join_state<T>* state) {
+spawned<T> run_spawned(task<T> parameter, join_state<T>* state) {
+  // A local, not the parameter: a frame torn down early destroys its locals before the promise
+  // (which lets go of the join state), its parameters after. The operations the task waits on
+  // leave the stop state in the join state as they are destroyed, so they must go first.
+  task<T> work = std::move(parameter);
   if constexpr (std::is_void_v<T>) {
     co_await std::move(work);
     state->set_value();
@@ -297,7 +301,7 @@ class join_awaiter final : public operation {
   template <class Promise>
   bool await_suspend(std::coroutine_handle<Promise> h) noexcept {
     // Armed before it is linked: a task finishing on another thread finds it ready to complete.
-    if (!arm(h, shielded_ ? std::stop_token{} : stop_token_of(h))) return false;  // stopped
+    if (!arm(h, shielded_ ? stop_ref{} : stop_token_of(h))) return false;  // stopped
     const auto outcome = state_->wait(*this);
     if (outcome == join_state<T>::wait_outcome::waiting) {
       waiting_ = true;

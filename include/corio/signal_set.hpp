@@ -65,7 +65,7 @@ class [[nodiscard]] signal_set::wait_awaiter final : public detail::io_operation
   bool perform() noexcept override;
 
  private:
-  bool suspend_on(std::coroutine_handle<> h, const std::stop_token& stop) noexcept;
+  bool suspend_on(std::coroutine_handle<> h, const detail::stop_ref& stop) noexcept;
 
   signal_set& set_;
   signal_info info_{};

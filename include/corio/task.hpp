@@ -31,11 +31,11 @@
 #include <cstddef>
 #include <exception>
 #include <memory>
-#include <stop_token>
 #include <utility>
 #include <variant>
 
 #include <corio/detail/frame_pool.hpp>
+#include <corio/detail/task_stop.hpp>
 #include <corio/detail/task_trace.hpp>
 
 namespace corio {
@@ -120,10 +120,11 @@ class [[nodiscard]] task {
     // Who runs when the body finishes. Without one, completion returns from resume().
     void set_continuation(std::coroutine_handle<> next) noexcept { continuation_ = next; }
 
-    // Cancellation reaches the operations this task awaits through this token; awaiting a task
-    // hands it the awaiter's token, so a stop request covers the whole chain of awaits.
-    std::stop_token stop_token() const noexcept { return stop_token_; }
-    void set_stop_token(std::stop_token token) noexcept { stop_token_ = std::move(token); }
+    // Cancellation reaches the operations this task awaits through this reference (a spawned
+    // task's stop state, or a std::stop_token); awaiting a task hands it the awaiter's, so a
+    // stop request covers the whole chain of awaits.
+    const detail::stop_ref& stop_token() const noexcept { return stop_; }
+    void set_stop_token(detail::stop_ref stop) noexcept { stop_ = std::move(stop); }
 
     // The spawned task this frame runs for (null outside one): each co_await notes its site
     // there for the diagnostics (corio/diagnostics.hpp). Its defaulted arguments are evaluated
@@ -152,7 +153,7 @@ class [[nodiscard]] task {
     };
 
     std::coroutine_handle<> continuation_ = std::noop_coroutine();
-    std::stop_token stop_token_;
+    detail::stop_ref stop_;
     detail::task_trace* trace_ = nullptr;
   };
 

@@ -59,7 +59,7 @@ class [[nodiscard]] sleep_awaiter final : public detail::timer_operation {
   template <class Promise>
   bool await_suspend(std::coroutine_handle<Promise> h) noexcept {
     detail::executor* ex = detail::current_executor();
-    const std::stop_token stop = detail::stop_token_of(h);
+    const detail::stop_ref stop = detail::stop_token_of(h);
     const bool due = absolute_ ? detail::deadline_at(*ex, until_) <= detail::now_tick(*ex)
                                : delay_ <= std::chrono::nanoseconds::zero();
     if (due && !stop.stop_requested()) return false;

@@ -173,6 +173,7 @@ result<io_slot*> executor::register_fd(int fd) {
   }
   free_slot_ = slot->next_free;
   slot->fd = fd;
+  slot->ready = io_readiness{};  // unknown: the first operation tries its syscall
   return slot;
 }
 
@@ -281,8 +282,17 @@ void executor::dispatch(const event& e) noexcept {
   bump(diag_.counters.io_events);
   io_slot* slot = slot_at(static_cast<std::uint32_t>(key));
   if (!slot || slot->generation != static_cast<std::uint32_t>(key >> 32)) return;
-  if ((e.flags() & read_side) && slot->reader) slot->reader->on_ready();
-  if ((e.flags() & write_side) && slot->writer) slot->writer->on_ready();
+  const std::uint8_t f = e.flags();
+  if (f & (event::read_closed | event::error)) slot->ready.read_closed = true;
+  if (f & (event::write_closed | event::error)) slot->ready.write_closed = true;
+  if (f & read_side) {
+    slot->ready.readable = true;
+    if (slot->reader) slot->reader->on_ready();
+  }
+  if (f & write_side) {
+    slot->ready.writable = true;
+    if (slot->writer) slot->writer->on_ready();
+  }
 }
 
 }  // namespace corio::detail

@@ -27,6 +27,7 @@ namespace corio::detail {
 // A registered fd: who waits to read and who waits to write. Slots live in fixed chunks, so an
 // operation (and the completion engine) can hold a pointer while it waits.
 struct io_slot {
+  io_readiness ready;  // readiness backends (see detail/executor.hpp)
   int fd = -1;
   std::uint32_t index = 0;
   std::uint32_t generation = 1;

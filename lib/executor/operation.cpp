@@ -11,20 +11,94 @@
 
 namespace corio::detail {
 
-bool operation::arm(std::coroutine_handle<> awaiting, const std::stop_token& stop) noexcept {
+bool operation::arm(std::coroutine_handle<> awaiting, const stop_ref& stop) noexcept {
   awaiting_ = awaiting;
   owner_ = executor::current();
   state_.store(0, std::memory_order_relaxed);
   canceled_ = false;
-  if (!stop.stop_possible()) return true;
-  if (stop.stop_requested()) {
+  std::stop_token made;
+  if (task_stop* t = stop.task()) {
+    switch (t->arm(*this)) {
+      case task_stop::arm_result::armed:
+        stop_task_ = t;
+        return true;
+      case task_stop::arm_result::stopped:
+        canceled_ = true;
+        return false;
+      case task_stop::arm_result::occupied:
+        made = t->token();  // the general path below, through the task's std::stop_token
+        break;
+    }
+  }
+  const std::stop_token& token = stop.task() ? made : stop.token();
+  if (!token.stop_possible()) return true;
+  if (token.stop_requested()) {
     canceled_ = true;
     return false;
   }
   // May run request_cancel() right here if a stop raced in; that path posts to our own
   // executor, which resumes us on a later turn, so returning true stays correct.
-  stop_callback_.emplace(stop, on_stop{this});
+  stop_callback_.emplace(token, on_stop{this});
   return true;
+}
+
+namespace {
+void spin_pause() noexcept {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#endif
+}
+}  // namespace
+
+std::uintptr_t task_stop::lock() noexcept {
+  std::uintptr_t w = word_.load(std::memory_order_relaxed);
+  for (;;) {
+    if (w & locked_bit) {
+      spin_pause();
+      w = word_.load(std::memory_order_relaxed);
+    } else if (word_.compare_exchange_weak(w, w | locked_bit, std::memory_order_acquire,
+                                           std::memory_order_relaxed)) {
+      return w;
+    }
+  }
+}
+
+void task_stop::wait_unlocked() const noexcept {
+  while (word_.load(std::memory_order_acquire) & locked_bit) spin_pause();
+}
+
+bool task_stop::request_stop() noexcept {
+  std::uintptr_t w = word_.load(std::memory_order_relaxed);
+  for (;;) {
+    if (w & requested_bit) return false;
+    if (w & locked_bit) {
+      spin_pause();
+      w = word_.load(std::memory_order_relaxed);
+    } else if (word_.compare_exchange_weak(w, w | requested_bit | locked_bit,
+                                           std::memory_order_acq_rel, std::memory_order_relaxed)) {
+      break;
+    }
+  }
+  // The lock keeps the armed operation alive (its disarm waits) while we ask it to cancel;
+  // request_cancel only posts to its executor, so nothing here re-enters this state.
+  if (auto* op = reinterpret_cast<operation*>(w & ~(requested_bit | locked_bit))) {
+    op->request_cancel();
+  }
+  if (source_) source_->request_stop();
+  word_.store(requested_bit, std::memory_order_release);  // unlocked, nothing armed
+  return true;
+}
+
+std::stop_token task_stop::token() {
+  // Only the task's thread writes source_, so reading it unlocked here is safe.
+  if (!source_) {
+    std::stop_source made;  // allocates: before taking the lock
+    const std::uintptr_t w = lock();
+    source_.emplace(std::move(made));
+    unlock();
+    if (w & requested_bit) source_->request_stop();
+  }
+  return source_->get_token();
 }
 
 void operation::complete_local() noexcept {
@@ -73,18 +147,20 @@ result<io_registration> io_registration::open(int fd) {
   if (!ex) return std::make_error_code(std::errc::operation_not_permitted);
   auto slot = ex->register_fd(fd);
   if (!slot) return slot.error();
-  return io_registration(ex, *slot, ex->completion_based());
+  const bool whole = ex->completion_based();
+  return io_registration(ex, *slot, whole ? nullptr : &(*slot)->ready, whole);
 }
 
 io_registration::io_registration(io_registration&& other) noexcept
     : owner_(std::exchange(other.owner_, nullptr)), slot_(std::exchange(other.slot_, nullptr)),
-      completions_(other.completions_) {}
+      ready_(std::exchange(other.ready_, nullptr)), completions_(other.completions_) {}
 
 io_registration& io_registration::operator=(io_registration&& other) noexcept {
   if (this != &other) {
     reset();
     owner_ = std::exchange(other.owner_, nullptr);
     slot_ = std::exchange(other.slot_, nullptr);
+    ready_ = std::exchange(other.ready_, nullptr);
     completions_ = other.completions_;
   }
   return *this;
@@ -100,6 +176,7 @@ void io_registration::hand_over() noexcept {
 void io_registration::reset() noexcept {
   if (slot_) owner_->deregister(std::exchange(slot_, nullptr));
   owner_ = nullptr;
+  ready_ = nullptr;
 }
 
 bool io_operation::link(io_registration& reg, direction dir) noexcept {
@@ -120,7 +197,7 @@ bool io_operation::link(io_registration& reg, direction dir) noexcept {
   return true;
 }
 
-bool io_operation::suspend(std::coroutine_handle<> awaiting, const std::stop_token& stop,
+bool io_operation::suspend(std::coroutine_handle<> awaiting, const stop_ref& stop,
                            io_registration& reg, direction dir) noexcept {
   if (!link(reg, dir)) return false;
   mode_ = reg.completion_based() ? mode::poll_once : mode::readiness;
@@ -135,7 +212,7 @@ bool io_operation::suspend(std::coroutine_handle<> awaiting, const std::stop_tok
   return true;
 }
 
-bool io_operation::submit(std::coroutine_handle<> awaiting, const std::stop_token& stop,
+bool io_operation::submit(std::coroutine_handle<> awaiting, const stop_ref& stop,
                           io_registration& reg, direction dir) noexcept {
   if (!link(reg, dir)) return false;
   mode_ = mode::whole;
@@ -280,7 +357,7 @@ void io_operation::unlink() noexcept {
   slot_ = nullptr;
 }
 
-bool timer_operation::suspend(std::coroutine_handle<> awaiting, const std::stop_token& stop,
+bool timer_operation::suspend(std::coroutine_handle<> awaiting, const stop_ref& stop,
                               tick deadline) noexcept {
   executor* ex = executor::current();
   ex->arm(*this, deadline);

@@ -68,7 +68,7 @@ class pause final : public timer_operation {
   explicit pause(std::chrono::nanoseconds d) noexcept : delay_(d) {}
   bool await_ready() const noexcept { return false; }
   bool await_suspend(std::coroutine_handle<> h) noexcept {
-    return suspend(h, std::stop_token{}, deadline_after(*current_executor(), delay_));
+    return suspend(h, stop_ref{}, deadline_after(*current_executor(), delay_));
   }
   void await_resume() noexcept { disarm(); }
 

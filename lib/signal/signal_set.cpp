@@ -58,7 +58,7 @@ bool signal_set::wait_awaiter::await_ready() noexcept {
 }
 
 bool signal_set::wait_awaiter::suspend_on(std::coroutine_handle<> h,
-                                          const std::stop_token& stop) noexcept {
+                                          const detail::stop_ref& stop) noexcept {
   if (suspend(h, stop, set_.state_->registration, direction::read)) return true;
   error_ = suspend_error();  // empty when a stop was already requested: canceled() tells
   return false;

@@ -27,7 +27,7 @@ manual_reset_event::wait_awaiter::~wait_awaiter() {
 }
 
 bool manual_reset_event::wait_awaiter::suspend(std::coroutine_handle<> h,
-                                               const std::stop_token& stop) noexcept {
+                                               const detail::stop_ref& stop) noexcept {
   std::lock_guard guard(event_->lock_);
   if (event_->set_.load(std::memory_order_relaxed)) return false;
   // Armed before it is linked: a setter on another thread finds it ready to be completed.

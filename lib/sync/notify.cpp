@@ -34,7 +34,7 @@ notify::notified_awaiter::~notified_awaiter() {
 }
 
 bool notify::notified_awaiter::suspend(std::coroutine_handle<> h,
-                                       const std::stop_token& stop) noexcept {
+                                       const detail::stop_ref& stop) noexcept {
   std::lock_guard guard(notify_->lock_);
   if (notify_->generation_ != generation_) return false;  // a notify_waiters() since creation
   if (notify_->permit_) {

@@ -59,7 +59,7 @@ semaphore::acquire_awaiter::~acquire_awaiter() {
 }
 
 bool semaphore::acquire_awaiter::suspend(std::coroutine_handle<> h,
-                                         const std::stop_token& stop) noexcept {
+                                         const detail::stop_ref& stop) noexcept {
   std::lock_guard guard(semaphore_->lock_);
   if (semaphore_->closed_) {
     closed_ = true;

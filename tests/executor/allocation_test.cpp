@@ -1,7 +1,8 @@
 // The promise "no heap allocation per operation in steady state", proven: after a warm-up, an
 // echo of 10,000 messages over 10 TCP connections, 10,000 sleeps and 10,000 channel messages
 // make zero calls to the global operator new and (outside sanitizer builds, which own malloc)
-// zero calls to malloc/calloc/realloc.
+// zero calls to malloc/calloc/realloc; so do 40 connections accepted and each served by a
+// spawned task.
 //
 // This binary replaces the global allocation functions, so it has no other tests. Counting is
 // per thread and only inside a window, so gtest's own allocations do not matter.
@@ -162,6 +163,58 @@ TEST_P(allocation, steady_state_echo_sleep_and_channel_make_no_heap_allocations)
   EXPECT_EQ(c.news, 0u) << "global operator new calls in steady state";
   if (CORIO_TEST_CAN_REPLACE_MALLOC) {
     EXPECT_EQ(c.mallocs, 0u) << "malloc/calloc/realloc calls in steady state";
+  }
+}
+
+// A connection accepted and served by a spawned task, once warmed up, allocates nothing: the
+// task's frame, its join state and its stop state come from the frame pool, the socket's slot
+// from the executor's free list. Counted on the thread that runs both ends.
+constexpr int connections_in_window = 40;
+
+task<bool> one_connection(corio::tcp_listener& listener, const corio::net::socket_address& at) {
+  auto client = co_await corio::tcp_stream::connect(at);
+  if (!client) co_return false;
+  auto accepted = co_await listener.accept();
+  if (!accepted) co_return false;
+  auto served = corio::spawn(echo(std::move(accepted->first)));
+  std::array<std::byte, 8> out{std::byte{1}, std::byte{2}};
+  std::array<std::byte, 8> in{};
+  const bool echoed = co_await client->write_all(out) && co_await client->read_exact(in) && in == out;
+  client->close();
+  co_await served;
+  co_return echoed;
+}
+
+task<counts> accept_and_spawn() {
+  auto listener = corio::tcp_listener::bind(
+      corio::net::socket_address(corio::net::ip_address::loopback_v4(), 0));
+  if (!listener) throw std::system_error(listener.error());
+  const auto at = listener->local_address().value();
+  counts c;
+  for (int i = 0; i < 4; ++i) c.echoed += co_await one_connection(*listener, at) ? 1 : 0;  // warm-up
+  {
+    window w;
+    c.echoed = 0;
+    for (int i = 0; i < connections_in_window; ++i) {
+      c.echoed += co_await one_connection(*listener, at) ? 1 : 0;
+    }
+    c.news = new_calls;
+    c.mallocs = malloc_calls;
+  }
+  co_return c;
+}
+
+TEST_P(allocation, accepted_connection_served_by_a_spawned_task_makes_no_heap_allocations) {
+  if (!CORIO_TEST_CAN_REPLACE_NEW) GTEST_SKIP() << "TSan's runtime owns operator new";
+  corio::runtime_options o;
+  o.backend = GetParam();
+  const counts c = corio::block_on(accept_and_spawn(), o);
+  EXPECT_EQ(c.echoed, connections_in_window);
+  EXPECT_EQ(c.news, 0u) << "global operator new calls for " << connections_in_window
+                        << " connections (spawn's stop state?)";
+  if (CORIO_TEST_CAN_REPLACE_MALLOC) {
+    EXPECT_EQ(c.mallocs, 0u) << "malloc/calloc/realloc calls for " << connections_in_window
+                             << " connections";
   }
 }
 

@@ -21,8 +21,10 @@
 #include <span>
 #include <stop_token>
 #include <system_error>
+#include <utility>
 
 #include <corio/detail/io_request.hpp>
+#include <corio/detail/task_stop.hpp>
 #include <corio/detail/task_trace.hpp>
 #include <corio/detail/timer_node.hpp>
 #include <corio/error.hpp>
@@ -38,9 +40,10 @@ struct remote_node {
   void (*run)(remote_node&) noexcept = nullptr;
 };
 
-// The stop token of the coroutine suspending, when its promise carries one (corio::task does).
+// The stop of the coroutine suspending, when its promise carries one (corio::task does): a
+// spawned task's stop state (task_stop.hpp), or a std::stop_token.
 template <class Promise>
-std::stop_token stop_token_of(std::coroutine_handle<Promise> h) noexcept {
+stop_ref stop_token_of(std::coroutine_handle<Promise> h) noexcept {
   if constexpr (requires { h.promise().stop_token(); }) {
     return h.promise().stop_token();
   } else {
@@ -58,7 +61,9 @@ class operation {
   // Suspends `awaiting` on this operation. The derived class has already linked itself where
   // its completer will find it. Returns false (resume at once) if stop was already requested;
   // the caller then unlinks and reports operation_canceled.
-  bool arm(std::coroutine_handle<> awaiting, const std::stop_token& stop) noexcept;
+  // A spawned task's stop state costs one CAS here and one in disarm(); a std::stop_token
+  // registers a std::stop_callback.
+  bool arm(std::coroutine_handle<> awaiting, const stop_ref& stop) noexcept;
 
   // Completes on the owner thread: schedules the awaiting coroutine unless a cancel got there
   // first, in which case the cancel path resumes it and this result stands.
@@ -67,13 +72,17 @@ class operation {
   // caller keeps whatever it was about to hand over.
   bool complete_remote() noexcept;
 
-  // Called first in await_resume: after it no stop callback can touch the operation.
-  void disarm() noexcept { stop_callback_.reset(); }
+  // Called first in await_resume: after it no stop request can touch the operation.
+  void disarm() noexcept {
+    if (stop_task_) std::exchange(stop_task_, nullptr)->disarm(*this);
+    if (stop_callback_) stop_callback_.reset();
+  }
   bool canceled() const noexcept { return canceled_; }
   executor* owner() const noexcept { return owner_; }
 
  protected:
-  ~operation() = default;
+  // An operation destroyed while armed (its frame torn down) leaves the task's stop state.
+  ~operation() { disarm(); }
   // Owner thread: take the operation out of wherever it waits (readiness slot, timer wheel,
   // channel queue). Called only when it was not completed.
   virtual void unlink() noexcept = 0;
@@ -87,6 +96,7 @@ class operation {
   void resume_withdrawn(bool canceled) noexcept;
 
  private:
+  friend class task_stop;  // request_stop() cancels the armed operation
   static constexpr std::uint8_t done_bit = 1;
   static constexpr std::uint8_t cancel_bit = 2;
 
@@ -106,6 +116,7 @@ class operation {
   struct node : remote_node {
     operation* self = nullptr;
   } node_;
+  task_stop* stop_task_ = nullptr;  // armed there (the fast path)
   std::optional<std::stop_callback<on_stop>> stop_callback_;
 };
 
@@ -122,6 +133,21 @@ struct msg_storage {
 struct io_slot;
 class io_operation;
 
+// What the reactor last said about a registered socket, per direction (readiness backends):
+// an edge sets it; a syscall that would block, or a stream read or write that moved fewer bytes
+// than asked (the kernel's queue ran dry), clears it. Cleared means the next operation waits
+// for the next edge instead of making a syscall that would return EAGAIN (tokio's per-socket
+// readiness). Lives in the executor's slot; the edge-triggered registration guarantees the
+// edge for anything that arrives after the clearing syscall. A hang-up or an error is sticky
+// (never cleared): its edge may have been taken before a read that returned the last bytes,
+// and nothing follows it.
+struct io_readiness {
+  bool readable = true;
+  bool writable = true;
+  bool read_closed = false;
+  bool write_closed = false;
+};
+
 class io_registration {
  public:
   io_registration() noexcept = default;
@@ -136,13 +162,22 @@ class io_registration {
   void hand_over() noexcept;
   // True when operations on this fd go to a completion engine whole.
   bool completion_based() const noexcept { return completions_; }
+  // Readiness backends: whether a syscall in `read` (or write) direction may succeed now.
+  bool may_try(bool read) const noexcept {
+    return !ready_ || (read ? ready_->readable || ready_->read_closed
+                            : ready_->writable || ready_->write_closed);
+  }
+  void ran_dry(bool read) noexcept {
+    if (ready_) (read ? ready_->readable : ready_->writable) = false;
+  }
 
  private:
   friend class io_operation;
-  io_registration(executor* owner, io_slot* slot, bool completions) noexcept
-      : owner_(owner), slot_(slot), completions_(completions) {}
+  io_registration(executor* owner, io_slot* slot, io_readiness* ready, bool completions) noexcept
+      : owner_(owner), slot_(slot), ready_(ready), completions_(completions) {}
   executor* owner_ = nullptr;
   io_slot* slot_ = nullptr;
+  io_readiness* ready_ = nullptr;  // the slot's; null on a completion engine
   bool completions_ = false;
 };
 
@@ -163,10 +198,10 @@ class io_operation : public operation, private io_callback {
   enum class direction : std::uint8_t { read, write };
 
   // Waits for readiness, then perform(); false means resume now with error() (or cancelled).
-  bool suspend(std::coroutine_handle<> awaiting, const std::stop_token& stop,
+  bool suspend(std::coroutine_handle<> awaiting, const stop_ref& stop,
                io_registration& reg, direction dir) noexcept;
   // Completion engines: submits prepare()'s request; false means resume now.
-  bool submit(std::coroutine_handle<> awaiting, const std::stop_token& stop,
+  bool submit(std::coroutine_handle<> awaiting, const stop_ref& stop,
               io_registration& reg, direction dir) noexcept;
   // Runs the syscall; true when finished (the result is stored by the derived class).
   virtual bool perform() noexcept = 0;
@@ -226,7 +261,7 @@ std::uint32_t message_address_length(const msg_storage& m) noexcept;
 class timer_operation : public operation, public timer_node {
  public:
   static constexpr task_state corio_wait = task_state::timer;
-  bool suspend(std::coroutine_handle<> awaiting, const std::stop_token& stop, tick deadline) noexcept;
+  bool suspend(std::coroutine_handle<> awaiting, const stop_ref& stop, tick deadline) noexcept;
   // Fired by the wheel.
   void fire() noexcept { complete_local(); }
 
@@ -243,7 +278,7 @@ struct spawn_link {
   spawn_link* prev = nullptr;
   spawn_link* next = nullptr;
   std::coroutine_handle<> frame;
-  std::stop_source* stop = nullptr;  // the task's, for runtime shutdown (request_stop_all)
+  task_stop* stop = nullptr;  // the task's, for runtime shutdown (request_stop_all)
   task_trace trace;                  // for the diagnostics (lib/executor/diagnostics.cpp)
 };
 

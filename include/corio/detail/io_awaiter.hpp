@@ -61,7 +61,7 @@ class [[nodiscard]] io_awaiter final : public io_operation {
   // True keeps the coroutine suspended until the operation (or a stop request) resumes it.
   template <class Promise>
   bool await_suspend(std::coroutine_handle<Promise> h) noexcept {
-    const std::stop_token stop = stop_token_of(h);
+    const stop_ref stop = stop_token_of(h);
     if (stop.stop_requested()) {
       stopped_ = true;
       return false;
@@ -69,7 +69,8 @@ class [[nodiscard]] io_awaiter final : public io_operation {
     if constexpr (whole) {
       if (reg_->completion_based()) return submit(h, stop, *reg_, dir_);
     }
-    if (perform()) return false;
+    // A socket that ran dry waits for its next edge; the syscall would only say EAGAIN.
+    if (reg_->may_try(dir_ == direction::read) && perform()) return false;
     return suspend(h, stop, *reg_, dir_);
   }
 
@@ -82,7 +83,13 @@ class [[nodiscard]] io_awaiter final : public io_operation {
 
   bool perform() noexcept override {
     result_type r = call_();
-    if (!r && would_block(r.error())) return false;
+    if (!r && would_block(r.error())) {
+      reg_->ran_dry(dir_ == direction::read);
+      return false;
+    }
+    if constexpr (requires { call_.ran_dry(r); }) {
+      if (call_.ran_dry(r)) reg_->ran_dry(dir_ == direction::read);
+    }
     result_.emplace(std::move(r));
     return true;
   }
@@ -130,6 +137,11 @@ struct read_some_call {
   Raw* raw;
   std::span<std::byte> buf;
   result<std::size_t> operator()() { return raw->read(buf); }
+  // A stream read shorter than the buffer emptied the kernel's queue (end of stream, 0, does
+  // not: no edge follows it).
+  bool ran_dry(const result<std::size_t>& r) const noexcept {
+    return r && *r > 0 && *r < buf.size();
+  }
   void prepare(io_request& r) noexcept {
     r.op = io_request::kind::recv;
     r.stream = true;
@@ -147,6 +159,8 @@ struct write_some_call {
   Raw* raw;
   std::span<const std::byte> buf;
   result<std::size_t> operator()() { return raw->write(buf); }
+  // A partial stream write filled the kernel's send buffer.
+  bool ran_dry(const result<std::size_t>& r) const noexcept { return r && *r < buf.size(); }
   void prepare(io_request& r) noexcept {
     r.op = io_request::kind::send;
     r.data = const_cast<std::byte*>(buf.data());  // the kernel only reads it
@@ -316,11 +330,14 @@ struct recv_from_call {
 template <class Raw>
 struct send_call : write_some_call<Raw> {
   result<std::size_t> operator()() { return this->raw->send(this->buf); }
+  bool ran_dry(const result<std::size_t>&) const noexcept { return false; }  // a datagram
 };
 
 template <class Raw>
 struct recv_call : read_some_call<Raw> {
   result<std::size_t> operator()() { return this->raw->recv(this->buf); }
+  // A short datagram says nothing about the next one queued behind it.
+  bool ran_dry(const result<std::size_t>&) const noexcept { return false; }
   void prepare(io_request& r) noexcept {
     read_some_call<Raw>::prepare(r);
     r.stream = false;  // a datagram keeps its boundaries

@@ -110,7 +110,7 @@ class manual_reset_event {
     result<void> await_resume() noexcept;
 
    private:
-    bool suspend(std::coroutine_handle<> h, const std::stop_token& stop) noexcept;
+    bool suspend(std::coroutine_handle<> h, const detail::stop_ref& stop) noexcept;
     void unlink() noexcept override;
 
     manual_reset_event* event_;

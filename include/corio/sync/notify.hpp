@@ -47,7 +47,7 @@ class notify {
     result<void> await_resume() noexcept;
 
    private:
-    bool suspend(std::coroutine_handle<> h, const std::stop_token& stop) noexcept;
+    bool suspend(std::coroutine_handle<> h, const detail::stop_ref& stop) noexcept;
     void unlink() noexcept override;
 
     notify* notify_;

@@ -97,7 +97,7 @@ class semaphore {
 
    private:
     friend class semaphore;
-    bool suspend(std::coroutine_handle<> h, const std::stop_token& stop) noexcept;
+    bool suspend(std::coroutine_handle<> h, const detail::stop_ref& stop) noexcept;
     void unlink() noexcept override;
 
     semaphore* semaphore_;

@@ -45,7 +45,7 @@ ROWS = [
     ("mutex lock + unlock, uncontended", "sync_mutex_lock_unlock", None, "mutex_lock_unlock"),
     ("semaphore acquire + release", "sync_semaphore_acquire_release", None,
      "semaphore_acquire_release"),
-    ("mpmc channel, 2 producers, 2 consumers, 2 threads", "sync_mpmc_two_workers", None,
+    ("mpmc channel, 2 producers, 2 consumers, 2 threads", "sync_mpmc_two_workers/real_time", None,
      "mpmc_two_workers"),
 ]
 

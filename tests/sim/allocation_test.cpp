@@ -1,4 +1,4 @@
-// "Zero allocations per simulated message in steady state" for streams: after a warm-up, echo
+// "Zero allocations per simulated message in steady state", for streams and datagrams: after a warm-up, echo
 // round trips over corio::sim::tcp_stream (under latency jitter and loss, so segments queue,
 // merge and retry) make no call to the global operator new. The world's event heap and the
 // connection's rings were allocated before counting starts.
@@ -88,6 +88,58 @@ TEST(SimTcpAllocation, TheCounterSeesAConnectionsRings) {
   }(at, w.address_of(c), calls));
   w.run_for(1s);
   EXPECT_GT(calls, 0u);
+}
+
+// The same for datagrams: after a warm-up, request/reply over corio::sim's udp_socket (latency
+// jitter, so datagrams queue in the network and are recycled) allocates nothing; the datagram
+// pool and the event heap grew during the warm-up. No loss or duplication here: a retry needs
+// corio::timeout, whose stop source allocates (README limits), and duplicates would pile up.
+corio::task<> udp_echo(net::socket_address at) {
+  auto sock = sim::network::udp_socket::bind(at).value();
+  std::array<std::byte, 256> buf;
+  for (;;) {
+    auto got = co_await sock.recv_from(buf);
+    if (!got) co_return;
+    (void)co_await sock.send_to(std::span(buf).first(got->first), got->second);
+  }
+}
+
+corio::task<> udp_client(net::socket_address at, net::socket_address server, int warm,
+                         int counted, int& answered, std::size_t& calls) {
+  auto sock = sim::network::udp_socket::bind(at).value();
+  std::array<std::byte, 64> msg{};
+  std::array<std::byte, 256> buf;
+  for (int i = 0; i < warm + counted; ++i) {
+    if (i == warm) {
+      new_calls = 0;
+      counting = true;
+    }
+    (void)co_await sock.send_to(msg, server);
+    auto got = co_await sock.recv_from(buf);
+    if (!got) break;
+    if (i >= warm) ++answered;
+  }
+  counting = false;
+  calls = new_calls;
+}
+
+TEST(SimUdpAllocation, RequestRepliesAllocateNothingPerDatagram) {
+  if (!CORIO_TEST_CAN_REPLACE_NEW) GTEST_SKIP() << "operator new belongs to the sanitizer";
+  sim::world w(3);
+  sim::link_faults f;
+  f.latency_min = 1ms;
+  f.latency_max = 9ms;
+  w.set_default_link(f);
+  const auto c = w.add_host();
+  const auto s = w.add_host();
+  const net::socket_address server{w.address_of(s), 7};
+  int answered = 0;
+  std::size_t calls = 0;
+  w.spawn(s, udp_echo(server));
+  w.spawn(c, udp_client({w.address_of(c), 9000}, server, 300, 3000, answered, calls));
+  w.run_for(1h);
+  EXPECT_EQ(answered, 3000);
+  EXPECT_EQ(calls, 0u);
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <array>
 
+#include "os/nocancel.hpp"
 #include "os/sys.hpp"
 
 namespace corio::sys {
@@ -128,14 +129,16 @@ result<std::pair<unique_fd, socket_address>> accept(int fd) {
   socket_address peer;
   socklen_t len = socket_address::capacity();
   const int conn = retry_eintr(
-      [&] { return ::accept4(fd, sa(peer), &len, SOCK_NONBLOCK | SOCK_CLOEXEC); });
+      [&] { return nocancel::accept4(fd, sa(peer), &len, SOCK_NONBLOCK | SOCK_CLOEXEC); });
   if (conn < 0) return last_errno();
   peer.resize(len);
   return std::pair{unique_fd(conn), peer};
 }
 
 result<std::size_t> send(int fd, const_byte_span buf) {
-  return size_or_errno(retry_eintr([&] { return ::send(fd, buf.data(), buf.size(), MSG_NOSIGNAL); }));
+  return size_or_errno(retry_eintr([&] {
+    return nocancel::sendto(fd, buf.data(), buf.size(), MSG_NOSIGNAL, nullptr, 0);
+  }));
 }
 
 result<std::size_t> sendv(int fd, std::span<const const_byte_span> bufs) {
@@ -151,19 +154,20 @@ result<std::size_t> sendv(int fd, std::span<const const_byte_span> bufs) {
   msghdr msg{};
   msg.msg_iov = iov.data();
   msg.msg_iovlen = n;
-  return size_or_errno(retry_eintr([&] { return ::sendmsg(fd, &msg, MSG_NOSIGNAL); }));
+  return size_or_errno(retry_eintr([&] { return nocancel::sendmsg(fd, &msg, MSG_NOSIGNAL); }));
 }
 
 result<std::size_t> send_to(int fd, const_byte_span buf, const socket_address& to) {
-  return size_or_errno(retry_eintr(
-      [&] { return ::sendto(fd, buf.data(), buf.size(), MSG_NOSIGNAL, sa(to), to.size()); }));
+  return size_or_errno(retry_eintr([&] {
+    return nocancel::sendto(fd, buf.data(), buf.size(), MSG_NOSIGNAL, sa(to), to.size());
+  }));
 }
 
 result<std::pair<std::size_t, socket_address>> recv_from(int fd, byte_span buf) {
   socket_address from;
   socklen_t len = socket_address::capacity();
-  const auto n =
-      retry_eintr([&] { return ::recvfrom(fd, buf.data(), buf.size(), 0, sa(from), &len); });
+  const auto n = retry_eintr(
+      [&] { return nocancel::recvfrom(fd, buf.data(), buf.size(), 0, sa(from), &len); });
   if (n < 0) return last_errno();
   from.resize(len);
   return std::pair{static_cast<std::size_t>(n), from};

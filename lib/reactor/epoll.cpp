@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "os/nocancel.hpp"
 #include "reactor/backend.hpp"
 #include "reactor/eventfd_waker.hpp"
 
@@ -97,7 +98,7 @@ class epoll_backend final : public backend {
     // through its self-pipe, and a timeout must never end early.
     const int wait_ms = to_epoll_timeout(timeout);
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(wait_ms);
-    int n = ::epoll_wait(epfd_, ready_.data(), max, wait_ms);
+    int n = sys::nocancel::epoll_wait(epfd_, ready_.data(), max, wait_ms);
     while (n < 0) {
       if (errno != EINTR) return last_errno();
       std::optional<std::chrono::nanoseconds> left;
@@ -105,7 +106,7 @@ class epoll_backend final : public backend {
         left = deadline - std::chrono::steady_clock::now();
         if (left->count() <= 0) return {};
       }
-      n = ::epoll_wait(epfd_, ready_.data(), max, to_epoll_timeout(left));
+      n = sys::nocancel::epoll_wait(epfd_, ready_.data(), max, to_epoll_timeout(left));
     }
     // Each epoll_event becomes at most one event, so `out` (capacity >= n) never overflows.
     for (int k = 0; k < n; ++k) {

@@ -40,7 +40,7 @@ struct worker_metrics {
   std::uint64_t resumes = 0;       // coroutines resumed from the ready queue
   std::uint64_t tasks_spawned = 0;
   std::uint64_t tasks_alive = 0;
-  std::uint64_t io_events = 0;       // readiness events handed to operations (epoll)
+  std::uint64_t io_events = 0;       // readiness events received (epoll)
   std::uint64_t io_completions = 0;  // kernel completions reaped (io_uring)
   std::uint64_t timers_fired = 0;
   std::uint64_t remote_runs = 0;  // work other threads posted (spawn_on, wakeups, cancels)

@@ -126,20 +126,21 @@ class [[nodiscard]] task {
     const detail::stop_ref& stop_token() const noexcept { return stop_; }
     void set_stop_token(detail::stop_ref stop) noexcept { stop_ = std::move(stop); }
 
-    // The spawned task this frame runs for (null outside one): each co_await notes its site
-    // there for the diagnostics (corio/diagnostics.hpp). Its defaulted arguments are evaluated
-    // at the co_await, which is the point; the awaiter is wrapped, never copied or moved.
+    // The spawned task this frame runs for (null outside one): a co_await that suspends notes
+    // its site there for the diagnostics (corio/diagnostics.hpp). The defaulted arguments are
+    // evaluated at the co_await, which is the point; the awaiter is wrapped, never copied or
+    // moved, and writes the note only when it really suspends (one that completes at once
+    // costs two stores into its own frame).
     detail::task_trace* trace() const noexcept { return trace_; }
     void set_trace(detail::task_trace* t) noexcept { trace_ = t; }
+#if CORIO_DIAGNOSTICS_HOOKS
     template <class A>
     auto await_transform(A&& awaitable, const char* file = __builtin_FILE(),
                          unsigned line = __builtin_LINE()) {
-      if (trace_) {
-        trace_->suspended(file, line, detail::wait_state_of<A>(),
-                          std::coroutine_handle<promise_type>::from_promise(*this).address());
-      }
-      return detail::traced_awaiter_of(static_cast<A&&>(awaitable));
+      return detail::traced_awaiter_of<detail::wait_state_of<A>()>(static_cast<A&&>(awaitable),
+                                                                   file, line);
     }
+#endif
 
    private:
     struct final_awaiter {

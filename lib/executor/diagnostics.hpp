@@ -2,9 +2,9 @@
 // with plain relaxed stores, and the registration that lets the process-wide watchdog thread
 // (stall reports, the shutdown deadline) and the dump find every executor.
 //
-// Cost on the owner thread, on purpose no more: a relaxed increment per turn and per resume (and
-// a store of the resumed frame), a few per reactor wait; two clock reads around a wait that may
-// block (the wait itself is a system call). The watchdog reads everything racily: a counter may
+// Cost on the owner thread, on purpose no more: a store of the resumed frame per resume; a few
+// relaxed increments per turn and per reactor wait; two clock reads around a wait that may block
+// (the wait itself is a system call). The watchdog reads everything racily: a counter may
 // be one turn stale, never torn.
 #pragma once
 
@@ -24,7 +24,10 @@ namespace corio::detail {
 
 // A relaxed load and store, not fetch_add: only the owner thread writes, so no locked
 // instruction is needed, and readers on other threads still see whole values.
+inline constexpr bool hooks_on = CORIO_DIAGNOSTICS_HOOKS != 0;  // task_trace.hpp
+
 inline void bump(std::atomic<std::uint64_t>& c, std::uint64_t by = 1) noexcept {
+  if constexpr (!hooks_on) return;
   c.store(c.load(std::memory_order_relaxed) + by, std::memory_order_relaxed);
 }
 
@@ -33,7 +36,7 @@ struct worker_counters {
   std::atomic<std::uint64_t> resumes{0};
   std::atomic<std::uint64_t> spawned{0};
   std::atomic<std::uint64_t> finished{0};
-  std::atomic<std::uint64_t> io_events{0};       // readiness events handed to operations
+  std::atomic<std::uint64_t> io_events{0};       // readiness events received (waker's too)
   std::atomic<std::uint64_t> io_completions{0};  // completions reaped (io_uring)
   std::atomic<std::uint64_t> timers_fired{0};
   std::atomic<std::uint64_t> remote_runs{0};  // work posted by other threads
@@ -55,20 +58,26 @@ class executor_diagnostics {
   void run_started() noexcept { running_.store(true, std::memory_order_relaxed); }
   void run_ended() noexcept { running_.store(false, std::memory_order_relaxed); }
   void turn(std::size_t ready) noexcept {
+    if constexpr (!hooks_on) return;
     bump(counters.turns);
     counters.ready_depth.store(ready, std::memory_order_relaxed);
   }
+  // The frame about to run, for the stall report; the count follows once per turn.
   void resuming(void* frame) noexcept {
-    bump(counters.resumes);
+    if constexpr (!hooks_on) return;
     current_frame_.store(frame, std::memory_order_relaxed);
   }
+  void resumed(std::size_t count) noexcept { bump(counters.resumes, count); }
   // Around the reactor wait; `may_block`: it has a non-zero timeout, so time it.
   void parking(bool may_block) noexcept {
+    if constexpr (!hooks_on) return;
     parked_.store(true, std::memory_order_relaxed);
     if (may_block) park_started_ = std::chrono::steady_clock::now();
     blocking_ = may_block;
   }
-  void unparked(std::size_t timers_armed) noexcept {
+  void unparked(std::size_t timers_armed, std::size_t events) noexcept {
+    if constexpr (!hooks_on) return;
+    bump(counters.io_events, events);
     if (blocking_) {
       const auto d = std::chrono::steady_clock::now() - park_started_;
       bump(counters.parked_ns, static_cast<std::uint64_t>(d.count()));

@@ -220,12 +220,15 @@ void executor::untrack(spawn_link& link) noexcept {
 result<void> executor::run_until(const bool& done) {
   diag_.run_started();
   while (!done) {
-    diag_.turn(ready_.size());
-    for (std::size_t n = ready_.size(); n > 0 && !done; --n) {
+    const std::size_t queued = ready_.size();
+    diag_.turn(queued);
+    std::size_t n = queued;
+    for (; n > 0 && !done; --n) {
       const auto h = ready_.pop();
       diag_.resuming(h.address());
       h.resume();
     }
+    diag_.resumed(queued - n);
     if (done) break;
     drain_remote();
     if (auto r = park(!ready_.empty()); !r) {
@@ -263,7 +266,7 @@ result<void> executor::park(bool has_work) {
   } else {
     r = readiness_->wait(events_, timeout);
   }
-  diag_.unparked(wheel_.size());
+  diag_.unparked(wheel_.size(), events_.size());
   parked_.store(false, std::memory_order_relaxed);
   return r;
 }
@@ -279,7 +282,6 @@ void executor::fire_timers() noexcept {
 void executor::dispatch(const event& e) noexcept {
   const auto key = static_cast<std::uint64_t>(e.token());
   if (key == waker_key) return;  // it only ended the wait; drain_remote() takes the work
-  bump(diag_.counters.io_events);
   io_slot* slot = slot_at(static_cast<std::uint32_t>(key));
   if (!slot || slot->generation != static_cast<std::uint32_t>(key >> 32)) return;
   const std::uint8_t f = e.flags();

@@ -54,6 +54,9 @@ stop_ref stop_token_of(std::coroutine_handle<Promise> h) noexcept {
 class operation {
  public:
   static constexpr task_state corio_wait = task_state::channel;  // diagnostics: what it waits on
+  // Resumed only by its owner's thread (schedule or post), never inline by another thread: the
+  // diagnostics may note a suspension after await_suspend returned true (task_trace.hpp).
+  static constexpr bool corio_resumes_on_owner = true;
   operation() noexcept = default;
   operation(const operation&) = delete;
   operation& operator=(const operation&) = delete;

@@ -1,6 +1,6 @@
 // What the diagnostics (corio/diagnostics.hpp) know about a spawned task: where it was spawned,
 // where it last suspended, on what, and since when. Written on the task's own thread by plain
-// relaxed stores (a few per co_await, no clock read); read racily but safely by the dump and the
+// relaxed stores (a few per co_await that suspends, no clock read); read racily but safely by the dump and the
 // stall watchdog on other threads.
 //
 // The suspend site comes from task's await_transform: its defaulted __builtin_FILE/LINE arguments
@@ -11,7 +11,15 @@
 #include <atomic>
 #include <coroutine>
 #include <cstdint>
+#include <type_traits>
 #include <utility>
+
+// 0 only to measure what the diagnostics cost: every note and counter on the hot path, and the
+// watchdog thread, compiled out. All of corio and the program must agree (a whole build with
+// -DCORIO_DIAGNOSTICS_HOOKS=0); bench/diagnostics_cost.py compares such a build with a normal one.
+#ifndef CORIO_DIAGNOSTICS_HOOKS
+#define CORIO_DIAGNOSTICS_HOOKS 1
+#endif
 
 namespace corio {
 
@@ -58,7 +66,7 @@ struct task_trace {
   // frame it resumed, and the stall report finds the task by it.
   std::atomic<void*> frame{nullptr};
 
-  // Inlined into every co_await of a task: a call would cost more than the stores.
+  // Inlined into every co_await of a task that suspends: a call would cost more than the stores.
   [[gnu::always_inline]] void suspended(const char* file, unsigned line, task_state s,
                                         void* at) noexcept {
     suspend_file.store(file, std::memory_order_relaxed);
@@ -69,8 +77,9 @@ struct task_trace {
   }
 };
 
-template <class A>
+template <class Awaitable>
 constexpr task_state wait_state_of() noexcept {
+  using A = std::remove_cvref_t<Awaitable>;
   if constexpr (requires { A::corio_wait; }) {
     return A::corio_wait;
   } else if constexpr (requires(A&& a) { static_cast<A&&>(a).operator co_await(); }) {
@@ -88,30 +97,44 @@ constexpr task_state wait_state_of() noexcept {
 // What await_transform hands back: the awaiter, held by reference when the awaitable is its own
 // awaiter (it lives in the co_await's full-expression), by value when operator co_await made
 // it. A prvalue, because g++ 12 copies an awaiter that await_transform returns by reference.
-template <class Awaiter>
+// The suspend site is noted in await_suspend, before the inner awaiter runs (after it, another
+// thread may already have resumed and ended the task) -- except for corio's own operations,
+// which only their owner thread resumes: those are noted after, and only when they really
+// suspended. A write that completes at once (most of them) costs no note.
+template <task_state State, class Awaiter>
 struct traced_awaiter {
   Awaiter inner;
+  const char* file;
+  unsigned line;
   bool await_ready() noexcept(noexcept(inner.await_ready())) { return inner.await_ready(); }
   template <class Promise>
   decltype(auto) await_suspend(std::coroutine_handle<Promise> h) noexcept(
       noexcept(inner.await_suspend(h))) {
-    return inner.await_suspend(h);
+    if constexpr (std::is_same_v<decltype(inner.await_suspend(h)), bool> &&
+                  requires { std::remove_cvref_t<Awaiter>::corio_resumes_on_owner; }) {
+      if (!inner.await_suspend(h)) return false;
+      if (task_trace* t = h.promise().trace()) t->suspended(file, line, State, h.address());
+      return true;
+    } else {
+      if (task_trace* t = h.promise().trace()) t->suspended(file, line, State, h.address());
+      return inner.await_suspend(h);
+    }
   }
   decltype(auto) await_resume() noexcept(noexcept(inner.await_resume())) {
     return inner.await_resume();
   }
 };
 
-template <class A>
-auto traced_awaiter_of(A&& a) {
+template <task_state State, class A>
+auto traced_awaiter_of(A&& a, const char* file, unsigned line) {
   if constexpr (requires { static_cast<A&&>(a).operator co_await(); }) {
-    return traced_awaiter<decltype(static_cast<A&&>(a).operator co_await())>{
-        static_cast<A&&>(a).operator co_await()};
+    return traced_awaiter<State, decltype(static_cast<A&&>(a).operator co_await())>{
+        static_cast<A&&>(a).operator co_await(), file, line};
   } else if constexpr (requires { operator co_await(static_cast<A&&>(a)); }) {
-    return traced_awaiter<decltype(operator co_await(static_cast<A&&>(a)))>{
-        operator co_await(static_cast<A&&>(a))};
+    return traced_awaiter<State, decltype(operator co_await(static_cast<A&&>(a)))>{
+        operator co_await(static_cast<A&&>(a)), file, line};
   } else {
-    return traced_awaiter<A&>{a};
+    return traced_awaiter<State, A&>{a, file, line};
   }
 }
 

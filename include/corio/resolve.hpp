@@ -17,10 +17,13 @@
 //   v6 first, at most max_addresses. A truncated UDP answer is retried over TCP by c-ares.
 // - Cancellation: a stop request (or corio::timeout) abandons the lookup at once with
 //   operation_canceled (timed_out under timeout); nothing is left running.
-// - connect(host_port) tries the addresses in turn, alternating families starting with IPv6
-//   (RFC 8305's order), and returns the first connection; if all fail, the last error. It does
-//   not race attempts (no 250 ms head start): a silent address costs its whole connect time,
-//   so bound it with corio::timeout or connect_options::attempt_timeout.
+// - connect(host_port) races the addresses, Happy Eyeballs style (RFC 8305): in connect_order
+//   (families alternate, IPv6 first), each attempt starts once the previous one failed or
+//   connect_options::attempt_delay (250 ms) after it started, whichever comes first, so a
+//   silent address costs 250 ms, not its whole connect time. The first connection wins; the
+//   other attempts are cancelled and awaited, and any socket they got is closed, before it
+//   returns. If all fail, the error of the last to fail. A stop (or corio::timeout) cancels
+//   every attempt: operation_canceled (timed_out under timeout).
 // - Must run on a corio thread (the sockets register with its executor).
 #pragma once
 
@@ -75,7 +78,13 @@ struct resolve_options {
 
 // Every address of `host` with `port`. Numeric hosts and "localhost" need no resolver.
 task<result<std::vector<net::socket_address>>> resolve(std::string host, std::uint16_t port,
-                                                       resolve_options options = {});
+                                                       resolve_options options);
+// With default options (a forwarding function, not a default argument: see connect below).
+inline task<result<std::vector<net::socket_address>>> resolve(std::string host,
+                                                              std::uint16_t port) {
+  resolve_options defaults;
+  return resolve(std::move(host), port, std::move(defaults));
+}
 
 // "host:port" or "[v6]:port" split; the port must be decimal 0..65535. Errors are
 // net::address_error (missing_port, invalid_port, missing_bracket).
@@ -90,12 +99,36 @@ struct connect_options {
   // Per address; zero means none (the kernel's SYN retries, minutes). The whole connect is
   // bounded with corio::timeout.
   std::chrono::milliseconds attempt_timeout{0};
+  // RFC 8305's Connection Attempt Delay: how long an attempt runs alone before the next
+  // address's starts beside it (at once when it fails). Zero starts them all together.
+  std::chrono::milliseconds attempt_delay{250};
 };
 
-// Resolves and connects, trying each address in turn (see the top of this file).
-task<result<tcp_stream>> connect(std::string host_port, connect_options options = {});
-task<result<tcp_stream>> connect(std::string host, std::uint16_t port,
-                                 connect_options options = {});
+// Races connection attempts to `addresses`, in the order given (see the top of this file;
+// connect by name orders them with connect_order first). An empty list is
+// resolve_error::no_address.
+task<result<tcp_stream>> connect(std::vector<net::socket_address> addresses,
+                                 connect_options options);
+// Resolves and connects, racing the addresses (see the top of this file).
+task<result<tcp_stream>> connect(std::string host_port, connect_options options);
+task<result<tcp_stream>> connect(std::string host, std::uint16_t port, connect_options options);
+
+// The same with default options. Not default arguments: with g++ 12, a coroutine's defaulted
+// argument holding a std::string, in a co_await of another coroutine, reached the frame with
+// its pointer into the caller's frame (ASan: a bad free when the frame went). These forward a
+// named one instead.
+inline task<result<tcp_stream>> connect(std::vector<net::socket_address> addresses) {
+  connect_options defaults;
+  return connect(std::move(addresses), std::move(defaults));
+}
+inline task<result<tcp_stream>> connect(std::string host_port) {
+  connect_options defaults;
+  return connect(std::move(host_port), std::move(defaults));
+}
+inline task<result<tcp_stream>> connect(std::string host, std::uint16_t port) {
+  connect_options defaults;
+  return connect(std::move(host), port, std::move(defaults));
+}
 // One address, with a deadline: timed_out when it passed (the attempt was cancelled).
 task<result<tcp_stream>> connect(net::socket_address to, std::chrono::milliseconds limit);
 

@@ -9,10 +9,10 @@
 // Contracts and sharp edges:
 // - Children run on the thread that spawned them (the scope's thread); the scope is used
 //   from that thread only. Each child runs in a frame of the frame pool.
-// - Cancellation: every child runs with the scope's stop token. cancel() stops them all (their
-//   pending and later operations end with operation_canceled). While the owner awaits next()
-//   or join(), a stop of the owner's own task reaches the children too, so a stopped parent's
-//   children stop, and the parent still waits for them to finish.
+// - Cancellation: every child has a stop state of its own, which the scope stops. cancel()
+//   stops them all (their pending and later operations end with operation_canceled). While the
+//   owner awaits next() or join(), a stop of the owner's own task reaches the children too, so
+//   a stopped parent's children stop, and the parent still waits for them to finish.
 // - Failure: a child fails when it throws, or returns a result<U> holding an error other than
 //   operation_canceled. With scope_policy::cancel_on_failure the first failure cancels every
 //   sibling (trio's nursery); with keep_going (the default, tokio's JoinSet) the others run on.
@@ -21,10 +21,11 @@
 // - join(): waits until every child has finished; results not taken by next() are dropped;
 //   then rethrows the first exception among them, if any. close() cancels first.
 // - Await join() or close() before the scope goes out of scope. The destructor of a scope with
-//   running children (an owner destroyed at executor shutdown) cancels them and destroys their
-//   frames at once, withdrawing their pending operations.
-// - Allocation: the scope makes one std::stop_source (its shared state is allocated once);
-//   spawn allocates the child's frame from the pool; next/join allocate nothing.
+//   running children (an owner destroyed at executor shutdown) destroys their frames at once,
+//   withdrawing their pending operations (their destructors do; no cancel is posted for them).
+// - Allocation: spawn allocates the child's frame from the pool, and the child's stop state is
+//   one word in it (detail/task_stop.hpp; no std::stop_source); the scope itself and
+//   next/join allocate nothing.
 #pragma once
 
 #include <cassert>
@@ -34,7 +35,6 @@
 #include <stdexcept>
 #include <exception>
 #include <optional>
-#include <stop_token>
 #include <system_error>
 #include <type_traits>
 #include <utility>
@@ -96,7 +96,9 @@ class scope_child {
       outcome.template emplace<1>(std::forward<U>(value));
     }
     void unhandled_exception() noexcept { outcome.template emplace<2>(std::current_exception()); }
-    std::stop_token stop_token() const noexcept;
+    // What stop_token_of() finds when the child awaits: its own stop state, which the scope
+    // stops. One chain of awaits, one operation at a time: what task_stop serves.
+    stop_ref stop_token() noexcept { return stop_ref(&stop); }
 
     bool failed() const noexcept {
       return outcome.index() == 2 || (outcome.index() == 1 && scope_value_failed(std::get<1>(outcome)));
@@ -108,6 +110,7 @@ class scope_child {
     std::variant<std::monostate, value_type, std::exception_ptr> outcome;
     promise_type* prev = nullptr;  // running list, then the finished queue (next only)
     promise_type* next = nullptr;
+    task_stop stop;
 
    private:
     task_scope<T>* scope_;
@@ -120,8 +123,12 @@ class scope_child {
 };
 
 template <class T>
-scope_child<T> run_scoped(task<T> work, task_scope<T>&) {
-  // Awaiting the task hands it this frame's stop_token(): the scope's.
+scope_child<T> run_scoped(task<T> parameter, task_scope<T>&) {
+  // Awaiting the task hands it this frame's stop_token(): the child's own stop state. A local,
+  // not the parameter: a frame torn down early destroys its locals before the promise (which
+  // holds that stop state), its parameters after; the operations the task waits on leave the
+  // stop state as they are destroyed, so they must go first.
+  task<T> work = std::move(parameter);
   if constexpr (std::is_void_v<T>) {
     co_await std::move(work);
     co_return std::monostate{};
@@ -143,7 +150,9 @@ class task_scope {
   task_scope(const task_scope&) = delete;
   task_scope& operator=(const task_scope&) = delete;
   ~task_scope() {
-    stop_.request_stop();
+    // No stop request: it would post cancels for operations about to be destroyed. Destroying
+    // a frame withdraws its pending operation.
+    canceled_ = true;
     while (running_head_) destroy_child(unlink_running(*running_head_));
     while (child_promise* p = pop_finished()) destroy_child(*p);
   }
@@ -155,6 +164,7 @@ class task_scope {
     if (!ex) throw std::logic_error("corio::task_scope::spawn outside a corio thread");
     auto child = detail::run_scoped<T>(std::move(work), *this);
     child_promise& p = child.frame.promise();
+    if (canceled_) (void)p.stop.request_stop();
     p.next = running_head_;
     if (running_head_) running_head_->prev = &p;
     running_head_ = &p;
@@ -163,8 +173,11 @@ class task_scope {
   }
 
   // Stops every child (and those spawned later).
-  void cancel() noexcept { stop_.request_stop(); }
-  bool canceled() const noexcept { return stop_.stop_requested(); }
+  void cancel() noexcept {
+    canceled_ = true;
+    for (child_promise* p = running_head_; p; p = p->next) (void)p->stop.request_stop();
+  }
+  bool canceled() const noexcept { return canceled_; }
   // Children running or finished and not yet taken.
   std::size_t size() const noexcept { return running_ + finished_; }
   bool empty() const noexcept { return size() == 0; }
@@ -182,20 +195,21 @@ class task_scope {
   friend child_promise;
   enum class mode : std::uint8_t { next, join, close };
 
-  struct forward_stop {
-    std::stop_source* to;
-    void operator()() const noexcept { to->request_stop(); }
-  };
+  // Not cancellable itself: the owner's stop goes to the children (when.hpp's forwarding_wait).
+  class wait_operation final : public detail::forwarding_wait {
+   public:
+    explicit wait_operation(task_scope& scope) noexcept : scope_(scope) {}
 
-  struct wait_operation final : detail::operation {
-    void unlink() noexcept override {}  // not cancellable: the owner's stop goes to the children
+   private:
+    void forward_stop() noexcept override { scope_.cancel(); }
+    task_scope& scope_;
   };
 
  public:
   // What next(), join() and close() share: resumes the owner when the scope is ready for it.
   class waiter_base {
    public:
-    waiter_base(task_scope& scope, mode m) noexcept : scope_(&scope), mode_(m) {}
+    waiter_base(task_scope& scope, mode m) noexcept : scope_(&scope), mode_(m), op_(scope) {}
     waiter_base(const waiter_base&) = delete;
     waiter_base& operator=(const waiter_base&) = delete;
 
@@ -206,10 +220,7 @@ class task_scope {
     template <class Promise>
     void await_suspend(std::coroutine_handle<Promise> h) noexcept {
       // The owner's stop reaches the children while it waits for them.
-      if (auto parent = detail::stop_token_of(h); parent.stop_possible()) {
-        chain_.emplace(parent, forward_stop{&scope_->stop_});
-      }
-      (void)op_.arm(h, std::stop_token{});  // not itself cancellable: it waits for them
+      op_.arm_forwarding(h);
       assert(!scope_->waiter_ && "one next() or join() at a time");
       scope_->waiter_ = this;
     }
@@ -221,7 +232,6 @@ class task_scope {
     }
     void resumed() noexcept {
       op_.disarm();
-      chain_.reset();
       scope_->waiter_ = nullptr;
     }
     task_scope* scope_;
@@ -235,7 +245,6 @@ class task_scope {
 
     mode mode_;
     wait_operation op_;
-    std::optional<std::stop_callback<forward_stop>> chain_;
   };
 
   class [[nodiscard]] next_awaiter final : public waiter_base {
@@ -257,8 +266,6 @@ class task_scope {
   };
 
  private:
-  std::stop_token token() const noexcept { return stop_.get_token(); }
-
   // On the scope's thread, from a child's final suspension.
   void child_finished(child_promise& p) noexcept {
     unlink_running(p);
@@ -271,10 +278,10 @@ class task_scope {
     }
     finished_tail_ = &p;
     ++finished_;
-    if (policy_ == scope_policy::cancel_on_failure && p.failed()) stop_.request_stop();
+    if (policy_ == scope_policy::cancel_on_failure && p.failed()) cancel();
     if (waiter_ && waiter_->satisfied()) {
       waiter_base* w = std::exchange(waiter_, nullptr);
-      w->op_.complete_local();
+      w->op_.finish();
     }
   }
 
@@ -323,7 +330,7 @@ class task_scope {
   }
 
   scope_policy policy_;
-  std::stop_source stop_;
+  bool canceled_ = false;
   child_promise* running_head_ = nullptr;
   child_promise* finished_head_ = nullptr;
   child_promise* finished_tail_ = nullptr;
@@ -331,10 +338,5 @@ class task_scope {
   std::size_t finished_ = 0;
   waiter_base* waiter_ = nullptr;
 };
-
-template <class T>
-std::stop_token detail::scope_child<T>::promise_type::stop_token() const noexcept {
-  return scope_->token();
-}
 
 }  // namespace corio

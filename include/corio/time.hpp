@@ -20,13 +20,16 @@
 // timeout(d, work): runs `work` (a task, taken by value, or any awaitable passed as a
 // temporary in the co_await expression itself: it is held by reference) with a deadline d
 // after the timeout is awaited. If the deadline passes first, the work is cancelled and
-// awaited (it has finished when timeout returns) and the result is std::errc::timed_out; only
-// if the work then still yields a result<U> holding a value (it completed in a race with the
-// deadline) is that value returned, so nothing a completed operation consumed is lost. Work
-// yielding result<U> gives result<U>; void gives result<void>; any other T gives result<T>.
-// Exceptions the work throws are rethrown, except a std::system_error of operation_canceled
-// after the deadline (timed_out). Allocation: pool frames plus one std::stop_source state
-// (see when.hpp).
+// awaited (it has finished when timeout returns) and the result is std::errc::timed_out,
+// unless the work completed in the deadline's own turn: nothing a completed operation took is
+// lost. Such a value is returned when the work yields a result<U> holding one, or when the
+// work is an awaitable (not a task) that finished without an exception (a join handle's
+// value: corio awaitables report a cancel as operation_canceled, so a value means it won). A
+// task's plain value after the deadline is dropped: a task may return one after its work was
+// cancelled. Work yielding result<U> gives result<U>; void gives result<void>; any other T
+// gives result<T>. Exceptions the work throws are rethrown, except a std::system_error of
+// operation_canceled after the deadline (timed_out). Allocation: the frames, from the pool;
+// nothing else (the children's stop states live in their frames, see when.hpp).
 #pragma once
 
 #include <array>
@@ -221,6 +224,12 @@ task<timeout_result_t<T>> with_deadline(deadline_spec deadline, Work work) {
     }
     if constexpr (is_result_v<T>) {
       if (op.peek().has_value()) co_return op.take();
+    } else if constexpr (!is_task_v<std::remove_cvref_t<Work>>) {
+      // An awaitable reports its cancel as an error (a corio one throws operation_canceled,
+      // as a join handle does): a value means it completed in the deadline's turn and took
+      // something (the task's result), which must not be dropped. A task's value says nothing:
+      // a task may return one after its work was cancelled.
+      if (op.has_value()) co_return timeout_value(op);
     }
     co_return timed_out;
   }

@@ -23,8 +23,9 @@
 //   rethrown.
 // - Stop: the awaiting task's stop token reaches every child, so stopping it cancels them
 //   all; the combinator still waits for each child to finish before it returns.
-// - Allocation: the frames come from the pool. when_any (and timeout, in time.hpp) also makes
-//   one std::stop_source for its children, whose shared state the standard library allocates.
+// - Allocation: the frames come from the pool, and nothing else is allocated. Each child's
+//   stop state is one word in its own frame (detail/task_stop.hpp), not a std::stop_source:
+//   the parent's stop reaches the children through the operation the parent waits on.
 // - Any awaitable (a socket read, rx.recv(), iv.tick(), a join handle, ...) may stand beside
 //   or instead of tasks. It is held by reference, like timeout's: pass it as a temporary inside
 //   the co_await expression itself, never from a variable that dies first. Its result goes by
@@ -49,7 +50,6 @@
 #include <optional>
 #include <span>
 #include <stdexcept>
-#include <stop_token>
 #include <tuple>
 #include <type_traits>
 #include <utility>
@@ -87,6 +87,54 @@ inline constexpr bool is_task_v<task<T>> = true;
 // What a child returns when a first-wins race was decided before it started.
 struct skipped_child {};
 
+// A child's stop state: one word in the child's frame, listed in its group so that the group
+// can stop every child (when_any's losers, or all of them on the parent's stop). Each child
+// is a chain of awaits waiting on one operation at a time, which is what task_stop serves.
+struct child_stop {
+  task_stop stop;
+  child_stop* next_sibling = nullptr;
+};
+
+// The operation a combinator's owner waits on while its children run. It is armed on the
+// owner's own stop, so a stop request takes its cancel path (operation.cpp), which here stops
+// the children instead of resuming the owner (withdraw() says "not yet"): the owner resumes
+// once they have all finished, as it would without the stop. No std::stop_callback, no
+// std::stop_source: the stop travels through operations the frames already hold.
+class forwarding_wait : public operation {
+ public:
+  // Owner thread, from await_suspend. A stop already requested stops the children at once,
+  // and the wait is then armed without a stop (it cannot be given up).
+  template <class Promise>
+  void arm_forwarding(std::coroutine_handle<Promise> owner) noexcept {
+    withdrawn_ = false;
+    if (!arm(owner, stop_token_of(owner))) {
+      forward_stop();
+      (void)arm(owner, stop_ref{});
+    }
+  }
+  // Owner thread, when what it waits for is there.
+  void finish() noexcept {
+    if (withdrawn_) {
+      resume_withdrawn(false);
+    } else {
+      complete_local();  // a cancel already posted sees `done` and resumes the owner instead
+    }
+  }
+
+ protected:
+  ~forwarding_wait() = default;
+  virtual void forward_stop() noexcept = 0;
+
+ private:
+  void unlink() noexcept override {}  // linked nowhere: finish() completes it
+  bool withdraw() noexcept override {
+    withdrawn_ = true;
+    forward_stop();
+    return false;  // finish() resumes the owner
+  }
+  bool withdrawn_ = false;
+};
+
 // The parent's side of one when_all/when_any: counts the children still running and resumes
 // the parent, through one operation, when the last one finishes. Lives in the combinator's
 // frame; every child finishes on the owner thread, so the counter needs no atomics.
@@ -95,18 +143,20 @@ class when_group {
   enum class mode : bool { all, first_wins };
   static constexpr std::size_t none = static_cast<std::size_t>(-1);
 
-  when_group(std::size_t children, mode m) : remaining_(children) {
-    if (m == mode::first_wins) source_.emplace();
-  }
+  when_group(std::size_t children, mode m) noexcept
+      : remaining_(children), first_wins_(m == mode::first_wins), join_(*this) {}
   when_group(const when_group&) = delete;
   when_group& operator=(const when_group&) = delete;
 
-  // The token the children run with: the parent's own for when_all; for when_any a source of
-  // the group's, which the parent's token stops too.
-  const std::stop_token& token() const noexcept { return token_; }
+  // Each child's frame lists its stop state here as it is made: in argument order, which is
+  // the order a stop reaches them.
+  void enlist(child_stop& child) noexcept {
+    *last_child_ = &child;
+    last_child_ = &child.next_sibling;
+  }
   std::size_t winner() const noexcept { return winner_; }
   // A first-wins group whose race is over: children not yet started need not start.
-  bool decided() const noexcept { return source_ && winner_ != none; }
+  bool decided() const noexcept { return first_wins_ && winner_ != none; }
   void rethrow_first_failure() const {
     if (first_error_) std::rethrow_exception(first_error_);
   }
@@ -115,11 +165,11 @@ class when_group {
   void finished(std::size_t index, const std::exception_ptr& error, bool skipped) noexcept {
     assert(remaining_ > 0 && join_.owner() == current_executor());
     if (error && !first_error_) first_error_ = error;
-    if (source_ && winner_ == none && !skipped) {
+    if (first_wins_ && winner_ == none && !skipped) {
       winner_ = index;
-      source_->request_stop();  // losers' operations post their cancellation; none runs here
+      stop_children();  // losers' operations post their cancellation; none runs here
     }
-    if (--remaining_ == 0) join_.complete_local();
+    if (--remaining_ == 0) join_.finish();
   }
 
   // Awaiting starts the children and resumes when all have finished.
@@ -130,16 +180,12 @@ class when_group {
     bool await_ready() const noexcept { return children_.empty(); }
     template <class Promise>
     void await_suspend(std::coroutine_handle<Promise> parent) noexcept {
-      group_.start(stop_token_of(parent));
-      // Not cancellable itself: a stop reaches the children, and we wait for them.
-      (void)group_.join_.arm(parent, std::stop_token{});
+      // The parent's stop reaches the children, and we still wait for them.
+      group_.join_.arm_forwarding(parent);
       executor* ex = current_executor();
       for (auto child : children_) schedule(*ex, child);
     }
-    void await_resume() noexcept {
-      group_.join_.disarm();
-      group_.chain_.reset();
-    }
+    void await_resume() noexcept { group_.join_.disarm(); }
 
    private:
     when_group& group_;
@@ -150,30 +196,27 @@ class when_group {
   }
 
  private:
-  struct join_operation final : operation {
-    void unlink() noexcept override {}  // linked nowhere: only the last child completes it
-  };
-  struct forward_stop {
-    std::stop_source* to;
-    void operator()() const noexcept { to->request_stop(); }
+  class join_operation final : public forwarding_wait {
+   public:
+    explicit join_operation(when_group& group) noexcept : group_(group) {}
+
+   private:
+    void forward_stop() noexcept override { group_.stop_children(); }
+    when_group& group_;
   };
 
-  void start(std::stop_token parent) {
-    if (!source_) {
-      token_ = std::move(parent);
-      return;
-    }
-    token_ = source_->get_token();
-    if (parent.stop_possible()) chain_.emplace(parent, forward_stop{&*source_});
+  // Owner thread. A child that finished keeps its stop requested, harmlessly.
+  void stop_children() noexcept {
+    for (child_stop* c = children_; c; c = c->next_sibling) (void)c->stop.request_stop();
   }
 
   std::size_t remaining_;
   std::size_t winner_ = none;
+  bool first_wins_;
   std::exception_ptr first_error_;
+  child_stop* children_ = nullptr;
+  child_stop** last_child_ = &children_;
   join_operation join_;
-  std::optional<std::stop_source> source_;                   // when_any only
-  std::optional<std::stop_callback<forward_stop>> chain_;    // parent's stop -> source_
-  std::stop_token token_;
 };
 
 // One child: a coroutine that awaits the work and keeps its outcome for the parent. It stays
@@ -187,7 +230,9 @@ class [[nodiscard]] when_child {
    public:
     template <class Work>
     promise_type(Work&&, when_group& group, std::size_t index) noexcept
-        : group_(&group), index_(index) {}
+        : group_(&group), index_(index) {
+      group.enlist(stop_);
+    }
     static void* operator new(std::size_t size) { return frame_allocate(size); }
     static void operator delete(void* frame, std::size_t size) noexcept {
       frame_deallocate(frame, size);
@@ -218,13 +263,14 @@ class [[nodiscard]] when_child {
     // The race was decided before this child started: it never ran its work.
     void return_value(skipped_child) noexcept { skipped_ = true; }
     void unhandled_exception() noexcept { outcome_.template emplace<2>(std::current_exception()); }
-    // What stop_token_of() finds when the child awaits an operation.
-    std::stop_token stop_token() const noexcept { return group_->token(); }
+    // What stop_token_of() finds when the child awaits an operation: its own stop state.
+    stop_ref stop_token() noexcept { return stop_ref(&stop_.stop); }
 
    private:
     friend when_child;
     when_group* group_;
     std::size_t index_;
+    child_stop stop_;
     std::variant<std::monostate, value_type, std::exception_ptr> outcome_;
     bool skipped_ = false;
   };
@@ -285,10 +331,14 @@ class await_in_place {
 // The child's body. Work is a task<T> (by value: the child owns it) or a reference to an
 // awaitable that outlives the child.
 template <class T, class Work>
-when_child<T> run_child(Work work, [[maybe_unused]] when_group& group,
+when_child<T> run_child(Work parameter, [[maybe_unused]] when_group& group,
                         [[maybe_unused]] std::size_t index) {
   if constexpr (is_task_v<Work>) {
-    // Awaiting the task hands it this frame's stop_token(): the group's token.
+    // Awaiting the task hands it this frame's stop_token(): the child's own stop state. A
+    // local, not the parameter: a frame torn down early destroys its locals before the
+    // promise (which holds that stop state), its parameters after; the operations the task
+    // waits on leave the stop state as they are destroyed, so they must go first.
+    Work work = std::move(parameter);
     if constexpr (std::is_void_v<T>) {
       co_await std::move(work);
       co_return std::monostate{};
@@ -297,7 +347,7 @@ when_child<T> run_child(Work work, [[maybe_unused]] when_group& group,
     }
   } else {
     if (group.decided()) co_return skipped_child{};
-    auto&& awaiter = awaiter_of(std::forward<Work>(work));
+    auto&& awaiter = awaiter_of(std::forward<Work>(parameter));
     await_in_place<std::remove_reference_t<decltype(awaiter)>> in_place(awaiter);
     if constexpr (std::is_void_v<T>) {
       co_await in_place;

@@ -121,15 +121,7 @@ task<result<tcp_stream>> connect(net::socket_address to, std::chrono::millisecon
 task<result<tcp_stream>> connect(std::string host, std::uint16_t port, connect_options options) {
   auto addresses = co_await resolve(std::move(host), port, options.resolve);
   if (!addresses) co_return addresses.error();
-  std::error_code last = make_error_code(resolve_error::no_address);
-  for (const auto& to : connect_order(std::move(*addresses))) {
-    auto s = co_await connect(to, options.attempt_timeout);
-    if (s) co_return s;
-    last = s.error();
-    // A stopped task's later awaits fail at once anyway; say why instead of trying the rest.
-    if (last == std::errc::operation_canceled) break;
-  }
-  co_return last;
+  co_return co_await connect(connect_order(std::move(*addresses)), std::move(options));
 }
 
 task<result<tcp_stream>> connect(std::string host_port, connect_options options) {

@@ -2,15 +2,18 @@
 // echo of 10,000 messages over 10 TCP connections, 10,000 sleeps and 10,000 channel messages
 // make zero calls to the global operator new and (outside sanitizer builds, which own malloc)
 // zero calls to malloc/calloc/realloc; so do 40 connections accepted and each served by a
-// spawned task.
+// spawned task; and so do when_any, when_all, timeout/timeout_at and task_scope (their
+// children's stop states live in the children's frames: no std::stop_source).
 //
 // This binary replaces the global allocation functions, so it has no other tests. Counting is
 // per thread and only inside a window, so gtest's own allocations do not matter.
 #include <corio/runtime.hpp>
+#include <corio/scope.hpp>
 #include <corio/sync/channel.hpp>
 #include <corio/sync/event.hpp>
 #include <corio/tcp.hpp>
 #include <corio/time.hpp>
+#include <corio/when.hpp>
 
 #include <gtest/gtest.h>
 
@@ -215,6 +218,100 @@ TEST_P(allocation, accepted_connection_served_by_a_spawned_task_makes_no_heap_al
   if (CORIO_TEST_CAN_REPLACE_MALLOC) {
     EXPECT_EQ(c.mallocs, 0u) << "malloc/calloc/realloc calls for " << connections_in_window
                              << " connections";
+  }
+}
+
+// The combinators in steady state. Each round: a select won by a ready message (the losing
+// sleep cancelled), a select over tasks, timeouts that pass, expire and wrap a task, a scope's
+// children taken as they finish, a when_all in a freshly spawned task (a new stop state each
+// time), and a stopped task's select and scope (the stop forwarded to their children).
+// Before, when_any and timeout each made a std::stop_source and a scope made one too: one heap
+// allocation per call.
+constexpr int combinator_rounds = 200;
+constexpr int checks_per_round = 9;
+
+task<int> yielded(int v) {
+  co_await corio::yield();
+  co_return v;
+}
+
+task<int> long_sleep() {
+  auto r = co_await corio::sleep_for(30s);
+  co_return r ? 1 : 0;
+}
+
+task<int> pair_sum() {
+  auto [a, b] = co_await corio::when_all(yielded(1), yielded(2));
+  co_return a + b;
+}
+
+task<int> stopped_select_and_scope(bool& waiting) {
+  waiting = true;
+  auto any = co_await corio::when_any(corio::sleep_for(30s), long_sleep());
+  corio::task_scope<int> scope;
+  scope.spawn(long_sleep());
+  co_await scope.join();
+  // The first child is a sleep cancelled by the stop: result<void> holding operation_canceled.
+  co_return any.index == 0 && !std::get<0>(any.value) ? 1 : 0;
+}
+
+task<int> combinator_round(corio::channel_sender<int>& tx, corio::channel_receiver<int>& rx) {
+  int ok = 0;
+  if (!tx.try_send(1)) co_return 0;
+  auto any = co_await corio::when_any(rx.recv(), corio::sleep_for(30s));
+  ok += any.index == 0 && std::get<0>(any.value).value_or(0) == 1;
+  auto any_task = co_await corio::when_any(long_sleep(), yielded(2));
+  ok += any_task.index == 1 && std::get<1>(any_task.value) == 2;
+  if (!tx.try_send(3)) co_return 0;
+  auto received = co_await corio::timeout(30s, rx.recv());
+  ok += received.value_or(0) == 3;
+  auto expired = co_await corio::timeout_at(corio::now(), corio::sleep_for(30s));
+  ok += !expired && expired.error() == std::errc::timed_out;
+  auto wrapped = co_await corio::timeout(30s, yielded(4));
+  ok += wrapped.value_or(0) == 4;
+  {
+    corio::task_scope<int> scope;
+    for (int i = 0; i < 4; ++i) scope.spawn(yielded(i));
+    int sum = 0;
+    while (auto v = co_await scope.next()) sum += *v;
+    co_await scope.join();
+    ok += sum == 6;
+  }
+  ok += co_await corio::spawn(pair_sum()) == 3;
+  bool waiting = false;
+  auto stopped = corio::spawn(stopped_select_and_scope(waiting));
+  while (!waiting) co_await corio::yield();
+  co_await corio::yield();  // now suspended in the select
+  ok += stopped.request_stop();
+  ok += co_await stopped;
+  co_return ok;
+}
+
+task<counts> combinators() {
+  auto [tx, rx] = corio::make_channel<int>(4);
+  counts c;
+  for (int i = 0; i < 4; ++i) c.received += co_await combinator_round(tx, rx);  // warm-up
+  {
+    window w;
+    c.received = 0;
+    for (int i = 0; i < combinator_rounds; ++i) c.received += co_await combinator_round(tx, rx);
+    c.news = new_calls;
+    c.mallocs = malloc_calls;
+  }
+  co_return c;
+}
+
+TEST_P(allocation, when_any_timeout_and_task_scope_make_no_heap_allocations) {
+  if (!CORIO_TEST_CAN_REPLACE_NEW) GTEST_SKIP() << "TSan's runtime owns operator new";
+  corio::runtime_options o;
+  o.backend = GetParam();
+  const counts c = corio::block_on(combinators(), o);
+  EXPECT_EQ(c.received, combinator_rounds * checks_per_round);
+  EXPECT_EQ(c.news, 0u) << "global operator new calls in " << combinator_rounds
+                        << " rounds (a std::stop_source?)";
+  if (CORIO_TEST_CAN_REPLACE_MALLOC) {
+    EXPECT_EQ(c.mallocs, 0u) << "malloc/calloc/realloc calls in " << combinator_rounds
+                             << " rounds";
   }
 }
 

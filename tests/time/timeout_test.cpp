@@ -3,6 +3,7 @@
 #include <corio/time.hpp>
 
 #include <corio/runtime.hpp>
+#include <corio/sync/channel.hpp>
 
 #include <gtest/gtest.h>
 
@@ -179,6 +180,64 @@ TEST_P(timeout_test, values_are_destroyed_exactly_once) {
   corio::block_on(body(), options());
   EXPECT_EQ(corio::test::counted::default_constructions, 2);
   EXPECT_EQ(corio::test::counted::alive(), 0);
+}
+
+// The same-turn race: the work's value and the deadline arrive in one turn, and the timer's
+// child runs first. Both wait for the same instant, the producer's timer armed first; equal
+// deadlines fire in insertion order, so the producer runs, completes the await (scheduling
+// its child), and only then does the timer's child run and win. The value was taken from the
+// handle or the channel by then, so timeout must return it, not timed_out.
+task<int> value_at(std::chrono::steady_clock::time_point at, bool& armed) {
+  armed = true;
+  (void)co_await corio::sleep_until(at);
+  co_return 7;
+}
+
+TEST_P(timeout_test, a_join_value_produced_in_the_deadlines_turn_is_returned_not_lost) {
+  auto body = []() -> task<> {
+    // Far enough that both timers are armed before it passes, even under a sanitizer.
+    const auto deadline = corio::now() + 20ms;
+    bool armed = false;
+    auto handle = corio::spawn(value_at(deadline, armed));
+    while (!armed) co_await yield_now{};
+    result<int> r = co_await corio::timeout_at(deadline, handle);
+    if (!r) {
+      ADD_FAILURE() << "the task's value was taken from its handle and dropped: "
+                    << r.error().message();
+      co_return;
+    }
+    EXPECT_EQ(*r, 7);
+    EXPECT_TRUE(handle.is_finished());
+  };
+  corio::block_on(body(), options());
+}
+
+task<> send_at(std::chrono::steady_clock::time_point at, corio::channel_sender<int> tx,
+               bool& armed) {
+  armed = true;
+  (void)co_await corio::sleep_until(at);
+  (void)co_await tx.send(7);  // a recv is waiting: handed over at once, never queued
+}
+
+TEST_P(timeout_test, a_message_received_in_the_deadlines_turn_is_returned_not_lost) {
+  auto body = []() -> task<> {
+    const auto deadline = corio::now() + 20ms;
+    auto [tx, rx] = corio::make_unbounded_channel<int>();
+    bool armed = false;
+    auto sender = corio::spawn(send_at(deadline, std::move(tx), armed));
+    while (!armed) co_await yield_now{};
+    result<int> r = co_await corio::timeout_at(deadline, rx.recv());
+    co_await sender;
+    if (!r) {
+      // Timed out: then the message must still be queued for the next recv.
+      auto left = rx.try_recv();
+      ADD_FAILURE() << "timed out although the message arrived in the same turn ("
+                    << (left ? "it stayed queued)" : "and it was lost)");
+      co_return;
+    }
+    EXPECT_EQ(*r, 7);
+  };
+  corio::block_on(body(), options());
 }
 
 INSTANTIATE_TEST_SUITE_P(backends, timeout_test,

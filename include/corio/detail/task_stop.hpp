@@ -8,8 +8,11 @@
 //   - request_stop (any thread): sets `requested` and, while the `locked` bit holds the word,
 //     asks the armed operation to cancel; disarm waits for that to finish, so the operation is
 //     never touched after its await_resume (what std::stop_callback's destructor guarantees).
-// Code that needs a real std::stop_token (when_all, task_scope, the sync primitives' lib/ side)
-// gets one made on first demand, once per task; the stop request reaches it too.
+// The children of when_all/when_any/timeout and of a task_scope each get a task_stop of their
+// own, in their frames, which the combinator stops (when.hpp's forwarding_wait carries the
+// parent's stop to them), so none of them makes a std::stop_source either. Code that needs a
+// real std::stop_token (corio::sim's sockets) gets one made on first demand, once per
+// task_stop; the stop request reaches it too.
 #pragma once
 
 #include <atomic>
@@ -67,8 +70,8 @@ class task_stop {
   std::optional<std::stop_source> source_;
 };
 
-// What a frame knows about its stop: a spawned task's stop state, or a std::stop_token (the
-// children of when_all/when_any and task_scope), or nothing. Converts to a std::stop_token for
+// What a frame knows about its stop: a task_stop (a spawned task's, or a combinator child's),
+// or a std::stop_token (corio::sim's frames), or nothing. Converts to a std::stop_token for
 // code written against one.
 class stop_ref {
  public:

@@ -8,6 +8,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <new>
 
 namespace corio::detail {
 
@@ -43,7 +44,8 @@ bool operation::arm(std::coroutine_handle<> awaiting, const stop_ref& stop,
   }
   // May run request_cancel() right here if a stop raced in; that path posts to our own
   // executor, which resumes us on a later turn, so returning true stays correct.
-  stop_callback_.emplace(token, on_stop{this});
+  ::new (static_cast<void*>(stop_callback_)) stop_callback_type(token, on_stop{this});
+  has_stop_callback_ = true;
   return true;
 }
 
@@ -111,7 +113,10 @@ void operation::complete_local() noexcept {
   owner_->schedule(awaiting_);
 }
 
-void operation::drop_stop_callback() noexcept { stop_callback_.reset(); }
+void operation::drop_stop_callback() noexcept {
+  has_stop_callback_ = false;
+  std::launder(reinterpret_cast<stop_callback_type*>(stop_callback_))->~stop_callback_type();
+}
 
 void operation::complete_inline() noexcept {
   if (state_.fetch_or(done_bit, std::memory_order_acq_rel) & cancel_bit) return;
@@ -207,6 +212,12 @@ bool io_operation::link(io_registration& reg, direction dir) noexcept {
   waiter = this;
   complete = &answered;
   return true;
+}
+
+void io_operation::on_ready() noexcept {
+  if (!perform()) return;
+  io_operation::unlink();  // not virtual: nothing below overrides it
+  complete_inline();
 }
 
 bool io_operation::suspend(std::coroutine_handle<> awaiting, const stop_ref& stop,

@@ -89,9 +89,9 @@ class operation {
   // Called first in await_resume: after it no stop request can touch the operation.
   void disarm() noexcept {
     if (stop_task_) std::exchange(stop_task_, nullptr)->disarm(*this);
-    if (stop_callback_) [[unlikely]] drop_stop_callback();
+    if (has_stop_callback_) [[unlikely]] drop_stop_callback();
   }
-  bool armed() const noexcept { return stop_task_ != nullptr || stop_callback_.has_value(); }
+  bool armed() const noexcept { return stop_task_ != nullptr || has_stop_callback_; }
   bool canceled() const noexcept { return canceled_; }
   executor* owner() const noexcept { return owner_; }
 
@@ -135,7 +135,12 @@ class operation {
     operation* self = nullptr;
   } node_;
   task_stop* stop_task_ = nullptr;  // armed there (the fast path)
-  std::optional<std::stop_callback<on_stop>> stop_callback_;
+  // A std::stop_callback, made and destroyed by hand (arm, drop_stop_callback) rather than a
+  // std::optional member: the optional's destructor would be inlined, large, into every
+  // awaiter's destructor, which then is not inlined itself.
+  using stop_callback_type = std::stop_callback<on_stop>;
+  alignas(stop_callback_type) unsigned char stop_callback_[sizeof(stop_callback_type)];
+  bool has_stop_callback_ = false;
 };
 
 // Room for a msghdr and its iovec, filled by prepare_message (lib), so that no OS header is
@@ -230,11 +235,7 @@ class io_operation : public operation, private io_callback {
   // The executor's call on a readiness event: retry, and on a result leave the slot and resume
   // the awaiting coroutine right here (no trip through the ready queue). Nothing of the
   // operation is touched after that: the resumed coroutine may have destroyed it.
-  void on_ready() noexcept {
-    if (!perform()) return;
-    io_operation::unlink();  // not virtual: nothing below overrides it
-    complete_inline();
-  }
+  void on_ready() noexcept;
   // The executor's call when the socket this operation waits on is closed: it ends with
   // error::operation_aborted (or with a result the kernel delivered first).
   void on_socket_closed() noexcept;

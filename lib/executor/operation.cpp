@@ -22,7 +22,6 @@ bool operation::arm(std::coroutine_handle<> awaiting, const stop_ref& stop,
   owner_ = owner;
   state_.store(0, std::memory_order_relaxed);
   canceled_ = false;
-  std::stop_token made;
   if (task_stop* t = stop.task()) {
     switch (t->arm(*this)) {
       case task_stop::arm_result::armed:
@@ -32,11 +31,15 @@ bool operation::arm(std::coroutine_handle<> awaiting, const stop_ref& stop,
         canceled_ = true;
         return false;
       case task_stop::arm_result::occupied:
-        made = t->token();  // the general path below, through the task's std::stop_token
-        break;
+        // The general path, through the task's std::stop_token.
+        return arm_callback(t->token());
     }
   }
-  const std::stop_token& token = stop.task() ? made : stop.token();
+  if (!stop.token().stop_possible()) return true;
+  return arm_callback(stop.token());
+}
+
+bool operation::arm_callback(const std::stop_token& token) noexcept {
   if (!token.stop_possible()) return true;
   if (token.stop_requested()) {
     canceled_ = true;
@@ -126,16 +129,14 @@ void operation::complete_inline() noexcept {
 bool operation::complete_remote() noexcept {
   std::uint8_t expected = 0;
   if (!state_.compare_exchange_strong(expected, done_bit, std::memory_order_acq_rel)) return false;
-  node_.self = this;
-  node_.run = &run_resume;
+  ::new (static_cast<void*>(&node_)) node{{nullptr, &run_resume}, this};
   owner_->post(node_);
   return true;
 }
 
 void operation::request_cancel() noexcept {
   if (state_.fetch_or(cancel_bit, std::memory_order_acq_rel) & done_bit) return;
-  node_.self = this;
-  node_.run = &run_cancel;
+  ::new (static_cast<void*>(&node_)) node{{nullptr, &run_cancel}, this};
   owner_->post(node_);
 }
 

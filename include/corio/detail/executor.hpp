@@ -61,7 +61,7 @@ decltype(auto) stop_token_of(std::coroutine_handle<Promise> h) noexcept {
 class operation {
  public:
   static constexpr task_state corio_wait = task_state::channel;  // diagnostics: what it waits on
-  operation() noexcept = default;
+  operation() noexcept {}  // not `= default`: node_ (in a union) starts unmade
   operation(const operation&) = delete;
   operation& operator=(const operation&) = delete;
 
@@ -124,6 +124,8 @@ class operation {
   // Out of line: std::stop_callback's destructor is large, and disarm() is inlined into every
   // co_await; the task's own stop state (stop_task_) is the usual case.
   void drop_stop_callback() noexcept;
+  // arm()'s path through a std::stop_token: registers a std::stop_callback.
+  bool arm_callback(const std::stop_token& token) noexcept;
   static void run_cancel(remote_node& n) noexcept;
   static void run_resume(remote_node& n) noexcept;
 
@@ -133,7 +135,12 @@ class operation {
   bool canceled_ = false;
   struct node : remote_node {
     operation* self = nullptr;
-  } node_;
+  };
+  // Made when the operation is first posted (complete_remote, request_cancel), which most
+  // never are: zeroing it would be three stores in every awaiter's constructor.
+  union {
+    node node_;
+  };
   task_stop* stop_task_ = nullptr;  // armed there (the fast path)
   // A std::stop_callback, made and destroyed by hand (arm, drop_stop_callback) rather than a
   // std::optional member: the optional's destructor would be inlined, large, into every

@@ -3,7 +3,9 @@
 //   2. take the work other threads posted,
 //   3. park in the reactor until the next timer, or not at all when work is waiting,
 //   4. fire expired timers, then hand readiness to the operations waiting on it (a completion
-//      engine answers its operations inside the wait, each through its own callback).
+//      engine answers its operations inside the wait, each through its own callback). An
+//      operation that readiness completes resumes its coroutine right there, not through the
+//      ready queue: the loop's own stack is below it, and the next turn would only pop it.
 #include "executor/executor.hpp"
 
 #include <cstdio>

@@ -106,9 +106,14 @@ struct server {
   }
 
   // Echoes until the socket would block, switching interest between readable and writable.
+  // A read shorter than the buffer emptied the kernel's queue: once it is echoed, wait for the
+  // next edge instead of a read that would only say EAGAIN (1 read + 1 write per message). A
+  // FIN that came with those bytes raised its edge already; the loop reports that hang-up once
+  // more on the next turn (loop_core.hpp), and the read then sees the end of stream.
   void pump(loop_type& loop, std::size_t i) {
     connection& c = slots[i];
     if (c.stream.native_handle() < 0) return;  // a timeout that outlived its connection
+    bool drained = false;
     for (int round = 0; round < rounds_per_turn; ++round) {
       while (c.begin < c.end) {
         auto n = c.stream.write(std::span(c.buffer.get() + c.begin, c.end - c.begin));
@@ -117,15 +122,20 @@ struct server {
       }
       c.begin = c.end = 0;
       if (c.peer_done) return close(loop, i);  // everything echoed: the half-close completes
+      if (drained) {
+        give_back(c.buffer);  // idle until the next edge: the buffer serves someone else
+        return want(loop, i, false);
+      }
       if (!c.buffer) c.buffer = take_buffer();
       auto n = c.stream.read(std::span(c.buffer.get(), buffer_size));
       if (!n && corio::would_block(n.error())) {
-        give_back(c.buffer);  // idle until the next edge: the buffer serves someone else
+        give_back(c.buffer);
         return want(loop, i, false);
       }
       if (!n) return drop(loop, i);
       c.end = *n;
       c.peer_done = *n == 0;
+      drained = *n < buffer_size;
     }
     // Still busy: continue next turn so that other connections and signals get served.
     if (!loop.timeout(token_of(i), 0ms)) drop(loop, i);

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <array>
+#include <utility>
 #include <vector>
 
 #include "driver/clock.hpp"
@@ -35,6 +36,7 @@ struct fd_slot {
   std::uint32_t generation = 0;
   interest wanted = interest::readable;
   bool live = false;
+  bool hangup_queued = false;  // its hang-up is reported again next turn (see next())
 };
 
 constexpr std::uint32_t no_index = 0xFFFF'FFFFu;
@@ -165,6 +167,12 @@ struct loop_core::state {
   std::vector<fd_slot> fds;
   std::optional<signal_pipe> signals;
 
+  // Registrations whose hang-up (read_closed or error) this turn handed out: reported once
+  // more, as readable, in the next turn, and the keys that turn hands out.
+  std::vector<std::uint64_t> hangups_next_turn;
+  std::vector<std::uint64_t> hangups_this_turn;
+  std::size_t hangup_cursor = 0;
+
   // Cursor over the current turn.
   std::size_t ready_cursor = 0;
   tick turn_tick = 0;
@@ -179,6 +187,9 @@ struct loop_core::state {
     if (fd >= fds.size()) return nullptr;
     const fd_slot& s = fds[fd];
     return (s.live && s.generation == generation) ? &s : nullptr;
+  }
+  fd_slot* slot_of(std::uint64_t key) noexcept {
+    return const_cast<fd_slot*>(std::as_const(*this).slot_of(key));
   }
 };
 
@@ -304,7 +315,9 @@ const corio::waker& loop_core::waker() const noexcept { return state_->waker; }
 result<void> loop_core::turn(std::optional<std::chrono::nanoseconds> max_wait) {
   state& s = *state_;
   std::optional<std::chrono::nanoseconds> wait = max_wait;
-  if (!s.soon_next_turn.empty()) wait = std::chrono::nanoseconds::zero();
+  if (!s.soon_next_turn.empty() || !s.hangups_next_turn.empty()) {
+    wait = std::chrono::nanoseconds::zero();
+  }
   if (auto next = s.wheel.next_expiration()) {
     const auto until = s.time.until(*next);
     if (!wait || until < *wait) wait = until;
@@ -313,6 +326,9 @@ result<void> loop_core::turn(std::optional<std::chrono::nanoseconds> max_wait) {
   auto r = s.poll.wait(s.ready, wait);
   s.turn_tick = s.time.now_tick();
   s.soon_this_turn.splice(s.soon_next_turn);
+  s.hangups_this_turn.clear();
+  std::swap(s.hangups_this_turn, s.hangups_next_turn);  // both keep their capacity
+  s.hangup_cursor = 0;
   return r;
 }
 
@@ -326,9 +342,24 @@ bool loop_core::next(loop_event& out) noexcept {
       s.signals_pending = true;
       continue;
     }
-    const fd_slot* slot = s.slot_of(key);
+    fd_slot* slot = s.slot_of(key);
     if (!slot) continue;  // removed or replaced earlier in this turn
+    // The hang-up's edge may have come with the last data, which a handler may read without
+    // reading on to the end of stream (a short read drained the queue): report it once more.
+    if ((e.flags() & (event::read_closed | event::error)) && !slot->hangup_queued) {
+      slot->hangup_queued = true;
+      s.hangups_next_turn.push_back(key);
+    }
     out = loop_event{loop_event::kind::io, slot->user, e.flags(), key, {}};
+    return true;
+  }
+  while (s.hangup_cursor < s.hangups_this_turn.size()) {
+    const std::uint64_t key = s.hangups_this_turn[s.hangup_cursor++];
+    fd_slot* slot = s.slot_of(key);
+    if (!slot) continue;  // removed or replaced since
+    slot->hangup_queued = false;
+    out = loop_event{loop_event::kind::io, slot->user, event::readable | event::read_closed, key,
+                     {}};
     return true;
   }
   if (timer_entry* soon = s.soon_this_turn.pop()) {

@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <utility>
 
 #include <corio/detail/executor.hpp>
 #include <corio/diagnostics.hpp>
@@ -67,7 +68,16 @@ class executor_diagnostics {
     if constexpr (!hooks_on) return;
     current_frame_.store(frame, std::memory_order_relaxed);
   }
-  void resumed(std::size_t count) noexcept { bump(counters.resumes, count); }
+  void resumed(std::size_t count) noexcept {
+    bump(counters.resumes, count + std::exchange(resumed_inline_, 0));
+  }
+  // A coroutine resumed from dispatch, inside an operation's completion (executor::resume_now):
+  // counted with the turn's others.
+  void resuming_inline(void* frame) noexcept {
+    if constexpr (!hooks_on) return;
+    current_frame_.store(frame, std::memory_order_relaxed);
+    ++resumed_inline_;
+  }
   // Around the reactor wait; `may_block`: it has a non-zero timeout, so time it.
   void parking(bool may_block) noexcept {
     if constexpr (!hooks_on) return;
@@ -116,6 +126,7 @@ class executor_diagnostics {
   std::chrono::steady_clock::time_point created_;
   std::chrono::steady_clock::time_point park_started_;  // owner thread only
   bool blocking_ = false;                               // owner thread only
+  std::uint64_t resumed_inline_ = 0;                    // owner thread only
   executor_diagnostics* next_ = nullptr;                // the registry's list
   executor_diagnostics* prev_ = nullptr;
   // The watchdog's view, under the registry's lock. Here rather than in a side table keyed by

@@ -3,7 +3,9 @@
 //   2. take the work other threads posted,
 //   3. park in the reactor until the next timer, or not at all when work is waiting,
 //   4. fire expired timers, then hand readiness to the operations waiting on it (a completion
-//      engine answers its operations inside the wait, each through its own callback).
+//      engine answers its operations inside the wait, each through its own callback). An
+//      operation that readiness completes resumes its coroutine right there, not through the
+//      ready queue: the loop's own stack is below it, and the next turn would only pop it.
 #include "executor/executor.hpp"
 
 #include <cstdio>
@@ -11,13 +13,13 @@
 #include <utility>
 
 namespace corio::detail {
-namespace {
 
-thread_local executor* current_ = nullptr;
+constinit thread_local executor* this_thread_executor [[gnu::tls_model("initial-exec")]] = nullptr;
+
+namespace {
 
 // The waker's token; io slot tokens are (generation << 32 | index) with generation >= 1.
 constexpr std::uint64_t waker_key = 0;
-constexpr std::uint32_t slot_chunk = 256;
 constexpr std::uint32_t no_slot = 0xFFFF'FFFFu;
 
 constexpr std::uint8_t read_side = event::readable | event::read_closed | event::error;
@@ -32,13 +34,13 @@ void ready_queue::push(std::coroutine_handle<> h) {
     ring_ = std::move(bigger);
     head_ = 0;
   }
-  ring_[(head_ + size_) % ring_.size()] = h;
+  ring_[(head_ + size_) & (ring_.size() - 1)] = h;
   ++size_;
 }
 
 std::coroutine_handle<> ready_queue::pop() noexcept {
   auto h = ring_[head_];
-  head_ = (head_ + 1) % ring_.size();
+  head_ = (head_ + 1) & (ring_.size() - 1);
   --size_;
   return h;
 }
@@ -46,9 +48,9 @@ std::coroutine_handle<> ready_queue::pop() noexcept {
 executor::executor(std::unique_ptr<detail::backend> b, std::unique_ptr<completion_engine> e,
                    std::shared_ptr<wake_handle> w, const clock& time)
     : readiness_(std::move(b)), engine_(std::move(e)), waker_(std::move(w)), time_(time),
-      wheel_(time_.now_tick()), free_slot_(no_slot), previous_(current_) {
+      wheel_(time_.now_tick()), free_slot_(no_slot), previous_(this_thread_executor) {
   spawned_.next = spawned_.prev = &spawned_;
-  current_ = this;
+  this_thread_executor = this;
 }
 
 namespace {
@@ -98,7 +100,7 @@ executor::~executor() {
     remote_head_ = remote_tail_ = nullptr;
   }
   destroy_tasks();
-  current_ = previous_;
+  this_thread_executor = previous_;
 }
 
 void executor::destroy_tasks() noexcept {
@@ -117,8 +119,6 @@ void executor::request_stop_all() noexcept {
     if (l->stop) l->stop->request_stop();
   }
 }
-
-executor* executor::current() noexcept { return current_; }
 
 void executor::post(remote_node& n) noexcept {
   n.next = nullptr;
@@ -146,10 +146,6 @@ void executor::drain_remote() noexcept {
     n->run(*n);
     n = next;
   }
-}
-
-io_slot* executor::slot_at(std::uint32_t index) noexcept {
-  return index < slot_capacity_ ? &slot_chunks_[index / slot_chunk][index % slot_chunk] : nullptr;
 }
 
 result<io_slot*> executor::register_fd(int fd) {
@@ -228,7 +224,7 @@ result<void> executor::run_until(const bool& done) {
       diag_.resuming(h.address());
       h.resume();
     }
-    diag_.resumed(queued - n);
+    diag_.resumed(queued - n);  // and the previous turn's resumed from dispatch
     if (done) break;
     drain_remote();
     if (auto r = park(!ready_.empty()); !r) {
@@ -236,7 +232,11 @@ result<void> executor::run_until(const bool& done) {
       return r;
     }
     fire_timers();
+    // Operations that readiness completes resume their coroutines right here (resume_now).
+    done_ = &done;
+    dispatching_ = true;
     for (const event& e : events_) dispatch(e);
+    dispatching_ = false;
   }
   diag_.run_ended();
   return {};
@@ -287,14 +287,16 @@ void executor::dispatch(const event& e) noexcept {
   const std::uint8_t f = e.flags();
   if (f & (event::read_closed | event::error)) slot->ready.read_closed = true;
   if (f & (event::write_closed | event::error)) slot->ready.write_closed = true;
+  if (f & write_side) slot->ready.writable = true;
   if (f & read_side) {
     slot->ready.readable = true;
-    if (slot->reader) slot->reader->on_ready();
+    if (slot->reader) {
+      const std::uint32_t generation = slot->generation;
+      slot->reader->on_ready();  // may resume a coroutine, which may close (and reuse) the slot
+      if (slot->generation != generation) return;
+    }
   }
-  if (f & write_side) {
-    slot->ready.writable = true;
-    if (slot->writer) slot->writer->on_ready();
-  }
+  if ((f & write_side) && slot->writer) slot->writer->on_ready();
 }
 
 }  // namespace corio::detail

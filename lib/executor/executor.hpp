@@ -46,10 +46,23 @@ class ready_queue {
   std::coroutine_handle<> pop() noexcept;
 
  private:
+  // A power of two, so that wrapping is a mask.
   std::vector<std::coroutine_handle<>> ring_ = std::vector<std::coroutine_handle<>>(256);
   std::size_t head_ = 0;
   std::size_t size_ = 0;
 };
+
+class executor;
+
+// The calling thread's executor. Initial-exec TLS: a read is one %fs-relative load instead of a
+// call to __tls_get_addr (global-dynamic, what -fPIC gives by default), and the hot paths read
+// it (the socket's thread check, operations that do not know their executor). The cost: the
+// library takes a slot of the static TLS block. That is what a library linked at start-up gets
+// anyway; one loaded with dlopen takes it from glibc's static-TLS surplus (hundreds of bytes
+// reserved for exactly this; we need 8). The same choice as glibc's own libraries and
+// jemalloc.
+// constinit: no dynamic initialisation, so no TLS wrapper call or init-function check.
+extern thread_local constinit executor* this_thread_executor [[gnu::tls_model("initial-exec")]];
 
 class executor {
  public:
@@ -64,12 +77,20 @@ class executor {
   executor(const executor&) = delete;
   executor& operator=(const executor&) = delete;
 
-  static executor* current() noexcept;
+  static executor* current() noexcept { return this_thread_executor; }
   backend_kind backend() const noexcept { return engine_ ? engine_->kind() : readiness_->kind(); }
   // Whether socket operations go to a completion engine whole rather than by readiness.
   bool completion_based() const noexcept { return engine_ != nullptr; }
 
   void schedule(std::coroutine_handle<> h) { ready_.push(h); }
+  // Resumes `h` now if the loop is dispatching readiness (the caller, an operation's completion
+  // from dispatch(), is then at the bottom of the loop's stack); else it is scheduled. Once
+  // run_until's `done` is set nothing more is resumed in this turn, as the ready loop does.
+  void resume_now(std::coroutine_handle<> h) {
+    if (!dispatching_ || *done_) return schedule(h);
+    diag_.resuming_inline(h.address());
+    h.resume();
+  }
   void post(remote_node& n) noexcept;  // any thread
 
   result<io_slot*> register_fd(int fd);
@@ -124,7 +145,11 @@ class executor {
   void dispatch(const event& e) noexcept;
   void fire_timers() noexcept;
   void drain_remote() noexcept;
-  io_slot* slot_at(std::uint32_t index) noexcept;
+  io_slot* slot_at(std::uint32_t index) noexcept {
+    return index < slot_capacity_ ? &slot_chunks_[index / slot_chunk][index % slot_chunk]
+                                  : nullptr;
+  }
+  static constexpr std::uint32_t slot_chunk = 256;
 
   // Exactly one of the two. The engine is destroyed after the slots (declared before them):
   // its destructor waits for the kernel, and late completions name slots.
@@ -135,6 +160,8 @@ class executor {
   time_source time_;
   timer_wheel wheel_;
   ready_queue ready_;
+  bool dispatching_ = false;     // inside run_until's dispatch of readiness events
+  const bool* done_ = nullptr;   // run_until's
 
   std::vector<std::unique_ptr<io_slot[]>> slot_chunks_;
   std::uint32_t slot_capacity_ = 0;

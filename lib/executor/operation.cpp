@@ -8,15 +8,20 @@
 
 #include <cerrno>
 #include <cstring>
+#include <new>
 
 namespace corio::detail {
 
 bool operation::arm(std::coroutine_handle<> awaiting, const stop_ref& stop) noexcept {
+  return arm(awaiting, stop, executor::current());
+}
+
+bool operation::arm(std::coroutine_handle<> awaiting, const stop_ref& stop,
+                    executor* owner) noexcept {
   awaiting_ = awaiting;
-  owner_ = executor::current();
+  owner_ = owner;
   state_.store(0, std::memory_order_relaxed);
   canceled_ = false;
-  std::stop_token made;
   if (task_stop* t = stop.task()) {
     switch (t->arm(*this)) {
       case task_stop::arm_result::armed:
@@ -26,11 +31,15 @@ bool operation::arm(std::coroutine_handle<> awaiting, const stop_ref& stop) noex
         canceled_ = true;
         return false;
       case task_stop::arm_result::occupied:
-        made = t->token();  // the general path below, through the task's std::stop_token
-        break;
+        // The general path, through the task's std::stop_token.
+        return arm_callback(t->token());
     }
   }
-  const std::stop_token& token = stop.task() ? made : stop.token();
+  if (!stop.token().stop_possible()) return true;
+  return arm_callback(stop.token());
+}
+
+bool operation::arm_callback(const std::stop_token& token) noexcept {
   if (!token.stop_possible()) return true;
   if (token.stop_requested()) {
     canceled_ = true;
@@ -38,7 +47,8 @@ bool operation::arm(std::coroutine_handle<> awaiting, const stop_ref& stop) noex
   }
   // May run request_cancel() right here if a stop raced in; that path posts to our own
   // executor, which resumes us on a later turn, so returning true stays correct.
-  stop_callback_.emplace(token, on_stop{this});
+  ::new (static_cast<void*>(stop_callback_)) stop_callback_type(token, on_stop{this});
+  has_stop_callback_ = true;
   return true;
 }
 
@@ -106,19 +116,27 @@ void operation::complete_local() noexcept {
   owner_->schedule(awaiting_);
 }
 
+void operation::drop_stop_callback() noexcept {
+  has_stop_callback_ = false;
+  std::launder(reinterpret_cast<stop_callback_type*>(stop_callback_))->~stop_callback_type();
+}
+
+void operation::complete_inline() noexcept {
+  if (state_.fetch_or(done_bit, std::memory_order_acq_rel) & cancel_bit) return;
+  owner_->resume_now(awaiting_);
+}
+
 bool operation::complete_remote() noexcept {
   std::uint8_t expected = 0;
   if (!state_.compare_exchange_strong(expected, done_bit, std::memory_order_acq_rel)) return false;
-  node_.self = this;
-  node_.run = &run_resume;
+  ::new (static_cast<void*>(&node_)) node{{nullptr, &run_resume}, this};
   owner_->post(node_);
   return true;
 }
 
 void operation::request_cancel() noexcept {
   if (state_.fetch_or(cancel_bit, std::memory_order_acq_rel) & done_bit) return;
-  node_.self = this;
-  node_.run = &run_cancel;
+  ::new (static_cast<void*>(&node_)) node{{nullptr, &run_cancel}, this};
   owner_->post(node_);
 }
 
@@ -181,15 +199,15 @@ void io_registration::reset() noexcept {
 
 bool io_operation::link(io_registration& reg, direction dir) noexcept {
   if (!reg.slot_ || reg.owner_ != executor::current()) {
-    suspend_error_ = std::make_error_code(std::errc::bad_file_descriptor);
+    set_suspend_error(std::make_error_code(std::errc::bad_file_descriptor));
     return false;
   }
   io_operation*& waiter = dir == direction::read ? reg.slot_->reader : reg.slot_->writer;
   if (waiter) {  // one reader and one writer at a time per socket
-    suspend_error_ = std::make_error_code(std::errc::device_or_resource_busy);
+    set_suspend_error(std::make_error_code(std::errc::device_or_resource_busy));
     return false;
   }
-  suspend_error_.clear();
+  error_category_ = nullptr;
   slot_ = reg.slot_;
   direction_ = dir;
   waiter = this;
@@ -197,12 +215,18 @@ bool io_operation::link(io_registration& reg, direction dir) noexcept {
   return true;
 }
 
+void io_operation::on_ready() noexcept {
+  if (!perform()) return;
+  io_operation::unlink();  // not virtual: nothing below overrides it
+  complete_inline();
+}
+
 bool io_operation::suspend(std::coroutine_handle<> awaiting, const stop_ref& stop,
                            io_registration& reg, direction dir) noexcept {
   if (!link(reg, dir)) return false;
   mode_ = reg.completion_based() ? mode::poll_once : mode::readiness;
   // Armed before starting: a stop already requested then leaves nothing with the kernel.
-  if (!arm(awaiting, stop)) {
+  if (!arm(awaiting, stop, reg.owner_)) {
     unlink();
     return false;
   }
@@ -220,7 +244,7 @@ bool io_operation::submit(std::coroutine_handle<> awaiting, const stop_ref& stop
   for (;;) {
     auto r = start();
     if (!r) {
-      suspend_error_ = r.error();
+      set_suspend_error(r.error());
       unlink();
       return false;
     }
@@ -232,7 +256,7 @@ bool io_operation::submit(std::coroutine_handle<> awaiting, const stop_ref& stop
   }
   // arm() fails only if a stop raced in since await_suspend looked: withdrawn at once (it
   // waited on input), it resumes now as cancelled; else once the kernel answered.
-  if (!arm(awaiting, stop)) return !withdraw();
+  if (!arm(awaiting, stop, reg.owner_)) return !withdraw();
   return true;
 }
 
@@ -253,7 +277,7 @@ result<std::optional<std::int32_t>> io_operation::start() noexcept {
 
 // Still suspended: the result goes through the same race with a cancel as any other.
 void io_operation::finish_with_error(std::error_code ec) noexcept {
-  suspend_error_ = ec;
+  set_suspend_error(ec);
   unlink();
   complete_local();
 }
@@ -278,7 +302,7 @@ void io_operation::on_answer(std::int32_t result) noexcept {
   if (aborted_) {  // the socket closed; a result that beat the cancel is still delivered
     aborted_ = false;
     if (mode_ != mode::whole || cancelled || !consume(result)) {
-      suspend_error_ = make_error_code(error::operation_aborted);
+      set_suspend_error(make_error_code(error::operation_aborted));
     }
     complete_local();
     return;
@@ -336,7 +360,9 @@ bool io_operation::withdraw() noexcept {
   return false;
 }
 
-io_operation::~io_operation() {
+// The destructor's slow path: the frame goes away while the operation is still armed, linked or
+// owed an answer by the kernel.
+void io_operation::release_on_destroy() noexcept {
   disarm();
   if (pending_) {
     abandoned_ = true;

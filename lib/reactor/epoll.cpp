@@ -45,7 +45,7 @@ std::uint32_t to_epoll_events(interest i) noexcept {
   return bits;
 }
 
-std::uint8_t to_flags(std::uint32_t bits) noexcept {
+constexpr std::uint8_t flags_of(std::uint32_t bits) noexcept {
   std::uint8_t flags = 0;
   if ((bits & EPOLLIN) != 0) flags |= event::readable;
   if ((bits & EPOLLOUT) != 0) flags |= event::writable;
@@ -54,6 +54,25 @@ std::uint8_t to_flags(std::uint32_t bits) noexcept {
   if ((bits & EPOLLHUP) != 0) flags |= event::write_closed;
   if ((bits & EPOLLPRI) != 0) flags |= event::priority;
   return flags;
+}
+
+// Every event of every wait goes through this: six bits (EPOLLIN, PRI, OUT, ERR, HUP in bits
+// 0-4, RDHUP moved down to bit 5) index a table built from flags_of at compile time.
+static_assert(EPOLLIN == 0x1 && EPOLLPRI == 0x2 && EPOLLOUT == 0x4 && EPOLLERR == 0x8 &&
+              EPOLLHUP == 0x10 && EPOLLRDHUP == 0x2000);
+constexpr std::uint32_t rdhup_shift = 8;  // 0x2000 >> 8 == 0x20
+struct flag_table {
+  std::uint8_t to[64];
+  constexpr flag_table() : to{} {
+    for (std::uint32_t i = 0; i < 64; ++i) {
+      to[i] = flags_of((i & 0x1f) | ((i & 0x20) << rdhup_shift));
+    }
+  }
+};
+constexpr flag_table epoll_flags;
+
+std::uint8_t to_flags(std::uint32_t bits) noexcept {
+  return epoll_flags.to[(bits & 0x1f) | ((bits >> rdhup_shift) & 0x20)];
 }
 
 class epoll_backend final : public backend {

@@ -14,6 +14,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <concepts>
 #include <coroutine>
 #include <cstddef>
 #include <cstdint>
@@ -42,22 +43,29 @@ struct remote_node {
 
 // The stop of the coroutine suspending, when its promise carries one (corio::task does): a
 // spawned task's stop state (task_stop.hpp), or a std::stop_token.
+// A promise's own stop_ref comes back by reference: awaiters look at it once per co_await, and
+// a copy would copy (and destroy) its std::stop_token too.
 template <class Promise>
-stop_ref stop_token_of(std::coroutine_handle<Promise> h) noexcept {
-  if constexpr (requires { h.promise().stop_token(); }) {
+decltype(auto) stop_token_of(std::coroutine_handle<Promise> h) noexcept {
+  if constexpr (requires {
+                  { h.promise().stop_token() } -> std::same_as<const stop_ref&>;
+                }) {
     return h.promise().stop_token();
+  } else if constexpr (requires { h.promise().stop_token(); }) {
+    return stop_ref(h.promise().stop_token());
   } else {
-    return {};
+    return stop_ref{};
   }
 }
 
 class operation {
  public:
   static constexpr task_state corio_wait = task_state::channel;  // diagnostics: what it waits on
-  // Resumed only by its owner's thread (schedule or post), never inline by another thread: the
-  // diagnostics may note a suspension after await_suspend returned true (task_trace.hpp).
+  // Resumed only by its owner's thread (schedule, post, or the owner's dispatch), never inline
+  // by another thread: the diagnostics may note a suspension after await_suspend returned true
+  // (task_trace.hpp).
   static constexpr bool corio_resumes_on_owner = true;
-  operation() noexcept = default;
+  operation() noexcept {}  // not `= default`: node_ (in a union) starts unmade
   operation(const operation&) = delete;
   operation& operator=(const operation&) = delete;
 
@@ -67,6 +75,9 @@ class operation {
   // A spawned task's stop state costs one CAS here and one in disarm(); a std::stop_token
   // registers a std::stop_callback.
   bool arm(std::coroutine_handle<> awaiting, const stop_ref& stop) noexcept;
+  // The same, for an operation that knows its executor (a socket's registration does): no
+  // look-up of the thread's executor.
+  bool arm(std::coroutine_handle<> awaiting, const stop_ref& stop, executor* owner) noexcept;
 
   // Completes on the owner thread: schedules the awaiting coroutine unless a cancel got there
   // first, in which case the cancel path resumes it and this result stands.
@@ -75,11 +86,16 @@ class operation {
   // caller keeps whatever it was about to hand over.
   bool complete_remote() noexcept;
 
+  // Completes on the owner thread from the executor's own dispatch, where resuming at once is
+  // safe: like complete_local(), but the coroutine runs now instead of on the next turn.
+  void complete_inline() noexcept;
+
   // Called first in await_resume: after it no stop request can touch the operation.
   void disarm() noexcept {
     if (stop_task_) std::exchange(stop_task_, nullptr)->disarm(*this);
-    if (stop_callback_) stop_callback_.reset();
+    if (has_stop_callback_) [[unlikely]] drop_stop_callback();
   }
+  bool armed() const noexcept { return stop_task_ != nullptr || has_stop_callback_; }
   bool canceled() const noexcept { return canceled_; }
   executor* owner() const noexcept { return owner_; }
 
@@ -109,6 +125,11 @@ class operation {
   };
 
   void request_cancel() noexcept;
+  // Out of line: std::stop_callback's destructor is large, and disarm() is inlined into every
+  // co_await; the task's own stop state (stop_task_) is the usual case.
+  void drop_stop_callback() noexcept;
+  // arm()'s path through a std::stop_token: registers a std::stop_callback.
+  bool arm_callback(const std::stop_token& token) noexcept;
   static void run_cancel(remote_node& n) noexcept;
   static void run_resume(remote_node& n) noexcept;
 
@@ -118,9 +139,19 @@ class operation {
   bool canceled_ = false;
   struct node : remote_node {
     operation* self = nullptr;
-  } node_;
+  };
+  // Made when the operation is first posted (complete_remote, request_cancel), which most
+  // never are: zeroing it would be three stores in every awaiter's constructor.
+  union {
+    node node_;
+  };
   task_stop* stop_task_ = nullptr;  // armed there (the fast path)
-  std::optional<std::stop_callback<on_stop>> stop_callback_;
+  // A std::stop_callback, made and destroyed by hand (arm, drop_stop_callback) rather than a
+  // std::optional member: the optional's destructor would be inlined, large, into every
+  // awaiter's destructor, which then is not inlined itself.
+  using stop_callback_type = std::stop_callback<on_stop>;
+  alignas(stop_callback_type) unsigned char stop_callback_[sizeof(stop_callback_type)];
+  bool has_stop_callback_ = false;
 };
 
 // Room for a msghdr and its iovec, filled by prepare_message (lib), so that no OS header is
@@ -212,12 +243,10 @@ class io_operation : public operation, private io_callback {
   virtual bool prepare(io_request&) noexcept { return false; }
   // Takes an answer (bytes, a new fd, or -errno); true when finished.
   virtual bool consume(std::int32_t) noexcept { return true; }
-  // The executor's call on a readiness event: retry, and on a result leave the slot and resume.
-  void on_ready() noexcept {
-    if (!perform()) return;
-    unlink();
-    complete_local();
-  }
+  // The executor's call on a readiness event: retry, and on a result leave the slot and resume
+  // the awaiting coroutine right here (no trip through the ready queue). Nothing of the
+  // operation is touched after that: the resumed coroutine may have destroyed it.
+  void on_ready() noexcept;
   // The executor's call when the socket this operation waits on is closed: it ends with
   // error::operation_aborted (or with a result the kernel delivered first).
   void on_socket_closed() noexcept;
@@ -225,12 +254,17 @@ class io_operation : public operation, private io_callback {
   bool pending() const noexcept { return pending_; }
   // Why it ended without a result: the slot is busy, no registration, the socket closed, or a
   // kernel error.
-  std::error_code suspend_error() const noexcept { return suspend_error_; }
+  std::error_code suspend_error() const noexcept {
+    return error_category_ ? std::error_code(error_value_, *error_category_) : std::error_code();
+  }
 
  protected:
   // A frame destroyed while suspended here (executor shutdown) leaves no dangling waiter, and
-  // no buffer the kernel could still write to.
-  ~io_operation();
+  // no buffer the kernel could still write to. Inline, because every co_await on a socket runs
+  // it: an operation that finished (the usual case) holds nothing and costs three tests.
+  ~io_operation() {
+    if (slot_ != nullptr || pending_ || armed()) [[unlikely]] release_on_destroy();
+  }
   void unlink() noexcept override;
   bool withdraw() noexcept override;
 
@@ -243,6 +277,11 @@ class io_operation : public operation, private io_callback {
   // it could not start.
   result<std::optional<std::int32_t>> start() noexcept;
   void finish_with_error(std::error_code ec) noexcept;
+  void set_suspend_error(std::error_code ec) noexcept {
+    error_value_ = ec.value();
+    error_category_ = ec ? &ec.category() : nullptr;
+  }
+  void release_on_destroy() noexcept;
 
   io_slot* slot_ = nullptr;
   direction direction_ = direction::read;
@@ -251,7 +290,10 @@ class io_operation : public operation, private io_callback {
   bool withdrawing_ = false;  // cancelled: waiting for that answer
   bool aborted_ = false;      // the socket closed: waiting for that answer
   bool abandoned_ = false;    // the frame is going away: only wait for the kernel
-  std::error_code suspend_error_;
+  // suspend_error(), kept as its parts: a std::error_code member would call
+  // std::system_category() (out of line, in libstdc++) in every awaiter's constructor.
+  int error_value_ = 0;
+  const std::error_category* error_category_ = nullptr;
 };
 
 // Fills `m` with a one-buffer message to or from `addr` (recvmsg's address is written there;

@@ -61,7 +61,7 @@ class [[nodiscard]] io_awaiter final : public io_operation {
   // True keeps the coroutine suspended until the operation (or a stop request) resumes it.
   template <class Promise>
   bool await_suspend(std::coroutine_handle<Promise> h) noexcept {
-    const stop_ref stop = stop_token_of(h);
+    const stop_ref& stop = stop_token_of(h);
     if (stop.stop_requested()) {
       stopped_ = true;
       return false;

@@ -88,6 +88,10 @@ class loop_core {
 
   // Blocks until readiness, the next timeout, a wake, or `max_wait` (nullopt: no limit); zero
   // when the caller has work pending. Afterwards next() hands out what the turn produced.
+  // A hang-up (read_closed or error) is handed out once more in the next turn, as readable and
+  // read_closed: its edge may have come with the last data, so a handler can stop reading at a
+  // short read (the kernel's queue ran dry: the next data raises a new edge) and still be told
+  // to read on to the end of stream.
   result<void> turn(std::optional<std::chrono::nanoseconds> max_wait);
   bool next(loop_event& out) noexcept;
 

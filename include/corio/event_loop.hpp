@@ -15,7 +15,9 @@
 // Contracts:
 // - Readiness is edge-triggered (see reactor.hpp): on readable, read until would_block.
 // - An error or hang-up reaches readable() and/or writable(), whichever the registration asked
-//   for; the next read or write reports it.
+//   for; the next read or write reports it. It is handed out once more in the next turn (as
+//   readable), so a handler may stop reading at a short read -- the kernel's queue ran dry, and
+//   new data raises a new edge -- and still learn of a FIN that came with the last bytes.
 // - After remove(fd) or clear_timeout(h), no callback for it runs, even one already collected
 //   in the same turn.
 // - Messages arrive in the order each sender sent them; messages sent before run() are

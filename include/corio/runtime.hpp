@@ -80,19 +80,11 @@ class join_state {
   static void* operator new(std::size_t size) { return frame_allocate(size); }
   static void operator delete(void* p, std::size_t size) noexcept { frame_deallocate(p, size); }
 
-  using stored = std::conditional_t<std::is_void_v<T>, std::monostate,
-                                    std::conditional_t<std::is_reference_v<T>,
-                                                       std::remove_reference_t<T>*, T>>;
-
   template <class... U>
   void set_value(U&&... v) {
-    if constexpr (std::is_reference_v<T>) {
-      outcome_.template emplace<1>(std::addressof(v)...);
-    } else {
-      outcome_.template emplace<1>(std::forward<U>(v)...);
-    }
+    outcome_.set_value(std::forward<U>(v)...);
   }
-  void set_exception(std::exception_ptr e) noexcept { outcome_.template emplace<2>(std::move(e)); }
+  void set_exception(std::exception_ptr e) noexcept { outcome_.set_exception(std::move(e)); }
 
   // The task's side is over (it finished, or its executor destroyed it): wake a joiner.
   void finish() noexcept {
@@ -156,18 +148,11 @@ class join_state {
   }
 
   T take() {
-    if (outcome_.index() == 2) std::rethrow_exception(std::get<2>(outcome_));
-    if (outcome_.index() == 0) {
+    if (outcome_.empty()) {
       throw std::system_error(std::make_error_code(std::errc::operation_canceled),
                               "task destroyed before it finished");
     }
-    if constexpr (std::is_void_v<T>) {
-      return;
-    } else if constexpr (std::is_reference_v<T>) {
-      return *std::get<1>(outcome_);
-    } else {
-      return std::move(std::get<1>(outcome_));
-    }
+    return outcome_.take();
   }
 
   task_stop& stop() noexcept { return stop_; }
@@ -181,7 +166,7 @@ class join_state {
   static constexpr std::uintptr_t finished = 1;
   static constexpr std::uintptr_t blocked = 2;  // a thread sleeps in wait_blocking()
 
-  std::variant<std::monostate, stored, std::exception_ptr> outcome_;
+  outcome<T> outcome_;
   std::atomic<std::uintptr_t> status_{running};  // running, finished, blocked, or the joiner
   std::atomic<int> refs_{2};
   std::atomic<int> woken_{0};  // for a blocked thread

@@ -93,21 +93,21 @@ class scope_child {
     }
     template <class U>
     void return_value(U&& value) {
-      outcome.template emplace<1>(std::forward<U>(value));
+      outcome.set_value(std::forward<U>(value));
     }
-    void unhandled_exception() noexcept { outcome.template emplace<2>(std::current_exception()); }
+    void unhandled_exception() noexcept { outcome.set_exception(std::current_exception()); }
     // What stop_token_of() finds when the child awaits: its own stop state, which the scope
     // stops. One chain of awaits, one operation at a time: what task_stop serves.
     stop_ref stop_token() noexcept { return stop_ref(&stop); }
 
     bool failed() const noexcept {
-      return outcome.index() == 2 || (outcome.index() == 1 && scope_value_failed(std::get<1>(outcome)));
+      return outcome.has_exception() || (outcome.has_value() && scope_value_failed(outcome.value()));
     }
     std::coroutine_handle<promise_type> frame() noexcept {
       return std::coroutine_handle<promise_type>::from_promise(*this);
     }
 
-    std::variant<std::monostate, value_type, std::exception_ptr> outcome;
+    detail::outcome<value_type> outcome;
     promise_type* prev = nullptr;  // running list, then the finished queue (next only)
     promise_type* next = nullptr;
     task_stop stop;
@@ -316,14 +316,13 @@ class task_scope {
       child_promise* p;
       ~destroy_after() { destroy_child(*p); }
     } guard{p};
-    if (p->outcome.index() == 2) std::rethrow_exception(std::get<2>(p->outcome));
-    return std::optional<value_type>(std::move(std::get<1>(p->outcome)));
+    return std::optional<value_type>(p->outcome.take());
   }
 
   void drain() {
     std::exception_ptr first;
     while (child_promise* p = pop_finished()) {
-      if (!first && p->outcome.index() == 2) first = std::get<2>(p->outcome);
+      if (!first && p->outcome.has_exception()) first = p->outcome.exception();
       destroy_child(*p);
     }
     if (first) std::rethrow_exception(first);

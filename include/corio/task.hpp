@@ -35,6 +35,7 @@
 #include <variant>
 
 #include <corio/detail/frame_pool.hpp>
+#include <corio/detail/outcome.hpp>
 #include <corio/detail/task_stop.hpp>
 #include <corio/detail/task_trace.hpp>
 
@@ -45,8 +46,8 @@ class task;
 
 namespace detail {
 
-// Where a finished body leaves its outcome: a value (or referent) or an exception. The promise
-// derives from it so that only the kind of result varies between specializations.
+// Where a finished body leaves its outcome (outcome.hpp). The promise derives from it so that
+// only the kind of co_return varies between specializations.
 template <typename T>
 class task_result {
  public:
@@ -54,48 +55,37 @@ class task_result {
   template <typename U = T>
     requires std::convertible_to<U&&, T>
   void return_value(U&& value) {
-    outcome_.template emplace<1>(std::forward<U>(value));
+    outcome_.set_value(std::forward<U>(value));
   }
-  void unhandled_exception() noexcept { outcome_.template emplace<2>(std::current_exception()); }
+  void unhandled_exception() noexcept { outcome_.set_exception(std::current_exception()); }
 
   // Precondition: the body finished. Moves the value out: a result is taken once.
-  T result() {
-    if (outcome_.index() == 2) std::rethrow_exception(std::get<2>(outcome_));
-    return std::move(std::get<1>(outcome_));
-  }
+  T result() { return outcome_.take(); }
 
  private:
-  std::variant<std::monostate, T, std::exception_ptr> outcome_;
+  outcome<T> outcome_;
 };
 
 template <typename T>
 class task_result<T&> {
  public:
-  void return_value(T& value) noexcept { value_ = std::addressof(value); }
-  void unhandled_exception() noexcept { error_ = std::current_exception(); }
-
-  T& result() {
-    if (error_) std::rethrow_exception(error_);
-    return *value_;
-  }
+  void return_value(T& value) noexcept { outcome_.set_value(value); }
+  void unhandled_exception() noexcept { outcome_.set_exception(std::current_exception()); }
+  T& result() { return outcome_.take(); }
 
  private:
-  T* value_ = nullptr;
-  std::exception_ptr error_;
+  outcome<T&> outcome_;
 };
 
 template <>
 class task_result<void> {
  public:
   void return_void() noexcept {}
-  void unhandled_exception() noexcept { error_ = std::current_exception(); }
-
-  void result() {
-    if (error_) std::rethrow_exception(error_);
-  }
+  void unhandled_exception() noexcept { outcome_.set_exception(std::current_exception()); }
+  void result() { outcome_.take(); }
 
  private:
-  std::exception_ptr error_;
+  outcome<void> outcome_;
 };
 
 }  // namespace detail

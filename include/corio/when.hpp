@@ -58,6 +58,7 @@
 
 #include <corio/detail/executor.hpp>
 #include <corio/detail/frame_pool.hpp>
+#include <corio/detail/outcome.hpp>
 #include <corio/task.hpp>
 
 namespace corio {
@@ -248,7 +249,7 @@ class [[nodiscard]] when_child {
         void await_suspend(std::coroutine_handle<promise_type> self) const noexcept {
           promise_type& p = self.promise();
           p.group_->finished(p.index_,
-                             p.outcome_.index() == 2 ? std::get<2>(p.outcome_)
+                             p.outcome_.has_exception() ? p.outcome_.exception()
                                                      : std::exception_ptr{},
                              p.skipped_);
         }
@@ -258,11 +259,11 @@ class [[nodiscard]] when_child {
     }
     template <class U>
     void return_value(U&& value) {
-      outcome_.template emplace<1>(std::forward<U>(value));
+      outcome_.set_value(std::forward<U>(value));
     }
     // The race was decided before this child started: it never ran its work.
     void return_value(skipped_child) noexcept { skipped_ = true; }
-    void unhandled_exception() noexcept { outcome_.template emplace<2>(std::current_exception()); }
+    void unhandled_exception() noexcept { outcome_.set_exception(std::current_exception()); }
     // What stop_token_of() finds when the child awaits an operation: its own stop state.
     stop_ref stop_token() noexcept { return stop_ref(&stop_.stop); }
 
@@ -271,7 +272,7 @@ class [[nodiscard]] when_child {
     when_group* group_;
     std::size_t index_;
     child_stop stop_;
-    std::variant<std::monostate, value_type, std::exception_ptr> outcome_;
+    detail::outcome<value_type> outcome_;
     bool skipped_ = false;
   };
 
@@ -284,15 +285,13 @@ class [[nodiscard]] when_child {
   std::coroutine_handle<> handle() const noexcept { return frame_; }
   // Precondition: finished. Moves the value out, or rethrows.
   value_type take() {
-    auto& outcome = frame_.promise().outcome_;
-    if (outcome.index() == 2) std::rethrow_exception(std::get<2>(outcome));
-    return std::move(std::get<1>(outcome));
+    return frame_.promise().outcome_.take();
   }
-  bool failed() const noexcept { return frame_.promise().outcome_.index() == 2; }
+  bool failed() const noexcept { return frame_.promise().outcome_.has_exception(); }
   // Finished with a value (not skipped, not failed).
-  bool has_value() const noexcept { return frame_.promise().outcome_.index() == 1; }
+  bool has_value() const noexcept { return frame_.promise().outcome_.has_value(); }
   // The finished value, left in place; precondition: finished and not failed.
-  const value_type& peek() const noexcept { return *std::get_if<1>(&frame_.promise().outcome_); }
+  const value_type& peek() const noexcept { return frame_.promise().outcome_.value(); }
 
  private:
   explicit when_child(std::coroutine_handle<promise_type> frame) noexcept : frame_(frame) {}

@@ -59,19 +59,29 @@ extern std::atomic<std::uint32_t> coarse_clock_ms;
 struct task_trace {
   source_site spawned_at;
   std::atomic<const char*> suspend_file{nullptr};
-  std::atomic<unsigned> suspend_line{0};
-  std::atomic<task_state> state{task_state::not_started};
+  // The line and the state in one word: both are constants at a co_await, so noting them is
+  // one store of a constant.
+  std::atomic<std::uint32_t> line_and_state{pack(0, task_state::not_started)};
   std::atomic<std::uint32_t> since_ms{0};
   // The frame that last suspended (the innermost task of this spawn): the executor knows which
   // frame it resumed, and the stall report finds the task by it.
   std::atomic<void*> frame{nullptr};
 
+  static constexpr std::uint32_t pack(unsigned line, task_state s) noexcept {
+    return (static_cast<std::uint32_t>(line) << 8) | static_cast<std::uint32_t>(s);
+  }
+  unsigned suspend_line() const noexcept {
+    return line_and_state.load(std::memory_order_relaxed) >> 8;
+  }
+  task_state state() const noexcept {
+    return static_cast<task_state>(line_and_state.load(std::memory_order_relaxed) & 0xFF);
+  }
+
   // Inlined into every co_await of a task that suspends: a call would cost more than the stores.
   [[gnu::always_inline]] void suspended(const char* file, unsigned line, task_state s,
                                         void* at) noexcept {
     suspend_file.store(file, std::memory_order_relaxed);
-    suspend_line.store(line, std::memory_order_relaxed);
-    state.store(s, std::memory_order_relaxed);
+    line_and_state.store(pack(line, s), std::memory_order_relaxed);
     since_ms.store(coarse_clock_ms.load(std::memory_order_relaxed), std::memory_order_relaxed);
     frame.store(at, std::memory_order_relaxed);
   }

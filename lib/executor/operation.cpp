@@ -77,6 +77,13 @@ void task_stop::wait_unlocked() const noexcept {
   while (word_.load(std::memory_order_acquire) & locked_bit) spin_pause();
 }
 
+void task_stop::release_armed() noexcept {
+  const std::uintptr_t w = word_.load(std::memory_order_acquire);
+  if (auto* op = reinterpret_cast<operation*>(w & ~(requested_bit | locked_bit))) {
+    if (op->stop_task_ == this) op->stop_task_ = nullptr;
+  }
+}
+
 bool task_stop::request_stop() noexcept {
   std::uintptr_t w = word_.load(std::memory_order_relaxed);
   for (;;) {

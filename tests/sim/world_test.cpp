@@ -34,6 +34,34 @@ TEST(World, AnHourOfSleepCostsNothingAndTimeJumps) {
   EXPECT_EQ(w.now(), 2h);
 }
 
+// A crash destroys the host's frames while they wait. timeout's and when_any's children await
+// an awaiter that lives in their parent's frame, armed with the child's own stop state, which
+// dies first: the awaiter must not reach into it from its destructor. Only ASan sees the
+// difference (freed frame-pool blocks are poisoned): it failed with use-after-poison in
+// ~timer_operation before task_stop released what was armed on it.
+corio::task<> waits_under_deadlines(int& started) {
+  ++started;
+  auto late = corio::sleep_for(1h);
+  (void)co_await corio::when_any(late, corio::sleep_for(2h));
+}
+corio::task<> waits_under_a_timeout(int& started) {
+  ++started;
+  (void)co_await corio::timeout(1h, corio::sleep_for(2h));
+}
+
+TEST(World, ACrashWhileTimeoutsAndRacesWaitFreesEveryFrameCleanly) {
+  world w(1);
+  auto h = w.add_host();
+  int started = 0;
+  w.spawn(h, waits_under_a_timeout(started));
+  w.spawn(h, waits_under_deadlines(started));
+  w.run_for(1s);
+  EXPECT_EQ(started, 2);
+  w.crash(h);
+  w.run_for(3h);  // nothing of the dead host may wake
+  EXPECT_EQ(w.now(), 3h + 1s);
+}
+
 TEST(World, RunForStopsAtItsEndEvenWithTimersPending) {
   world w(1);
   auto h = w.add_host();

@@ -27,6 +27,13 @@ class operation;
 class task_stop {
  public:
   task_stop() noexcept = default;
+  // A frame torn down while suspended (a crash in corio::sim, an executor destroyed with tasks
+  // in it) may leave an operation armed here that lives on a little longer: when_any and
+  // timeout children await an awaiter in their parent's frame. The operation is told to forget
+  // this state, so its own destructor does not reach into freed memory.
+  ~task_stop() {
+    if (word_.load(std::memory_order_relaxed) > (requested_bit | locked_bit)) release_armed();
+  }
   task_stop(const task_stop&) = delete;
   task_stop& operator=(const task_stop&) = delete;
 
@@ -63,6 +70,7 @@ class task_stop {
   static constexpr std::uintptr_t requested_bit = 1;
   static constexpr std::uintptr_t locked_bit = 2;
   void wait_unlocked() const noexcept;
+  void release_armed() noexcept;
   std::uintptr_t lock() noexcept;  // returns the word as it was (without the lock bit)
   void unlock() noexcept { word_.fetch_and(~locked_bit, std::memory_order_release); }
 

@@ -160,6 +160,9 @@ class executor {
   time_source time_;
   timer_wheel wheel_;
   ready_queue ready_;
+  // Resumes since the reactor was last asked; see run_until.
+  static constexpr std::size_t poll_interval = 61;
+  std::size_t resumed_since_poll_ = 0;
   bool dispatching_ = false;     // inside run_until's dispatch of readiness events
   const bool* done_ = nullptr;   // run_until's
 

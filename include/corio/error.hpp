@@ -87,18 +87,24 @@ class [[nodiscard]] result<void> {
  public:
   using value_type = void;
   result() = default;
-  result(std::error_code ec) : ec_(ec) {}             // NOLINT
-  result(corio::error e) : ec_(make_error_code(e)) {} // NOLINT
+  result(std::error_code ec) noexcept  // NOLINT
+      : value_(ec.value()), category_(ec ? &ec.category() : nullptr) {}
+  result(corio::error e) : result(make_error_code(e)) {} // NOLINT
 
-  bool has_value() const noexcept { return !ec_; }
+  bool has_value() const noexcept { return category_ == nullptr; }
   explicit operator bool() const noexcept { return has_value(); }
   void value() const {
-    if (ec_) throw std::system_error(ec_);
+    if (!has_value()) throw std::system_error(error());
   }
-  std::error_code error() const noexcept { return ec_; }
+  std::error_code error() const noexcept {
+    return category_ ? std::error_code(value_, *category_) : std::error_code();
+  }
 
  private:
-  std::error_code ec_;
+  // The error_code in its parts: a default std::error_code calls std::system_category() (out of
+  // line, in libstdc++), and a success is made on every completed operation.
+  int value_ = 0;
+  const std::error_category* category_ = nullptr;  // null: success
 };
 
 }  // namespace corio

@@ -103,6 +103,12 @@ class io_uring_engine final : public completion_engine {
     in.accepted.close_all();
     in.fd = -1;
     ++in.generation;
+    // The socket's fd is closed right after this. A request still in the submission queue
+    // names it by number: submitted later, it would fail with EBADF, or reach whatever socket
+    // reuses the number. Submitted now, the kernel holds the file, and the cancels queued
+    // with it end the requests (operation_aborted). The run loop does not submit every turn
+    // while work is queued, so the queue may hold several turns' requests.
+    if (::io_uring_sq_ready(&ring_) > 0) (void)::io_uring_submit(&ring_);
   }
 
   void hand_over(socket_input& in) noexcept override {

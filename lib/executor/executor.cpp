@@ -9,6 +9,7 @@
 //      ready queue: the loop's own stack is below it, and the next turn would only pop it.
 #include "executor/executor.hpp"
 
+#include <array>
 #include <cstdio>
 #include <cstdlib>
 #include <utility>
@@ -25,6 +26,26 @@ constexpr std::uint32_t no_slot = 0xFFFF'FFFFu;
 
 constexpr std::uint8_t read_side = event::readable | event::read_closed | event::error;
 constexpr std::uint8_t write_side = event::writable | event::write_closed | event::error;
+
+// An event's flags as the slot's readiness bits (an error ends both directions), as a table:
+// the compiler turns the four tests into branches, and dispatch runs once per event.
+constexpr std::uint8_t readiness_bits(unsigned f) noexcept {
+  std::uint8_t bits = 0;
+  if (f & read_side) bits |= io_readiness::readable;
+  if (f & write_side) bits |= io_readiness::writable;
+  if (f & (event::read_closed | event::error)) bits |= io_readiness::read_closed;
+  if (f & (event::write_closed | event::error)) bits |= io_readiness::write_closed;
+  return bits;
+}
+constexpr unsigned event_flag_values = 64;  // readable .. priority: six bits
+constexpr auto readiness_table = [] {
+  std::array<std::uint8_t, event_flag_values> t{};
+  for (unsigned f = 0; f < event_flag_values; ++f) t[f] = readiness_bits(f);
+  return t;
+}();
+constexpr std::uint8_t readiness_of(std::uint8_t f) noexcept {
+  return readiness_table[f & (event_flag_values - 1)];
+}
 
 }  // namespace
 
@@ -296,11 +317,8 @@ void executor::dispatch(const event& e) noexcept {
   io_slot* slot = slot_at(static_cast<std::uint32_t>(key));
   if (!slot || slot->generation != static_cast<std::uint32_t>(key >> 32)) return;
   const std::uint8_t f = e.flags();
-  if (f & (event::read_closed | event::error)) slot->ready.read_closed = true;
-  if (f & (event::write_closed | event::error)) slot->ready.write_closed = true;
-  if (f & write_side) slot->ready.writable = true;
+  slot->ready.bits |= readiness_of(f);
   if (f & read_side) {
-    slot->ready.readable = true;
     if (slot->reader) {
       const std::uint32_t generation = slot->generation;
       slot->reader->on_ready();  // may resume a coroutine, which may close (and reuse) the slot

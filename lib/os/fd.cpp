@@ -1,10 +1,7 @@
-// unique_fd's close, and the fd-level primitives that are not socket-specific.
+// unique_fd's close. (read(2), the fd-level transfer, is inline in byte_io.hpp.)
 #include <corio/unique_fd.hpp>
 
 #include <unistd.h>
-
-#include "os/nocancel.hpp"
-#include "os/sys.hpp"
 
 namespace corio {
 
@@ -16,12 +13,3 @@ void unique_fd::reset(int fd) noexcept {
 }
 
 }  // namespace corio
-
-namespace corio::sys {
-
-// read(2) rather than recv(2) so the same primitive serves sockets, pipes and eventfds.
-result<std::size_t> read(int fd, byte_span buf) {
-  return size_or_errno(retry_eintr([&] { return nocancel::read(fd, buf.data(), buf.size()); }));
-}
-
-}  // namespace corio::sys

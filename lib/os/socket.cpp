@@ -135,12 +135,6 @@ result<std::pair<unique_fd, socket_address>> accept(int fd) {
   return std::pair{unique_fd(conn), peer};
 }
 
-result<std::size_t> send(int fd, const_byte_span buf) {
-  return size_or_errno(retry_eintr([&] {
-    return nocancel::sendto(fd, buf.data(), buf.size(), MSG_NOSIGNAL, nullptr, 0);
-  }));
-}
-
 result<std::size_t> sendv(int fd, std::span<const const_byte_span> bufs) {
   // A fixed batch keeps this allocation-free; sending fewer buffers than given is just a
   // short write, which callers handle anyway.

@@ -1,6 +1,7 @@
 // tcp_stream and tcp_listener: one-line forwards to the primitives in sys.hpp.
 #include <corio/net/tcp.hpp>
 
+#include "os/byte_io.hpp"
 #include "os/sys.hpp"
 
 namespace corio::net {

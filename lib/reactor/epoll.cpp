@@ -116,7 +116,11 @@ class epoll_backend final : public backend {
     // waits again for the time left, as libuv does: a signal that matters wakes the loop
     // through its self-pipe, and a timeout must never end early.
     const int wait_ms = to_epoll_timeout(timeout);
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(wait_ms);
+    // No clock read for a poll that does not block (the run loop's usual wait under load):
+    // interrupted, it simply ends (its deadline is then in the past).
+    const auto deadline =
+        (wait_ms != 0 ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{}) +
+        std::chrono::milliseconds(wait_ms);
     int n = sys::nocancel::epoll_wait(epfd_, ready_.data(), max, wait_ms);
     while (n < 0) {
       if (errno != EINTR) return last_errno();

@@ -174,12 +174,17 @@ class io_operation;
 // readiness). Lives in the executor's slot; the edge-triggered registration guarantees the
 // edge for anything that arrives after the clearing syscall. A hang-up or an error is sticky
 // (never cleared): its edge may have been taken before a read that returned the last bytes,
-// and nothing follows it.
+// and nothing follows it. One byte of bits: an event sets them in one OR, and an operation
+// tests its direction in one AND.
 struct io_readiness {
-  bool readable = true;
-  bool writable = true;
-  bool read_closed = false;
-  bool write_closed = false;
+  static constexpr std::uint8_t readable = 1;
+  static constexpr std::uint8_t writable = 2;
+  static constexpr std::uint8_t read_closed = 4;
+  static constexpr std::uint8_t write_closed = 8;
+  // A direction's bits: its edge, and its sticky end.
+  static constexpr std::uint8_t read_side = readable | read_closed;
+  static constexpr std::uint8_t write_side = writable | write_closed;
+  std::uint8_t bits = readable | writable;  // unknown: the first operation tries its syscall
 };
 
 class io_registration {
@@ -198,11 +203,14 @@ class io_registration {
   bool completion_based() const noexcept { return completions_; }
   // Readiness backends: whether a syscall in `read` (or write) direction may succeed now.
   bool may_try(bool read) const noexcept {
-    return !ready_ || (read ? ready_->readable || ready_->read_closed
-                            : ready_->writable || ready_->write_closed);
+    return !ready_ ||
+           (ready_->bits & (read ? io_readiness::read_side : io_readiness::write_side)) != 0;
   }
   void ran_dry(bool read) noexcept {
-    if (ready_) (read ? ready_->readable : ready_->writable) = false;
+    if (ready_) {
+      ready_->bits &= static_cast<std::uint8_t>(
+          ~(read ? io_readiness::readable : io_readiness::writable));
+    }
   }
 
  private:

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "counted.hpp"
+#include "support/loopback_pair.hpp"
 
 namespace {
 
@@ -239,23 +240,19 @@ long long reads_so_far() {
 // socket's bytes, or a timer, from the tasks waiting on them.
 TEST_P(executor_test, a_task_yielding_in_a_loop_does_not_starve_io_or_timers) {
   auto body = []() -> corio::task<int> {
-    auto listener = corio::tcp_listener::bind(
-        corio::net::socket_address(corio::net::ip_address::loopback_v4(), 0));
-    if (!listener) co_return -1;
-    auto client = co_await corio::tcp_stream::connect(listener->local_address().value());
-    auto accepted = co_await listener->accept();
-    if (!client || !accepted) co_return -1;
+    auto p = co_await corio::test::loopback_pair();
+    if (!p) co_return -1;
     auto reader = corio::spawn([](corio::tcp_stream& s) -> corio::task<int> {
       std::array<std::byte, 16> buf{};
       auto n = co_await s.read(buf);  // nothing there yet: it waits for the reactor
       co_return n ? static_cast<int>(*n) : -1;
-    }(accepted->first));
+    }(p->server));
     auto sleeper = corio::spawn([]() -> corio::task<bool> {
       co_return static_cast<bool>(co_await corio::sleep_for(1ms));
     }());
     co_await corio::yield();  // the reader is suspended on the socket now
     std::array<std::byte, 3> out{};
-    if (!co_await client->write_all(out)) co_return -2;
+    if (!co_await p->client.write_all(out)) co_return -2;
     // Bounded: the spinning stops after 100,000 yields whatever happens.
     int yields = 0;
     while (!reader.is_finished() && yields < 100'000) {
@@ -282,12 +279,9 @@ TEST_P(executor_test, a_short_read_waits_for_the_next_edge_instead_of_reading_ag
   if (reads_so_far() < 0) GTEST_SKIP() << "no /proc/thread-self/io";
   constexpr int messages = 200;
   auto body = []() -> corio::task<long long> {
-    auto listener = corio::tcp_listener::bind(
-        corio::net::socket_address(corio::net::ip_address::loopback_v4(), 0));
-    if (!listener) co_return -1;
-    auto client = co_await corio::tcp_stream::connect(listener->local_address().value());
-    auto accepted = co_await listener->accept();
-    if (!client || !accepted) co_return -1;
+    auto p = co_await corio::test::loopback_pair();
+    if (!p) co_return -1;
+    auto* client = &p->client;
     auto server = corio::spawn([](corio::tcp_stream s) -> corio::task<> {
       std::array<std::byte, 4096> buf{};
       while (true) {
@@ -295,7 +289,7 @@ TEST_P(executor_test, a_short_read_waits_for_the_next_edge_instead_of_reading_ag
         if (!n || *n == 0) co_return;
         if (!co_await s.write_all(std::span(buf).first(*n))) co_return;
       }
-    }(std::move(accepted->first)));
+    }(std::move(p->server)));
     std::array<std::byte, 64> out{};
     std::array<std::byte, 4096> in{};
     const long long before = reads_so_far();
@@ -327,13 +321,10 @@ TEST_P(executor_test, a_short_read_waits_for_the_next_edge_instead_of_reading_ag
 // (no further edge would ever come for it).
 TEST_P(executor_test, end_of_stream_after_a_short_read_is_not_lost) {
   auto body = []() -> corio::task<int> {
-    auto listener = corio::tcp_listener::bind(
-        corio::net::socket_address(corio::net::ip_address::loopback_v4(), 0));
-    if (!listener) co_return -1;
-    auto client = co_await corio::tcp_stream::connect(listener->local_address().value());
-    auto accepted = co_await listener->accept();
-    if (!client || !accepted) co_return -1;
-    corio::tcp_stream& server = accepted->first;
+    auto pair = co_await corio::test::loopback_pair();
+    if (!pair) co_return -1;
+    auto* client = &pair->client;
+    corio::tcp_stream& server = pair->server;
     std::array<std::byte, 10> out{};
     if (!co_await client->write_all(out) || !client->shutdown_write()) co_return -2;
     // Bounded: until the kernel shows both, then enough turns that a reactor wait takes the

@@ -270,7 +270,7 @@ class io_operation : public operation, private io_callback {
   // A frame destroyed while suspended here (executor shutdown) leaves no dangling waiter, and
   // no buffer the kernel could still write to. Inline, because every co_await on a socket runs
   // it: an operation that finished (the usual case) holds nothing and costs three tests.
-  ~io_operation() {
+  [[gnu::always_inline]] ~io_operation() {
     if (slot_ != nullptr || pending_ || armed()) [[unlikely]] release_on_destroy();
   }
   void unlink() noexcept override;

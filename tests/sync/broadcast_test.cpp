@@ -38,6 +38,26 @@ TEST(broadcast, every_subscriber_gets_every_value_in_order) {
   }());
 }
 
+// For a T whose copy cannot throw, send copies the value into the waiting recv and moves the
+// receiver's position itself: the woken recv must see that value once, and nothing twice.
+TEST(broadcast, a_woken_recv_is_handed_the_value_and_moves_on_by_one) {
+  corio::block_on([]() -> corio::task<> {
+    auto [tx, rx] = corio::make_broadcast<int>(4);
+    auto first = corio::spawn([](corio::broadcast_receiver<int>& rx) -> corio::task<int> {
+      auto v = co_await rx.recv();
+      co_return v ? *v : -1;
+    }(rx));
+    co_await yield_now{};  // it waits in recv
+    EXPECT_EQ(tx.send(7).value(), 1u);
+    (void)tx.send(8).value();  // sent after the hand-over, before the waiter ran
+    EXPECT_EQ(co_await first, 7);
+    auto next = rx.try_recv();
+    EXPECT_TRUE(next);
+    EXPECT_EQ(next.value_or(-1), 8);
+    EXPECT_EQ(rx.try_recv().error(), std::errc::resource_unavailable_try_again);
+  }());
+}
+
 TEST(broadcast, a_lagging_receiver_is_told_how_many_it_missed_then_continues) {
   corio::block_on([]() -> corio::task<> {
     auto [tx, rx] = corio::make_broadcast<int>(4);

@@ -134,6 +134,8 @@ class broadcast_state {
   // Wakes every waiter, handing `sent` (the value just written at tail_ - 1) to those waiting
   // for exactly that position, which every waiter is: it waits only when it has seen all.
   void wake_all(const T* sent) noexcept {
+    if (waiters_.empty()) return;
+    const executor* const here = current_executor();
     while (broadcast_recv<T>* w = waiters_.pop_front()) {
       bool handed = false;
       if constexpr (std::is_nothrow_copy_constructible_v<T>) {
@@ -143,7 +145,7 @@ class broadcast_state {
           handed = true;
         }
       }
-      if (wake_waiter(*w)) continue;
+      if (wake_waiter(*w, here)) continue;
       // Its cancel won (and waits for this lock to unlink it): it consumes nothing.
       if (handed) {
         w->handed_.reset();

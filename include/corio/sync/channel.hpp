@@ -117,7 +117,9 @@ class message_ring {
 template <class T>
 struct room_waiter : waiter_hook {
   std::optional<T>* message = nullptr;
-  std::error_code outcome;  // channel_closed when the receiver went away
+  // The receiver went away: it fails with channel_closed. (A flag, not a std::error_code:
+  // constructing one calls system_category() out of line, in every send.)
+  bool closed = false;
   // Under the channel's mutex, taken out of the list: false when its cancel won.
   virtual bool wake() noexcept = 0;
 
@@ -201,7 +203,7 @@ class channel_state {
     std::lock_guard guard(lock);
     receiver_gone_ = true;
     while (room_waiter<T>* w = senders_.pop_front()) {
-      w->outcome = make_error_code(error::channel_closed);
+      w->closed = true;
       (void)w->wake();
     }
     std::swap(doomed, queue_);
@@ -301,14 +303,15 @@ class [[nodiscard]] channel_send final : public operation, public room_waiter<T>
     disarm();
     waiting_ = false;
     if (canceled()) return std::make_error_code(std::errc::operation_canceled);
-    return this->outcome;
+    if (this->closed) return error::channel_closed;
+    return {};
   }
 
  private:
   // Under the lock: true when the send is over (queued, handed over, or closed).
   bool try_now() {
     if (state_->receiver_gone()) {
-      this->outcome = make_error_code(error::channel_closed);
+      this->closed = true;
       return true;
     }
     return state_->offer(std::move(*message_));
@@ -384,7 +387,8 @@ class channel_sender {
     guard.unlock();
     self.woken.wait(false, std::memory_order_acquire);
     guard.lock();  // the waker notifies under the lock: once we hold it, it is done with `self`
-    return self.outcome;
+    if (self.closed) return error::channel_closed;
+    return {};
   }
 
   // Drops this sender now; the channel closes when the last one goes.

@@ -114,6 +114,33 @@ TEST(broadcast, a_cancelled_recv_consumes_nothing) {
 
 // Across workers with a small ring: each receiver sees strictly increasing values, and what it
 // received plus what it was told it missed is everything sent.
+// A send hands its value to a waiting recv on another worker while the recv's task is being
+// stopped from this thread: exactly one wins, and what the recv did not take stays for the
+// receiver's next recv.
+TEST(broadcast, a_hand_over_racing_a_cancel_on_another_worker_has_one_outcome) {
+  corio::runtime rt(two_workers());
+  auto [tx, rx] = corio::make_broadcast<int>(1024);
+  for (int round = 0; round < 200; ++round) {
+    auto waiter = rt.spawn_on(1, [](corio::broadcast_receiver<int>& rx) -> corio::task<int> {
+      auto v = co_await rx.recv();
+      if (v) co_return *v;
+      EXPECT_TRUE(is_canceled(v.error()));
+      co_return -1;
+    }(rx));
+    if (round % 2 == 0) waiter.request_stop();
+    EXPECT_TRUE(tx.send(round));
+    if (round % 2 == 1) waiter.request_stop();
+    const int got = waiter.join();
+    auto left = rx.try_recv();  // the task is over: this thread may use the receiver now
+    if (got == round) {
+      EXPECT_EQ(left.error(), std::errc::resource_unavailable_try_again);
+    } else {
+      EXPECT_EQ(got, -1);
+      EXPECT_EQ(left.value_or(-2), round);
+    }
+  }
+}
+
 TEST(broadcast, across_two_workers_nothing_is_unaccounted_for) {
   constexpr std::uint64_t total = 5000;
   corio::runtime rt(two_workers());

@@ -89,6 +89,10 @@ class join_state {
   // The task's side is over (it finished, or its executor destroyed it): wake a joiner.
   void finish() noexcept {
     finished_here_ = true;
+    if (finish_here()) {
+      release();
+      return;
+    }
     std::uintptr_t prev;
     {
       // The joiner is woken under the lock: its cancel path withdraws under the same lock, so
@@ -111,6 +115,25 @@ class join_state {
       woken_.notify_all();  // our reference keeps the state alive for this
     }
     release();
+  }
+
+  // finish() without the lock, when nobody can withdraw meanwhile: no joiner yet (a joiner
+  // that links after the exchange below finds `finished`), or a joiner of this very thread
+  // (its withdraw runs only on its own thread, which is here). False: the locked path.
+  bool finish_here() noexcept {
+    std::uintptr_t seen = status_.load(std::memory_order_acquire);
+    while (true) {
+      if (seen == blocked) return false;
+      auto* joiner = reinterpret_cast<operation*>(seen);
+      if (seen > blocked && joiner->owner() != current_executor()) return false;
+      if (status_.compare_exchange_weak(seen, finished, std::memory_order_acq_rel,
+                                        std::memory_order_acquire)) {
+        break;
+      }
+    }
+    // a cancel that raced it sees `done`: this result stands
+    if (seen > blocked) reinterpret_cast<operation*>(seen)->complete_local();
+    return true;
   }
 
   bool is_finished() const noexcept {

@@ -45,6 +45,20 @@ struct pool_state {
 };
 
 constinit thread_local pool_state pool{};
+// The thread's pool, reached without __tls_get_addr: `pool` is too large for the static TLS
+// surplus a dlopen()ed libcorio may rely on (so it stays global-dynamic), but one pointer is
+// not (the executor's this_thread_executor does the same). Null until the thread's first use;
+// `pool` outlives every use, so the pointer never dangles.
+constinit thread_local pool_state* pool_here [[gnu::tls_model("initial-exec")]] = nullptr;
+
+pool_state& this_pool() noexcept {
+  pool_state* p = pool_here;
+  if (p == nullptr) [[unlikely]] {
+    p = &pool;
+    pool_here = p;
+  }
+  return *p;
+}
 std::atomic<std::size_t> retain_limit{std::size_t{4} << 20};
 
 void release_all(pool_state& p) noexcept {
@@ -69,10 +83,16 @@ struct exit_hook {
 };
 thread_local exit_hook hook;
 
+// The first retain of a thread, out of line: touching `hook` registers its destructor.
+[[gnu::noinline]] void go_live(pool_state& p) noexcept {
+  hook.armed = true;
+  p.life = phase::live;
+}
+
 }  // namespace
 
 void* frame_allocate(std::size_t size) {
-  pool_state& p = pool;
+  pool_state& p = this_pool();
   if (size != 0 && size <= max_pooled_size) {
     const std::size_t c = class_of(size);
     if (free_block* b = p.heads[c]) {
@@ -90,7 +110,7 @@ void* frame_allocate(std::size_t size) {
 }
 
 void frame_deallocate(void* frame, std::size_t size) noexcept {
-  pool_state& p = pool;
+  pool_state& p = this_pool();
   ++p.counters.deallocations;
   if (size == 0 || size > max_pooled_size) {
     ::operator delete(frame);
@@ -107,10 +127,7 @@ void frame_deallocate(void* frame, std::size_t size) noexcept {
     ::operator delete(frame);
     return;
   }
-  if (p.life == phase::fresh) {
-    hook.armed = true;  // odr-use registers the destructor for this thread
-    p.life = phase::live;
-  }
+  if (p.life == phase::fresh) [[unlikely]] go_live(p);
   free_block* b = static_cast<free_block*>(frame);
   b->next = p.heads[c];
   p.heads[c] = b;
@@ -118,9 +135,9 @@ void frame_deallocate(void* frame, std::size_t size) noexcept {
   ASAN_POISON_MEMORY_REGION(b, bytes);
 }
 
-frame_pool_counters frame_pool_stats() noexcept { return pool.counters; }
+frame_pool_counters frame_pool_stats() noexcept { return this_pool().counters; }
 
-void frame_pool_trim() noexcept { release_all(pool); }
+void frame_pool_trim() noexcept { release_all(this_pool()); }
 
 std::size_t set_frame_pool_retain_limit(std::size_t bytes) noexcept {
   return retain_limit.exchange(bytes, std::memory_order_relaxed);

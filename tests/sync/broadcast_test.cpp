@@ -38,6 +38,26 @@ TEST(broadcast, every_subscriber_gets_every_value_in_order) {
   }());
 }
 
+// For a T whose copy cannot throw, send copies the value into the waiting recv and moves the
+// receiver's position itself: the woken recv must see that value once, and nothing twice.
+TEST(broadcast, a_woken_recv_is_handed_the_value_and_moves_on_by_one) {
+  corio::block_on([]() -> corio::task<> {
+    auto [tx, rx] = corio::make_broadcast<int>(4);
+    auto first = corio::spawn([](corio::broadcast_receiver<int>& rx) -> corio::task<int> {
+      auto v = co_await rx.recv();
+      co_return v ? *v : -1;
+    }(rx));
+    co_await yield_now{};  // it waits in recv
+    EXPECT_EQ(tx.send(7).value(), 1u);
+    (void)tx.send(8).value();  // sent after the hand-over, before the waiter ran
+    EXPECT_EQ(co_await first, 7);
+    auto next = rx.try_recv();
+    EXPECT_TRUE(next);
+    EXPECT_EQ(next.value_or(-1), 8);
+    EXPECT_EQ(rx.try_recv().error(), std::errc::resource_unavailable_try_again);
+  }());
+}
+
 TEST(broadcast, a_lagging_receiver_is_told_how_many_it_missed_then_continues) {
   corio::block_on([]() -> corio::task<> {
     auto [tx, rx] = corio::make_broadcast<int>(4);
@@ -94,6 +114,33 @@ TEST(broadcast, a_cancelled_recv_consumes_nothing) {
 
 // Across workers with a small ring: each receiver sees strictly increasing values, and what it
 // received plus what it was told it missed is everything sent.
+// A send hands its value to a waiting recv on another worker while the recv's task is being
+// stopped from this thread: exactly one wins, and what the recv did not take stays for the
+// receiver's next recv.
+TEST(broadcast, a_hand_over_racing_a_cancel_on_another_worker_has_one_outcome) {
+  corio::runtime rt(two_workers());
+  auto [tx, rx] = corio::make_broadcast<int>(1024);
+  for (int round = 0; round < 200; ++round) {
+    auto waiter = rt.spawn_on(1, [](corio::broadcast_receiver<int>& rx) -> corio::task<int> {
+      auto v = co_await rx.recv();
+      if (v) co_return *v;
+      EXPECT_TRUE(is_canceled(v.error()));
+      co_return -1;
+    }(rx));
+    if (round % 2 == 0) waiter.request_stop();
+    EXPECT_TRUE(tx.send(round));
+    if (round % 2 == 1) waiter.request_stop();
+    const int got = waiter.join();
+    auto left = rx.try_recv();  // the task is over: this thread may use the receiver now
+    if (got == round) {
+      EXPECT_EQ(left.error(), std::errc::resource_unavailable_try_again);
+    } else {
+      EXPECT_EQ(got, -1);
+      EXPECT_EQ(left.value_or(-2), round);
+    }
+  }
+}
+
 TEST(broadcast, across_two_workers_nothing_is_unaccounted_for) {
   constexpr std::uint64_t total = 5000;
   corio::runtime rt(two_workers());

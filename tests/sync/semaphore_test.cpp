@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <thread>
 #include <vector>
 
 #include "sync_support.hpp"
@@ -111,6 +112,29 @@ TEST(semaphore, limits_concurrency_across_two_workers) {
   EXPECT_LE(most.load(), 2);
   EXPECT_GE(most.load(), 1);
   EXPECT_EQ(s.available(), 2u);
+}
+
+// The uncontended path is a compare-and-swap outside the lock; a release racing a waiter that
+// is about to queue must reach it (or be taken by it) either way, never be stranded.
+TEST(semaphore, releases_from_a_plain_thread_race_waiters_without_losing_any) {
+  constexpr int rounds = 20000;
+  corio::semaphore s(0);
+  std::thread releaser([&s] {
+    for (int i = 0; i < rounds; ++i) s.release(1);
+  });
+  const int got = corio::block_on([](corio::semaphore& s) -> corio::task<int> {
+    int got = 0;
+    for (int i = 0; i < rounds; ++i) {
+      auto p = co_await s.acquire();
+      if (!p) break;
+      p->forget();  // consumed: the releaser's permits are counted one by one
+      ++got;
+    }
+    co_return got;
+  }(s));
+  releaser.join();
+  EXPECT_EQ(got, rounds);
+  EXPECT_EQ(s.available(), 0u);
 }
 
 TEST(mutex, excludes_across_a_suspension) {

@@ -26,6 +26,8 @@
 //   consumes nothing (the receiver's position moves only when a value is handed out).
 // - Allocation: make_broadcast allocates the state and the ring once; waiters live in their
 //   frames; send and recv allocate nothing unless T's copy does.
+// - Cost: a send copies the value straight into each receiver waiting for it (when T's copy
+//   cannot throw), so a woken recv() returns without touching the channel's lock again.
 #pragma once
 
 #include <atomic>
@@ -36,6 +38,7 @@
 #include <mutex>
 #include <optional>
 #include <system_error>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -43,6 +46,7 @@
 #include <corio/error.hpp>
 #include <corio/sync/event.hpp>
 #include <corio/sync/sync_error.hpp>
+#include <corio/sync/waiter_lock.hpp>
 
 namespace corio {
 
@@ -78,7 +82,7 @@ class broadcast_state {
  public:
   explicit broadcast_state(std::size_t capacity) : ring_(capacity ? capacity : 1) {}
 
-  std::mutex lock;
+  waiter_lock lock;
 
   // Under `lock`. The value at `next`, a lag report (moving `next` to the oldest retained), or
   // an error: channel_closed once drained and closed, resource_unavailable_try_again if none.
@@ -105,9 +109,10 @@ class broadcast_state {
   result<std::size_t> send(U&& value) {
     std::lock_guard guard(lock);
     if (receivers_ == 0) return error::channel_closed;
-    ring_[tail_ % ring_.size()] = std::forward<U>(value);
+    std::optional<T>& slot = ring_[tail_ % ring_.size()];
+    slot = std::forward<U>(value);
     ++tail_;
-    wake_all();
+    wake_all(&*slot);
     return receivers_;
   }
 
@@ -122,13 +127,31 @@ class broadcast_state {
     if (senders_.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
     std::lock_guard guard(lock);
     senders_gone_ = true;
-    wake_all();
+    wake_all(nullptr);
   }
 
  private:
-  void wake_all() noexcept {
-    // A waiter whose cancel won consumed nothing: its position did not move.
-    while (broadcast_recv<T>* w = waiters_.pop_front()) (void)wake_waiter(*w);
+  // Wakes every waiter, handing `sent` (the value just written at tail_ - 1) to those waiting
+  // for exactly that position, which every waiter is: it waits only when it has seen all.
+  void wake_all(const T* sent) noexcept {
+    if (waiters_.empty()) return;
+    const executor* const here = current_executor();
+    while (broadcast_recv<T>* w = waiters_.pop_front()) {
+      bool handed = false;
+      if constexpr (std::is_nothrow_copy_constructible_v<T>) {
+        if (sent && *w->next_ + 1 == tail_) {
+          w->handed_.emplace(*sent);
+          ++*w->next_;
+          handed = true;
+        }
+      }
+      if (wake_waiter(*w, here)) continue;
+      // Its cancel won (and waits for this lock to unlink it): it consumes nothing.
+      if (handed) {
+        w->handed_.reset();
+        --*w->next_;
+      }
+    }
   }
 
   std::vector<std::optional<T>> ring_;
@@ -143,6 +166,7 @@ class broadcast_state {
 template <class T>
 class [[nodiscard]] broadcast_recv final : public operation, public waiter_hook {
  public:
+  friend class broadcast_state<T>;
   broadcast_recv(broadcast_state<T>& state, std::uint64_t& next) noexcept
       : state_(&state), next_(&next) {}
   broadcast_recv(const broadcast_recv&) = delete;
@@ -168,6 +192,7 @@ class [[nodiscard]] broadcast_recv final : public operation, public waiter_hook 
     disarm();
     waiting_ = false;
     if (canceled()) return std::make_error_code(std::errc::operation_canceled);
+    if (handed_) return broadcast_result<T>(std::move(*handed_));  // its position moved already
     std::lock_guard guard(state_->lock);
     return state_->take(*next_);
   }
@@ -179,7 +204,8 @@ class [[nodiscard]] broadcast_recv final : public operation, public waiter_hook 
   }
 
   broadcast_state<T>* state_;
-  std::uint64_t* next_;
+  std::uint64_t* next_;  // the receiver's position; the sender that hands a value moves it
+  std::optional<T> handed_;  // the value a send copied in while this waited
   bool waiting_ = false;
 };
 

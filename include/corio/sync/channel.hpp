@@ -33,13 +33,13 @@
 // - Capacity 0 is taken as 1 (there is no rendezvous mode).
 // - Allocation: make_* allocates the shared state once. The queue is a ring that grows
 //   geometrically (up to the capacity) and keeps its size; waiters are nodes inside their
-//   frames; so steady state allocates nothing. A mutex guards the state; waking a waiter
-//   (a post to its executor) happens inside it, see sync/event.hpp for why.
+//   frames; so steady state allocates nothing. A lock guards the state (waiter_lock.hpp: one
+//   atomic exchange when free); waking a waiter (a post to its executor) happens inside it,
+//   see sync/event.hpp for why.
 #pragma once
 
 #include <atomic>
 #include <cassert>
-#include <condition_variable>
 #include <coroutine>
 #include <cstddef>
 #include <limits>
@@ -52,6 +52,7 @@
 #include <corio/detail/executor.hpp>
 #include <corio/error.hpp>
 #include <corio/sync/event.hpp>
+#include <corio/sync/waiter_lock.hpp>
 
 namespace corio {
 
@@ -116,7 +117,9 @@ class message_ring {
 template <class T>
 struct room_waiter : waiter_hook {
   std::optional<T>* message = nullptr;
-  std::error_code outcome;  // channel_closed when the receiver went away
+  // The receiver went away: it fails with channel_closed. (A flag, not a std::error_code:
+  // constructing one calls system_category() out of line, in every send.)
+  bool closed = false;
   // Under the channel's mutex, taken out of the list: false when its cancel won.
   virtual bool wake() noexcept = 0;
 
@@ -138,7 +141,7 @@ class channel_state {
  public:
   explicit channel_state(std::size_t capacity) noexcept : capacity_(capacity ? capacity : 1) {}
 
-  std::mutex lock;
+  waiter_lock lock;
 
   bool receiver_gone() const noexcept { return receiver_gone_; }
   bool senders_gone() const noexcept { return senders_gone_; }
@@ -200,7 +203,7 @@ class channel_state {
     std::lock_guard guard(lock);
     receiver_gone_ = true;
     while (room_waiter<T>* w = senders_.pop_front()) {
-      w->outcome = make_error_code(error::channel_closed);
+      w->closed = true;
       (void)w->wake();
     }
     std::swap(doomed, queue_);
@@ -229,11 +232,16 @@ class [[nodiscard]] channel_recv final : public operation, public message_waiter
     if (waiting_) unlink();  // the frame died suspended here (its executor shut down)
   }
 
-  bool await_ready() const noexcept { return false; }  // await_suspend decides, under the lock
+  // A message queued (or the channel closed): taken now, without the suspension's bookkeeping.
+  bool await_ready() {
+    std::lock_guard guard(state_->lock);
+    return state_->take(this->slot) || state_->senders_gone();
+  }
 
   template <class Promise>
   bool await_suspend(std::coroutine_handle<Promise> h) {
     std::lock_guard guard(state_->lock);
+    // Looked at again: a sender on another thread may have come since await_ready.
     if (state_->take(this->slot) || state_->senders_gone()) return false;
     // Armed before it is linked: a sender on another thread finds it ready to be completed.
     if (!arm(h, stop_token_of(h))) return false;
@@ -274,16 +282,17 @@ class [[nodiscard]] channel_send final : public operation, public room_waiter<T>
     if (waiting_) unlink();
   }
 
-  bool await_ready() const noexcept { return false; }
+  // Room (or a waiting receiver), or the channel closed: done now, without the suspension's
+  // bookkeeping.
+  bool await_ready() {
+    std::lock_guard guard(state_->lock);
+    return try_now();
+  }
 
   template <class Promise>
   bool await_suspend(std::coroutine_handle<Promise> h) {
     std::lock_guard guard(state_->lock);
-    if (state_->receiver_gone()) {
-      this->outcome = make_error_code(error::channel_closed);
-      return false;
-    }
-    if (state_->offer(std::move(*message_))) return false;
+    if (try_now()) return false;  // a receiver on another thread made room since await_ready
     if (!arm(h, stop_token_of(h))) return false;
     state_->wait_for_room(*this);
     waiting_ = true;
@@ -294,10 +303,19 @@ class [[nodiscard]] channel_send final : public operation, public room_waiter<T>
     disarm();
     waiting_ = false;
     if (canceled()) return std::make_error_code(std::errc::operation_canceled);
-    return this->outcome;
+    if (this->closed) return error::channel_closed;
+    return {};
   }
 
  private:
+  // Under the lock: true when the send is over (queued, handed over, or closed).
+  bool try_now() {
+    if (state_->receiver_gone()) {
+      this->closed = true;
+      return true;
+    }
+    return state_->offer(std::move(*message_));
+  }
   bool wake() noexcept override { return wake_waiter(*this); }
   void unlink() noexcept override {
     std::lock_guard guard(state_->lock);
@@ -312,11 +330,12 @@ class [[nodiscard]] channel_send final : public operation, public room_waiter<T>
 // A thread (not a corio one) blocked in blocking_send.
 template <class T>
 struct blocked_room_waiter final : room_waiter<T> {
-  std::condition_variable room;
-  bool woken = false;
+  std::atomic<bool> woken{false};
   bool wake() noexcept override {
-    woken = true;
-    room.notify_one();  // under the channel's mutex: the thread cannot return before we are done
+    woken.store(true, std::memory_order_release);
+    // Under the channel's lock, which the thread takes again before it returns: `this` lives
+    // until we are done.
+    woken.notify_one();
     return true;
   }
 };
@@ -365,8 +384,11 @@ class channel_sender {
     detail::blocked_room_waiter<T> self;
     self.message = &waiting;
     state_->wait_for_room(self);
-    self.room.wait(guard, [&] { return self.woken; });
-    return self.outcome;
+    guard.unlock();
+    self.woken.wait(false, std::memory_order_acquire);
+    guard.lock();  // the waker notifies under the lock: once we hold it, it is done with `self`
+    if (self.closed) return error::channel_closed;
+    return {};
   }
 
   // Drops this sender now; the channel closes when the last one goes.

@@ -37,13 +37,15 @@ namespace detail {
 
 // Resumes a linked-out waiter on its own executor. True when the hand-over stands; false when a
 // cancel got there first (only possible from another thread; the cancel path then resumes it).
-inline bool wake_waiter(operation& op) noexcept {
-  if (op.owner() == current_executor()) {
+// `here` is current_executor(), passed in by a caller that wakes many.
+inline bool wake_waiter(operation& op, const executor* here) noexcept {
+  if (op.owner() == here) {
     op.complete_local();  // a cancel that raced it sees `done` and lets this result stand
     return true;
   }
   return op.complete_remote();
 }
+inline bool wake_waiter(operation& op) noexcept { return wake_waiter(op, current_executor()); }
 
 // A node of a waiter_list; lives in the waiter (in its awaiting frame).
 struct waiter_hook {

@@ -19,8 +19,12 @@
 // - try_acquire(n) never waits: resource_unavailable_try_again when it would.
 // - The semaphore must outlive its waiters and permits. No allocation: waiters live in their
 //   frames.
+// - Cost: with nobody waiting, acquire is one compare-and-swap on the permit count and release
+//   one atomic add, both inlined; the waiter list and its lock are touched only when an acquire
+//   has to wait (tokio's batch semaphore does the same). At most SIZE_MAX / 4 permits.
 #pragma once
 
+#include <atomic>
 #include <coroutine>
 #include <cstddef>
 #include <mutex>
@@ -31,6 +35,7 @@
 #include <corio/error.hpp>
 #include <corio/sync/event.hpp>
 #include <corio/sync/sync_error.hpp>
+#include <corio/sync/waiter_lock.hpp>
 
 namespace corio {
 
@@ -77,9 +82,13 @@ class semaphore {
     acquire_awaiter(semaphore& s, std::size_t n) noexcept : semaphore_(&s), need_(n) {}
     acquire_awaiter(const acquire_awaiter&) = delete;
     acquire_awaiter& operator=(const acquire_awaiter&) = delete;
-    ~acquire_awaiter();
+    ~acquire_awaiter() {
+      disarm();
+      if (waiting_) [[unlikely]] unlink();  // the frame died suspended here (executor shut down)
+    }
 
-    bool await_ready() const noexcept { return false; }
+    // The permits are free and nobody waits for them: taken, without suspending.
+    bool await_ready() noexcept { return semaphore_->try_take(need_); }
     template <class Promise>
     bool await_suspend(std::coroutine_handle<Promise> h) noexcept {
       return suspend(h, detail::stop_token_of(h));
@@ -92,7 +101,13 @@ class semaphore {
 
    protected:
     // Empty when the permits are ours.
-    std::error_code finish() noexcept;
+    std::error_code finish() noexcept {
+      disarm();
+      waiting_ = false;
+      if (canceled()) [[unlikely]] return std::make_error_code(std::errc::operation_canceled);
+      if (closed_) [[unlikely]] return sync_error::closed;
+      return {};
+    }
     semaphore& owner() const noexcept { return *semaphore_; }
 
    private:
@@ -106,7 +121,7 @@ class semaphore {
     bool closed_ = false;
   };
 
-  explicit semaphore(std::size_t permits) noexcept : permits_(permits) {}
+  explicit semaphore(std::size_t permits) noexcept : state_(permits << count_shift) {}
   semaphore(const semaphore&) = delete;
   semaphore& operator=(const semaphore&) = delete;
   ~semaphore();
@@ -117,19 +132,44 @@ class semaphore {
   // wait ahead), sync_error::closed after close().
   result<permit> try_acquire(std::size_t n = 1) noexcept;
   // Any thread: adds n permits, waking waiters they satisfy.
-  void release(std::size_t n = 1) noexcept;
+  void release(std::size_t n = 1) noexcept {
+    const std::size_t before = state_.fetch_add(n << count_shift, std::memory_order_acq_rel);
+    if (before & queued_bit) [[unlikely]] release_to_waiters();
+  }
   // Fails every pending and later acquire with sync_error::closed.
   void close() noexcept;
 
-  std::size_t available() const noexcept;
-  bool is_closed() const noexcept;
+  std::size_t available() const noexcept {
+    return state_.load(std::memory_order_acquire) >> count_shift;
+  }
+  bool is_closed() const noexcept { return state_.load(std::memory_order_acquire) & closed_bit; }
 
  private:
+  // state_: the free permits, shifted, and two flags. queued_bit is set (under lock_) before a
+  // waiter links itself and cleared once the list is empty: while it is set the fast paths
+  // stay out, so waiters are served in order, and a release goes through lock_ to them. A
+  // release that raced a waiter setting the bit is seen either by the waiter's compare-and-swap
+  // (it takes the permits itself) or, after it, by the release (which hands them over).
+  static constexpr std::size_t closed_bit = 1;
+  static constexpr std::size_t queued_bit = 2;
+  static constexpr int count_shift = 2;
+
+  // Any thread: takes n permits if they are free and nobody waits or closed it.
+  bool try_take(std::size_t n) noexcept {
+    std::size_t s = state_.load(std::memory_order_relaxed);
+    while (!(s & (closed_bit | queued_bit)) && (s >> count_shift) >= n) {
+      if (state_.compare_exchange_weak(s, s - (n << count_shift), std::memory_order_acquire,
+                                       std::memory_order_relaxed)) {
+        return true;
+      }
+    }
+    return false;
+  }
+  void release_to_waiters() noexcept;
   void grant_waiters() noexcept;  // under lock_
 
-  mutable std::mutex lock_;
-  std::size_t permits_;
-  bool closed_ = false;
+  detail::waiter_lock lock_;  // guards waiters_, and setting queued_bit
+  std::atomic<std::size_t> state_;
   detail::waiter_list<acquire_awaiter> waiters_;
 };
 

@@ -49,22 +49,11 @@ constexpr std::uint8_t readiness_of(std::uint8_t f) noexcept {
 
 }  // namespace
 
-void ready_queue::push(std::coroutine_handle<> h) {
-  if (size_ == ring_.size()) {
-    std::vector<std::coroutine_handle<>> bigger(ring_.size() * 2);
-    for (std::size_t i = 0; i < size_; ++i) bigger[i] = ring_[(head_ + i) % ring_.size()];
-    ring_ = std::move(bigger);
-    head_ = 0;
-  }
-  ring_[(head_ + size_) & (ring_.size() - 1)] = h;
-  ++size_;
-}
-
-std::coroutine_handle<> ready_queue::pop() noexcept {
-  auto h = ring_[head_];
-  head_ = (head_ + 1) & (ring_.size() - 1);
-  --size_;
-  return h;
+void ready_queue::grow() {
+  std::vector<std::coroutine_handle<>> bigger(ring_.size() * 2);
+  for (std::size_t i = 0; i < size_; ++i) bigger[i] = ring_[(head_ + i) % ring_.size()];
+  ring_ = std::move(bigger);
+  head_ = 0;
 }
 
 executor::executor(std::unique_ptr<detail::backend> b, std::unique_ptr<completion_engine> e,

@@ -42,10 +42,21 @@ class ready_queue {
  public:
   bool empty() const noexcept { return size_ == 0; }
   std::size_t size() const noexcept { return size_; }
-  void push(std::coroutine_handle<> h);
-  std::coroutine_handle<> pop() noexcept;
+  // Inline: every schedule and resume goes through these (yield, wake-ups, spawn).
+  void push(std::coroutine_handle<> h) {
+    if (size_ == ring_.size()) [[unlikely]] grow();
+    ring_[(head_ + size_) & (ring_.size() - 1)] = h;
+    ++size_;
+  }
+  std::coroutine_handle<> pop() noexcept {
+    auto h = ring_[head_];
+    head_ = (head_ + 1) & (ring_.size() - 1);
+    --size_;
+    return h;
+  }
 
  private:
+  void grow();
   // A power of two, so that wrapping is a mask.
   std::vector<std::coroutine_handle<>> ring_ = std::vector<std::coroutine_handle<>>(256);
   std::size_t head_ = 0;

@@ -1,7 +1,8 @@
-// One turn of the callback loop: wait on the reactor (bounded by the next timeout), then hand out
-// readiness, expired timeouts and signals one at a time. Handing them out lazily, rather than as
-// a batch computed up front, is what makes a remove() or clear_timeout() inside a callback take
-// effect for the events of the same turn.
+// One turn of the callback loop: wait on the reactor (bounded by the next timeout), resolve the
+// readiness against the registrations into io_batch() (dispatched inline by the template), then
+// hand out hang-ups reported again, expired timeouts and signals one at a time. A remove() or
+// clear_timeout() inside a callback takes effect for the events of the same turn: the template
+// re-checks io entries once registration_changes() moved, and the rest is handed out lazily.
 #include <corio/detail/loop_core.hpp>
 
 #include <algorithm>
@@ -150,12 +151,20 @@ class timer_slab {
 }  // namespace
 
 struct loop_core::state {
-  state(corio::poll p, corio::waker w, std::size_t capacity, const clock& c)
-      : poll(std::move(p)), waker(std::move(w)), ready(capacity), time(c), wheel(time.now_tick()) {}
+  state(corio::poll p, corio::waker w, std::size_t capacity, const clock& c,
+        std::uint32_t per_poll)
+      : poll(std::move(p)),
+        waker(std::move(w)),
+        ready(capacity),
+        io(ready.capacity()),
+        time(c),
+        wheel(time.now_tick()),
+        callbacks_per_poll(per_poll) {}
 
   corio::poll poll;
   corio::waker waker;
   events ready;
+  std::vector<io_ready> io;  // this turn's readiness, resolved; as many entries as `ready`
   time_source time;
   timer_wheel wheel;
   timer_slab timers;
@@ -173,8 +182,12 @@ struct loop_core::state {
   std::vector<std::uint64_t> hangups_this_turn;
   std::size_t hangup_cursor = 0;
 
+  // Callbacks handed out since the kernel was last asked for readiness, and the bound on them
+  // while zero-delay work lets a turn skip asking (loop_options::callbacks_per_io_poll).
+  std::uint64_t callbacks_since_poll = 0;
+  const std::uint32_t callbacks_per_poll;
+
   // Cursor over the current turn.
-  std::size_t ready_cursor = 0;
   tick turn_tick = 0;
   bool signals_pending = false;
   std::array<signal_info, 32> signal_batch{};
@@ -202,7 +215,8 @@ result<std::unique_ptr<loop_core>> loop_core::create(const loop_options& options
   auto w = corio::waker::create(*p, token{waker_key});
   if (!w) return w.error();
   const clock& c = options.clock ? *options.clock : steady_clock_source();
-  auto s = std::make_unique<state>(std::move(*p), std::move(*w), options.events_per_turn, c);
+  auto s = std::make_unique<state>(std::move(*p), std::move(*w), options.events_per_turn, c,
+                                   options.callbacks_per_io_poll);
   return std::unique_ptr<loop_core>(new loop_core(std::move(s)));
 }
 
@@ -218,6 +232,7 @@ result<void> loop_core::add(int fd, token t, interest i) {
   const std::uint32_t generation = next_generation(slot.generation);
   auto r = state_->poll.registry().add(fd, token{make_key(fd, generation)}, i);
   if (!r) return r;
+  ++changes_;  // the ghost of a closed fd may have had an event in this turn's batch
   slot = fd_slot{t, generation, i, true};
   return {};
 }
@@ -231,9 +246,13 @@ result<void> loop_core::modify(int fd, token t, interest i) {
   fd_slot& slot = fds[static_cast<std::size_t>(fd)];
   auto r = state_->poll.registry().modify(fd, token{make_key(fd, slot.generation)}, i);
   if (!r) {
-    if (r.error() == corio::error::not_registered) slot.live = false;  // closed behind our back
+    if (r.error() == corio::error::not_registered) {  // closed behind our back
+      ++changes_;
+      slot.live = false;
+    }
     return r;
   }
+  ++changes_;
   slot.user = t;
   slot.wanted = i;
   return {};
@@ -248,6 +267,7 @@ result<void> loop_core::remove(int fd) {
   fd_slot& slot = fds[static_cast<std::size_t>(fd)];
   // Whatever the kernel answers (EBADF if the fd was closed first), the registration is over:
   // bumping the generation drops any of its events still queued in this turn.
+  ++changes_;
   slot.live = false;
   slot.generation = next_generation(slot.generation);
   return state_->poll.registry().remove(fd);
@@ -314,45 +334,66 @@ const corio::waker& loop_core::waker() const noexcept { return state_->waker; }
 
 result<void> loop_core::turn(std::optional<std::chrono::nanoseconds> max_wait) {
   state& s = *state_;
-  std::optional<std::chrono::nanoseconds> wait = max_wait;
-  if (!s.soon_next_turn.empty() || !s.hangups_next_turn.empty()) {
-    wait = std::chrono::nanoseconds::zero();
+  io_count_ = 0;
+  const bool work_queued = !s.soon_next_turn.empty() || !s.hangups_next_turn.empty();
+  if (work_queued && s.callbacks_per_poll > 1 && s.callbacks_since_poll < s.callbacks_per_poll) {
+    // The queued work runs now; readiness and signals wait until the bound is reached. Timers
+    // do not: but with none armed, the turn reads no clock either.
+    if (!s.wheel.empty()) s.turn_tick = s.time.now_tick();
+    begin_turn(s);
+    return {};
   }
+  std::optional<std::chrono::nanoseconds> wait = max_wait;
+  if (work_queued) wait = std::chrono::nanoseconds::zero();
   if (auto next = s.wheel.next_expiration()) {
     const auto until = s.time.until(*next);
     if (!wait || until < *wait) wait = until;
   }
-  s.ready_cursor = 0;
   auto r = s.poll.wait(s.ready, wait);
+  s.callbacks_since_poll = 0;
   s.turn_tick = s.time.now_tick();
+  begin_turn(s);
+  if (!r) return r;
+  // Resolve each event against its registration now, so that dispatching it is a read of this
+  // batch (see io_batch()). The loop's own registrations and stale ones have no live slot.
+  // (Locals, not members, in the loop: a byte stored through `out` could alias them.)
+  fd_slot* const table = s.fds.data();
+  const std::size_t table_size = s.fds.size();
+  io_ready* const first = s.io.data();
+  io_ready* out = first;
+  for (const event& e : s.ready) {
+    const auto key = static_cast<std::uint64_t>(e.token());
+    const auto fd = static_cast<std::uint32_t>(key);
+    fd_slot* slot = fd < table_size ? &table[fd] : nullptr;
+    if (!slot || !slot->live || slot->generation != static_cast<std::uint32_t>(key >> 32)) {
+      if (key == signals_key) s.signals_pending = true;
+      continue;  // the waker (its only job was to end the wait), or a registration gone stale
+    }
+    const std::uint8_t flags = e.flags();
+    // The hang-up's edge may have come with the last data, which a handler may read without
+    // reading on to the end of stream (a short read drained the queue): report it once more.
+    if ((flags & (event::read_closed | event::error)) && !slot->hangup_queued) [[unlikely]] {
+      slot->hangup_queued = true;
+      s.hangups_next_turn.push_back(key);
+    }
+    *out++ = io_ready{slot->user, key, flags, slot->wanted};
+  }
+  const auto n = static_cast<std::size_t>(out - first);
+  io_first_ = s.io.data();
+  io_count_ = n;
+  s.callbacks_since_poll = n;
+  return r;
+}
+
+void loop_core::begin_turn(state& s) noexcept {
   s.soon_this_turn.splice(s.soon_next_turn);
   s.hangups_this_turn.clear();
   std::swap(s.hangups_this_turn, s.hangups_next_turn);  // both keep their capacity
   s.hangup_cursor = 0;
-  return r;
 }
 
 bool loop_core::next(loop_event& out) noexcept {
   state& s = *state_;
-  while (s.ready_cursor < s.ready.size()) {
-    const event& e = s.ready[s.ready_cursor++];
-    const auto key = static_cast<std::uint64_t>(e.token());
-    if (key == waker_key) continue;  // its only job was to end the wait
-    if (key == signals_key) {
-      s.signals_pending = true;
-      continue;
-    }
-    fd_slot* slot = s.slot_of(key);
-    if (!slot) continue;  // removed or replaced earlier in this turn
-    // The hang-up's edge may have come with the last data, which a handler may read without
-    // reading on to the end of stream (a short read drained the queue): report it once more.
-    if ((e.flags() & (event::read_closed | event::error)) && !slot->hangup_queued) {
-      slot->hangup_queued = true;
-      s.hangups_next_turn.push_back(key);
-    }
-    out = loop_event{loop_event::kind::io, slot->user, e.flags(), key, {}};
-    return true;
-  }
   while (s.hangup_cursor < s.hangups_this_turn.size()) {
     const std::uint64_t key = s.hangups_this_turn[s.hangup_cursor++];
     fd_slot* slot = s.slot_of(key);
@@ -360,17 +401,22 @@ bool loop_core::next(loop_event& out) noexcept {
     slot->hangup_queued = false;
     out = loop_event{loop_event::kind::io, slot->user, event::readable | event::read_closed, key,
                      {}};
+    ++s.callbacks_since_poll;
     return true;
   }
   if (timer_entry* soon = s.soon_this_turn.pop()) {
-    out = loop_event{loop_event::kind::timeout, soon->user, 0, 0, {}};
+    out.what = loop_event::kind::timeout;
+    out.tok = soon->user;
     s.timers.release(*soon);
+    ++s.callbacks_since_poll;
     return true;
   }
-  if (timer_node* n = s.wheel.poll(s.turn_tick)) {
+  if (timer_node* n = s.wheel.empty() ? nullptr : s.wheel.poll(s.turn_tick)) {
     auto& entry = static_cast<timer_entry&>(*n);
-    out = loop_event{loop_event::kind::timeout, entry.user, 0, 0, {}};
+    out.what = loop_event::kind::timeout;
+    out.tok = entry.user;
     s.timers.release(entry);
+    ++s.callbacks_since_poll;
     return true;
   }
   while (true) {

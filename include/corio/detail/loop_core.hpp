@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 
 #include <corio/error.hpp>
 #include <corio/reactor.hpp>
@@ -25,6 +26,12 @@ struct loop_options {
   std::size_t events_per_turn = 1024;
   // Tests substitute a manual clock; nullptr reads std::chrono::steady_clock.
   const detail::clock* clock = nullptr;
+  // While zero-delay work is queued (a zero timeout, a hang-up reported again), a turn runs it
+  // without asking the kernel for readiness, until this many callbacks have run since the kernel
+  // was last asked: a handler that re-queues itself costs no system call per turn, yet cannot
+  // starve I/O or signals. Like tokio's event_interval (61). 0 or 1: ask every turn. Timers
+  // are not delayed: each turn hands out those due.
+  std::uint32_t callbacks_per_io_poll = 61;
 };
 
 // Names one armed timeout. Clearing a handle whose timeout fired or was cleared is harmless: the
@@ -44,7 +51,15 @@ class timeout_handle {
 
 namespace detail {
 
-// What one turn produced, handed out one at a time so that a handler's actions (removing a
+// A readiness event, resolved against its registration when the turn began.
+struct io_ready {
+  token user{};
+  std::uint64_t key = 0;        // identifies the registration (see interest_of)
+  std::uint8_t flags = 0;       // event::flag bits
+  interest wanted = interest::readable;
+};
+
+// What one turn produced besides readiness, handed out one at a time so that a handler's actions (removing a
 // registration, clearing a timeout) affect the events still waiting in the same turn.
 struct loop_event {
   enum class kind : std::uint8_t { io, timeout, signal };
@@ -87,7 +102,9 @@ class loop_core {
   const corio::waker& waker() const noexcept;
 
   // Blocks until readiness, the next timeout, a wake, or `max_wait` (nullopt: no limit); zero
-  // when the caller has work pending. Afterwards next() hands out what the turn produced.
+  // when the caller has work pending. Skips the kernel while zero-delay work is queued, within
+  // loop_options::callbacks_per_io_poll. Afterwards io_batch() holds the turn's readiness and
+  // next() hands out the rest (hang-ups reported again, timeouts, signals), in that order.
   // A hang-up (read_closed or error) is handed out once more in the next turn, as readable and
   // read_closed: its edge may have come with the last data, so a handler can stop reading at a
   // short read (the kernel's queue ran dry: the next data raises a new edge) and still be told
@@ -95,11 +112,22 @@ class loop_core {
   result<void> turn(std::optional<std::chrono::nanoseconds> max_wait);
   bool next(loop_event& out) noexcept;
 
+  // The turn's readiness, inline so that dispatching an event costs no call into the library.
+  // Each entry is exact while registration_changes() reads what it read when the turn began;
+  // once a callback has added, modified or removed a registration, check each later entry with
+  // interest_of(key) (nullopt: removed or replaced, drop the event).
+  std::span<const io_ready> io_batch() const noexcept { return {io_first_, io_count_}; }
+  std::uint64_t registration_changes() const noexcept { return changes_; }
+
  private:
   friend class loop_core_access;
   struct state;
   explicit loop_core(std::unique_ptr<state> s) noexcept;
+  static void begin_turn(state& s) noexcept;
   std::unique_ptr<state> state_;
+  const io_ready* io_first_ = nullptr;
+  std::size_t io_count_ = 0;
+  std::uint64_t changes_ = 0;
 };
 
 class loop_core_access {

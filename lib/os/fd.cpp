@@ -21,7 +21,7 @@ namespace corio::sys {
 
 // read(2) rather than recv(2) so the same primitive serves sockets, pipes and eventfds.
 result<std::size_t> read(int fd, byte_span buf) {
-  return size_or_errno(retry_eintr([&] { return nocancel::read(fd, buf.data(), buf.size()); }));
+  return transfer([&] { return nocancel::read(fd, buf.data(), buf.size()); });
 }
 
 }  // namespace corio::sys

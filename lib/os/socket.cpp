@@ -136,9 +136,9 @@ result<std::pair<unique_fd, socket_address>> accept(int fd) {
 }
 
 result<std::size_t> send(int fd, const_byte_span buf) {
-  return size_or_errno(retry_eintr([&] {
+  return transfer([&] {
     return nocancel::sendto(fd, buf.data(), buf.size(), MSG_NOSIGNAL, nullptr, 0);
-  }));
+  });
 }
 
 result<std::size_t> sendv(int fd, std::span<const const_byte_span> bufs) {

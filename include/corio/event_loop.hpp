@@ -277,29 +277,26 @@ class event_loop {
   static constexpr std::uint8_t read_side = event::readable | event::read_closed | event::error;
   static constexpr std::uint8_t write_side = event::writable | event::write_closed | event::error;
 
-  // The turn's readiness, resolved by the core when the turn began. Its entries hold until a
-  // callback changes a registration; from then on each is checked again (it may be gone).
+  // The turn's readiness, each event checked against the registrations as it is dispatched.
   template <class Handler>
   void dispatch_ready(Handler& h) {
-    const std::uint64_t changes = core_->registration_changes();
-    for (const detail::io_ready& e : core_->io_batch()) {
-      interest wanted = e.wanted;
-      if (core_->registration_changes() != changes) [[unlikely]] {
-        auto now = core_->interest_of(e.key);
-        if (!now) continue;  // removed or replaced earlier in this turn
-        wanted = *now;
+    for (const event& ev : core_->io_batch()) {
+      const auto key = static_cast<std::uint64_t>(ev.token());
+      const detail::fd_slot* slot = core_->slot_of(key);
+      if (!slot) [[unlikely]] {
+        core_->unmatched_event(key);
+        continue;
       }
-      if (wanted.is_readable() && (e.flags & read_side)) {
-        if constexpr (requires { h.readable(*this, e.user); }) h.readable(*this, e.user);
-        if (!wanted.is_writable() || !(e.flags & write_side)) continue;
-        if (core_->registration_changes() != changes) {  // readable() may have removed it
-          auto now = core_->interest_of(e.key);
-          if (!now) continue;
-          wanted = *now;
-        }
+      const std::uint8_t flags = ev.flags();
+      if (flags & (event::read_closed | event::error)) [[unlikely]] core_->hangup_seen(key);
+      if (slot->wanted.is_readable() && (flags & read_side)) {
+        if constexpr (requires { h.readable(*this, slot->user); }) h.readable(*this, slot->user);
+        if (!(flags & write_side)) continue;
+        slot = core_->slot_of(key);  // readable() may have removed or modified it
+        if (!slot) continue;
       }
-      if (wanted.is_writable() && (e.flags & write_side)) {
-        if constexpr (requires { h.writable(*this, e.user); }) h.writable(*this, e.user);
+      if (slot->wanted.is_writable() && (flags & write_side)) {
+        if constexpr (requires { h.writable(*this, slot->user); }) h.writable(*this, slot->user);
       }
     }
   }

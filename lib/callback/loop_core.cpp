@@ -1,8 +1,8 @@
-// One turn of the callback loop: wait on the reactor (bounded by the next timeout), resolve the
-// readiness against the registrations into io_batch() (dispatched inline by the template), then
-// hand out hang-ups reported again, expired timeouts and signals one at a time. A remove() or
-// clear_timeout() inside a callback takes effect for the events of the same turn: the template
-// re-checks io entries once registration_changes() moved, and the rest is handed out lazily.
+// One turn of the callback loop: wait on the reactor (bounded by the next timeout) unless
+// zero-delay work is queued, then hand out the readiness (io_batch(), walked by the template
+// inline), hang-ups reported again, expired timeouts and signals. Everything is checked as it is
+// handed out, not when the turn begins, so a remove() or clear_timeout() inside a callback takes
+// effect for the events of the same turn.
 #include <corio/detail/loop_core.hpp>
 
 #include <algorithm>
@@ -31,14 +31,6 @@ constexpr std::uint32_t next_generation(std::uint32_t g) noexcept {
   ++g;
   return (g == 0 || g == internal_generation) ? 1 : g;
 }
-
-struct fd_slot {
-  token user{};
-  std::uint32_t generation = 0;
-  interest wanted = interest::readable;
-  bool live = false;
-  bool hangup_queued = false;  // its hang-up is reported again next turn (see next())
-};
 
 constexpr std::uint32_t no_index = 0xFFFF'FFFFu;
 
@@ -156,7 +148,6 @@ struct loop_core::state {
       : poll(std::move(p)),
         waker(std::move(w)),
         ready(capacity),
-        io(ready.capacity()),
         time(c),
         wheel(time.now_tick()),
         callbacks_per_poll(per_poll) {}
@@ -164,7 +155,6 @@ struct loop_core::state {
   corio::poll poll;
   corio::waker waker;
   events ready;
-  std::vector<io_ready> io;  // this turn's readiness, resolved; as many entries as `ready`
   time_source time;
   timer_wheel wheel;
   timer_slab timers;
@@ -173,7 +163,6 @@ struct loop_core::state {
   // callback yields to I/O once per turn instead of spinning inside one.
   soon_list soon_next_turn;
   soon_list soon_this_turn;
-  std::vector<fd_slot> fds;
   std::optional<signal_pipe> signals;
 
   // Registrations whose hang-up (read_closed or error) this turn handed out: reported once
@@ -193,17 +182,6 @@ struct loop_core::state {
   std::array<signal_info, 32> signal_batch{};
   std::size_t signal_count = 0;
   std::size_t signal_cursor = 0;
-
-  const fd_slot* slot_of(std::uint64_t key) const noexcept {
-    const auto fd = static_cast<std::uint32_t>(key);
-    const auto generation = static_cast<std::uint32_t>(key >> 32);
-    if (fd >= fds.size()) return nullptr;
-    const fd_slot& s = fds[fd];
-    return (s.live && s.generation == generation) ? &s : nullptr;
-  }
-  fd_slot* slot_of(std::uint64_t key) noexcept {
-    return const_cast<fd_slot*>(std::as_const(*this).slot_of(key));
-  }
 };
 
 loop_core::loop_core(std::unique_ptr<state> s) noexcept : state_(std::move(s)) {}
@@ -224,7 +202,7 @@ backend_kind loop_core::backend() const noexcept { return state_->poll.kind(); }
 
 result<void> loop_core::add(int fd, token t, interest i) {
   if (fd < 0) return errno_code(EBADF);
-  auto& fds = state_->fds;
+  auto& fds = fds_;
   if (static_cast<std::size_t>(fd) >= fds.size()) fds.resize(static_cast<std::size_t>(fd) + 1);
   fd_slot& slot = fds[static_cast<std::size_t>(fd)];
   // A live slot here is either a double registration (the kernel says EEXIST) or the ghost of a
@@ -232,13 +210,12 @@ result<void> loop_core::add(int fd, token t, interest i) {
   const std::uint32_t generation = next_generation(slot.generation);
   auto r = state_->poll.registry().add(fd, token{make_key(fd, generation)}, i);
   if (!r) return r;
-  ++changes_;  // the ghost of a closed fd may have had an event in this turn's batch
   slot = fd_slot{t, generation, i, true};
   return {};
 }
 
 result<void> loop_core::modify(int fd, token t, interest i) {
-  auto& fds = state_->fds;
+  auto& fds = fds_;
   if (fd < 0 || static_cast<std::size_t>(fd) >= fds.size() ||
       !fds[static_cast<std::size_t>(fd)].live) {
     return corio::error::not_registered;
@@ -246,20 +223,16 @@ result<void> loop_core::modify(int fd, token t, interest i) {
   fd_slot& slot = fds[static_cast<std::size_t>(fd)];
   auto r = state_->poll.registry().modify(fd, token{make_key(fd, slot.generation)}, i);
   if (!r) {
-    if (r.error() == corio::error::not_registered) {  // closed behind our back
-      ++changes_;
-      slot.live = false;
-    }
+    if (r.error() == corio::error::not_registered) slot.live = false;  // closed behind our back
     return r;
   }
-  ++changes_;
   slot.user = t;
   slot.wanted = i;
   return {};
 }
 
 result<void> loop_core::remove(int fd) {
-  auto& fds = state_->fds;
+  auto& fds = fds_;
   if (fd < 0 || static_cast<std::size_t>(fd) >= fds.size() ||
       !fds[static_cast<std::size_t>(fd)].live) {
     return corio::error::not_registered;
@@ -267,20 +240,9 @@ result<void> loop_core::remove(int fd) {
   fd_slot& slot = fds[static_cast<std::size_t>(fd)];
   // Whatever the kernel answers (EBADF if the fd was closed first), the registration is over:
   // bumping the generation drops any of its events still queued in this turn.
-  ++changes_;
   slot.live = false;
   slot.generation = next_generation(slot.generation);
   return state_->poll.registry().remove(fd);
-}
-
-bool loop_core::still_registered(std::uint64_t key) const noexcept {
-  return state_->slot_of(key) != nullptr;
-}
-
-std::optional<interest> loop_core::interest_of(std::uint64_t key) const noexcept {
-  const fd_slot* s = state_->slot_of(key);
-  if (!s) return std::nullopt;
-  return s->wanted;
 }
 
 result<timeout_handle> loop_core::arm_timeout(token t, std::chrono::nanoseconds after) {
@@ -351,37 +313,14 @@ result<void> loop_core::turn(std::optional<std::chrono::nanoseconds> max_wait) {
   }
   auto r = s.poll.wait(s.ready, wait);
   s.callbacks_since_poll = 0;
-  s.turn_tick = s.time.now_tick();
+  // With no timer armed the tick is not needed: a timer armed later in this turn gets a
+  // deadline past the present (arm_timeout), which a stale tick can only make later to fire.
+  if (!s.wheel.empty()) s.turn_tick = s.time.now_tick();
   begin_turn(s);
   if (!r) return r;
-  // Resolve each event against its registration now, so that dispatching it is a read of this
-  // batch (see io_batch()). The loop's own registrations and stale ones have no live slot.
-  // (Locals, not members, in the loop: a byte stored through `out` could alias them.)
-  fd_slot* const table = s.fds.data();
-  const std::size_t table_size = s.fds.size();
-  io_ready* const first = s.io.data();
-  io_ready* out = first;
-  for (const event& e : s.ready) {
-    const auto key = static_cast<std::uint64_t>(e.token());
-    const auto fd = static_cast<std::uint32_t>(key);
-    fd_slot* slot = fd < table_size ? &table[fd] : nullptr;
-    if (!slot || !slot->live || slot->generation != static_cast<std::uint32_t>(key >> 32)) {
-      if (key == signals_key) s.signals_pending = true;
-      continue;  // the waker (its only job was to end the wait), or a registration gone stale
-    }
-    const std::uint8_t flags = e.flags();
-    // The hang-up's edge may have come with the last data, which a handler may read without
-    // reading on to the end of stream (a short read drained the queue): report it once more.
-    if ((flags & (event::read_closed | event::error)) && !slot->hangup_queued) [[unlikely]] {
-      slot->hangup_queued = true;
-      s.hangups_next_turn.push_back(key);
-    }
-    *out++ = io_ready{slot->user, key, flags, slot->wanted};
-  }
-  const auto n = static_cast<std::size_t>(out - first);
-  io_first_ = s.io.data();
-  io_count_ = n;
-  s.callbacks_since_poll = n;
+  io_first_ = s.ready.begin();
+  io_count_ = s.ready.size();
+  s.callbacks_since_poll = io_count_;
   return r;
 }
 
@@ -392,11 +331,25 @@ void loop_core::begin_turn(state& s) noexcept {
   s.hangup_cursor = 0;
 }
 
+void loop_core::unmatched_event(std::uint64_t key) noexcept {
+  // The waker's only job was to end the wait; a stale registration's event is dropped.
+  if (key == signals_key) state_->signals_pending = true;
+}
+
+void loop_core::hangup_seen(std::uint64_t key) noexcept {
+  // The hang-up's edge may have come with the last data, which a handler may read without
+  // reading on to the end of stream (a short read drained the queue): report it once more.
+  fd_slot* slot = live_slot(key);
+  if (!slot || slot->hangup_queued) return;
+  slot->hangup_queued = true;
+  state_->hangups_next_turn.push_back(key);
+}
+
 bool loop_core::next(loop_event& out) noexcept {
   state& s = *state_;
   while (s.hangup_cursor < s.hangups_this_turn.size()) {
     const std::uint64_t key = s.hangups_this_turn[s.hangup_cursor++];
-    fd_slot* slot = s.slot_of(key);
+    fd_slot* slot = live_slot(key);
     if (!slot) continue;  // removed or replaced since
     slot->hangup_queued = false;
     out = loop_event{loop_event::kind::io, slot->user, event::readable | event::read_closed, key,

@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 #include <span>
+#include <vector>
 
 #include <corio/error.hpp>
 #include <corio/reactor.hpp>
@@ -51,12 +52,15 @@ class timeout_handle {
 
 namespace detail {
 
-// A readiness event, resolved against its registration when the turn began.
-struct io_ready {
+// One fd's registration. Its reactor token, the key of its events, is (generation << 32 | fd):
+// an event whose key names an older generation belongs to a registration removed or replaced
+// since, and is dropped.
+struct fd_slot {
   token user{};
-  std::uint64_t key = 0;        // identifies the registration (see interest_of)
-  std::uint8_t flags = 0;       // event::flag bits
+  std::uint32_t generation = 0;
   interest wanted = interest::readable;
+  bool live = false;
+  bool hangup_queued = false;  // its hang-up is reported again next turn (see turn())
 };
 
 // What one turn produced besides readiness, handed out one at a time so that a handler's actions (removing a
@@ -85,11 +89,25 @@ class loop_core {
   result<void> add(int fd, token t, interest i);
   result<void> modify(int fd, token t, interest i);
   result<void> remove(int fd);
+  // The live registration behind an io event's key; nullptr once it was removed or replaced,
+  // and for the loop's own registrations (see unmatched_event). Inline: the template checks
+  // every event with it, as the event is dispatched, so that a callback's remove() or modify()
+  // takes effect for the later events of the same turn.
+  const fd_slot* slot_of(std::uint64_t key) const noexcept {
+    const auto fd = static_cast<std::uint32_t>(key);
+    if (fd >= fds_.size()) return nullptr;
+    const fd_slot& s = fds_[fd];
+    return (s.live && s.generation == static_cast<std::uint32_t>(key >> 32)) ? &s : nullptr;
+  }
   // False once the registration behind an io event's key was removed or replaced.
-  bool still_registered(std::uint64_t key) const noexcept;
+  bool still_registered(std::uint64_t key) const noexcept { return slot_of(key) != nullptr; }
   // The interest of the registration behind an io event, so error/hang-up flags reach only
   // the callbacks that were asked for.
-  std::optional<interest> interest_of(std::uint64_t key) const noexcept;
+  std::optional<interest> interest_of(std::uint64_t key) const noexcept {
+    const fd_slot* s = slot_of(key);
+    if (!s) return std::nullopt;
+    return s->wanted;
+  }
 
   result<timeout_handle> arm_timeout(token t, std::chrono::nanoseconds after);
   bool clear_timeout(timeout_handle h) noexcept;
@@ -112,22 +130,26 @@ class loop_core {
   result<void> turn(std::optional<std::chrono::nanoseconds> max_wait);
   bool next(loop_event& out) noexcept;
 
-  // The turn's readiness, inline so that dispatching an event costs no call into the library.
-  // Each entry is exact while registration_changes() reads what it read when the turn began;
-  // once a callback has added, modified or removed a registration, check each later entry with
-  // interest_of(key) (nullopt: removed or replaced, drop the event).
-  std::span<const io_ready> io_batch() const noexcept { return {io_first_, io_count_}; }
-  std::uint64_t registration_changes() const noexcept { return changes_; }
+  // The turn's readiness as the reactor reported it, walked inline by the template (so that an
+  // event costs no call into the library): an event's token is its key, for slot_of().
+  std::span<const event> io_batch() const noexcept { return {io_first_, io_count_}; }
+  // An event of the batch that slot_of() does not match: the waker's, the signal pipe's, or
+  // one of a registration gone since.
+  void unmatched_event(std::uint64_t key) noexcept;
+  // An event of the batch with read_closed or error: reported once more in the next turn.
+  void hangup_seen(std::uint64_t key) noexcept;
 
  private:
   friend class loop_core_access;
   struct state;
   explicit loop_core(std::unique_ptr<state> s) noexcept;
   static void begin_turn(state& s) noexcept;
+  fd_slot* live_slot(std::uint64_t key) noexcept { return const_cast<fd_slot*>(slot_of(key)); }
+
   std::unique_ptr<state> state_;
-  const io_ready* io_first_ = nullptr;
+  std::vector<fd_slot> fds_;  // indexed by fd
+  const event* io_first_ = nullptr;
   std::size_t io_count_ = 0;
-  std::uint64_t changes_ = 0;
 };
 
 class loop_core_access {

@@ -3,8 +3,8 @@
 
 #include <unistd.h>
 
-#include "os/nocancel.hpp"
 #include "os/sys.hpp"
+#include "os/transfer.hpp"
 
 namespace corio {
 
@@ -19,9 +19,6 @@ void unique_fd::reset(int fd) noexcept {
 
 namespace corio::sys {
 
-// read(2) rather than recv(2) so the same primitive serves sockets, pipes and eventfds.
-result<std::size_t> read(int fd, byte_span buf) {
-  return transfer([&] { return nocancel::read(fd, buf.data(), buf.size()); });
-}
+result<std::size_t> read(int fd, byte_span buf) { return read_now(fd, buf); }
 
 }  // namespace corio::sys

@@ -10,6 +10,7 @@
 
 #include "os/nocancel.hpp"
 #include "os/sys.hpp"
+#include "os/transfer.hpp"
 
 namespace corio::sys {
 namespace {
@@ -135,11 +136,7 @@ result<std::pair<unique_fd, socket_address>> accept(int fd) {
   return std::pair{unique_fd(conn), peer};
 }
 
-result<std::size_t> send(int fd, const_byte_span buf) {
-  return transfer([&] {
-    return nocancel::sendto(fd, buf.data(), buf.size(), MSG_NOSIGNAL, nullptr, 0);
-  });
-}
+result<std::size_t> send(int fd, const_byte_span buf) { return send_now(fd, buf); }
 
 result<std::size_t> sendv(int fd, std::span<const const_byte_span> bufs) {
   // A fixed batch keeps this allocation-free; sending fewer buffers than given is just a

@@ -39,16 +39,6 @@ inline result<std::size_t> size_or_errno(long n) noexcept {
   return static_cast<std::size_t>(n);
 }
 
-// retry_eintr + size_or_errno with the success of the first call kept apart from the retry
-// loop: on the per-message read and send, the loop's saved registers cost more than the call.
-template <class Call>
-result<std::size_t> transfer(Call&& call) {
-  const long n = call();
-  if (n >= 0) [[likely]] return static_cast<std::size_t>(n);
-  if (errno != EINTR) return last_errno();
-  return size_or_errno(retry_eintr(call));
-}
-
 inline result<void> void_or_errno(int rc) noexcept {
   if (rc < 0) return last_errno();
   return {};

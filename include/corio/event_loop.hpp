@@ -227,7 +227,7 @@ class event_loop {
     if (!r) return r;
     dispatch_ready(handler);
     detail::loop_event e;
-    while (core_->next(e)) dispatch(handler, e);
+    while (core_->rest_pending() && core_->next(e)) dispatch(handler, e);
     deliver_messages(handler);
     return {};
   }

@@ -34,60 +34,55 @@ constexpr std::uint32_t next_generation(std::uint32_t g) noexcept {
 
 constexpr std::uint32_t no_index = 0xFFFF'FFFFu;
 
-struct soon_list;
-
 struct timer_entry : timer_node {
   token user{};
   std::uint32_t index = 0;
   std::uint32_t generation = 1;
   std::uint32_t next_free = no_index;
   // Zero-delay timeouts skip the wheel (whose 1 ms ticks would delay them to the next tick):
-  // they wait in the core's own FIFO lists, linked through these.
+  // they wait in the core's own FIFO, linked through these.
   timer_entry* soon_next = nullptr;
   timer_entry* soon_prev = nullptr;
-  soon_list* soon_owner = nullptr;  // the list holding it, or nullptr
+  bool soon_queued = false;
 };
 
-// An intrusive FIFO of zero-delay timeouts; O(1) push, pop and unlink (for clear_timeout).
-struct soon_list {
+// The zero-delay timeouts: one intrusive FIFO with O(1) push, pop and unlink (clear_timeout).
+// The entries up to last_due run in the current turn; those armed during it, behind them, in the
+// next one, so a handler that re-arms a zero timeout from its own callback yields to I/O once per
+// turn instead of spinning inside one.
+struct soon_queue {
   timer_entry* head = nullptr;
   timer_entry* tail = nullptr;
+  timer_entry* last_due = nullptr;  // the last entry this turn hands out; nullptr: none left
 
   bool empty() const noexcept { return head == nullptr; }
+  bool due() const noexcept { return last_due != nullptr; }
+  void begin_turn() noexcept { last_due = tail; }
 
   void push(timer_entry& e) noexcept {
     e.soon_prev = tail;
     e.soon_next = nullptr;
-    e.soon_owner = this;
+    e.soon_queued = true;
     (tail ? tail->soon_next : head) = &e;
     tail = &e;
   }
 
   void unlink(timer_entry& e) noexcept {
+    if (&e == last_due) last_due = e.soon_prev;  // the due ones are a prefix: still due, or none
     (e.soon_prev ? e.soon_prev->soon_next : head) = e.soon_next;
     (e.soon_next ? e.soon_next->soon_prev : tail) = e.soon_prev;
-    e.soon_next = e.soon_prev = nullptr;
-    e.soon_owner = nullptr;
+    e.soon_queued = false;
   }
 
-  timer_entry* pop() noexcept {
+  // The next entry due in this turn, unlinked, or nullptr.
+  timer_entry* pop_due() noexcept {
+    if (!last_due) return nullptr;
     timer_entry* e = head;
-    if (e) unlink(*e);
+    if (e == last_due) last_due = nullptr;
+    head = e->soon_next;
+    (head ? head->soon_prev : tail) = nullptr;
+    e->soon_queued = false;
     return e;
-  }
-
-  // Moves every entry of `from` to the back of this list.
-  void splice(soon_list& from) noexcept {
-    for (timer_entry* e = from.head; e; e = e->soon_next) e->soon_owner = this;
-    if (from.empty()) return;
-    if (tail) {
-      tail->soon_next = from.head;
-      from.head->soon_prev = tail;
-    } else {
-      head = from.head;
-    }
-    tail = from.tail;
-    from.head = from.tail = nullptr;
   }
 };
 
@@ -96,7 +91,7 @@ struct soon_list {
 class timer_slab {
  public:
   timer_entry& acquire() {
-    if (free_ == no_index) grow();
+    if (free_ == no_index) [[unlikely]] grow();
     timer_entry& e = at(free_);
     free_ = e.next_free;
     ++live_;
@@ -123,7 +118,7 @@ class timer_slab {
     return chunks_[index / chunk_size][index % chunk_size];
   }
 
-  void grow() {
+  [[gnu::noinline]] void grow() {
     chunks_.push_back(std::make_unique<timer_entry[]>(chunk_size));
     for (std::uint32_t i = chunk_size; i-- > 0;) {
       timer_entry& e = chunks_.back()[i];
@@ -158,11 +153,7 @@ struct loop_core::state {
   time_source time;
   timer_wheel wheel;
   timer_slab timers;
-  // Zero-delay timeouts: armed during the current turn (they run in the next one), and those
-  // the current turn hands out. Two lists, so a handler that re-arms a zero timeout from its own
-  // callback yields to I/O once per turn instead of spinning inside one.
-  soon_list soon_next_turn;
-  soon_list soon_this_turn;
+  soon_queue soon;  // zero-delay timeouts
   std::optional<signal_pipe> signals;
 
   // Registrations whose hang-up (read_closed or error) this turn handed out: reported once
@@ -250,7 +241,7 @@ result<timeout_handle> loop_core::arm_timeout(token t, std::chrono::nanoseconds 
   timer_entry& e = s.timers.acquire();
   e.user = t;
   if (after <= std::chrono::nanoseconds::zero()) {
-    s.soon_next_turn.push(e);
+    s.soon.push(e);
     return loop_core_access::make_handle(e.index, e.generation);
   }
   // At least one tick past the turn being dispatched, so a zero timeout re-armed from its own
@@ -262,8 +253,8 @@ result<timeout_handle> loop_core::arm_timeout(token t, std::chrono::nanoseconds 
 bool loop_core::clear_timeout(timeout_handle h) noexcept {
   timer_entry* e = state_->timers.find(loop_core_access::index(h));
   if (!e || e->generation != loop_core_access::generation(h)) return false;
-  if (e->soon_owner) {
-    e->soon_owner->unlink(*e);
+  if (e->soon_queued) {
+    state_->soon.unlink(*e);
   } else if (e->linked) {
     state_->wheel.remove(*e);
   } else {
@@ -294,10 +285,13 @@ result<void> loop_core::unwatch_signal(int signo) {
 
 const corio::waker& loop_core::waker() const noexcept { return state_->waker; }
 
+// The common case of a busy loop, a turn that skips the kernel, stays small; the rest is in
+// poll_turn.
 result<void> loop_core::turn(std::optional<std::chrono::nanoseconds> max_wait) {
   state& s = *state_;
   io_count_ = 0;
-  const bool work_queued = !s.soon_next_turn.empty() || !s.hangups_next_turn.empty();
+  rest_pending_ = true;
+  const bool work_queued = !s.soon.empty() || !s.hangups_next_turn.empty();
   if (work_queued && s.callbacks_per_poll > 1 && s.callbacks_since_poll < s.callbacks_per_poll) {
     // The queued work runs now; readiness and signals wait until the bound is reached. Timers
     // do not: but with none armed, the turn reads no clock either.
@@ -305,6 +299,12 @@ result<void> loop_core::turn(std::optional<std::chrono::nanoseconds> max_wait) {
     begin_turn(s);
     return {};
   }
+  return poll_turn(max_wait, work_queued);
+}
+
+result<void> loop_core::poll_turn(std::optional<std::chrono::nanoseconds> max_wait,
+                                  bool work_queued) {
+  state& s = *state_;
   std::optional<std::chrono::nanoseconds> wait = max_wait;
   if (work_queued) wait = std::chrono::nanoseconds::zero();
   if (auto next = s.wheel.next_expiration()) {
@@ -325,7 +325,7 @@ result<void> loop_core::turn(std::optional<std::chrono::nanoseconds> max_wait) {
 }
 
 void loop_core::begin_turn(state& s) noexcept {
-  s.soon_this_turn.splice(s.soon_next_turn);
+  s.soon.begin_turn();
   s.hangups_this_turn.clear();
   std::swap(s.hangups_this_turn, s.hangups_next_turn);  // both keep their capacity
   s.hangup_cursor = 0;
@@ -357,11 +357,15 @@ bool loop_core::next(loop_event& out) noexcept {
     ++s.callbacks_since_poll;
     return true;
   }
-  if (timer_entry* soon = s.soon_this_turn.pop()) {
+  if (timer_entry* soon = s.soon.pop_due()) {
     out.what = loop_event::kind::timeout;
     out.tok = soon->user;
     s.timers.release(*soon);
     ++s.callbacks_since_poll;
+    // Hang-ups were handed out before; what else could this turn still hold? (Timers and
+    // zero-delay work armed by the callback about to run belong to later turns.)
+    rest_pending_ = s.soon.due() || !s.wheel.empty() || s.signals_pending ||
+                    s.signal_cursor < s.signal_count;
     return true;
   }
   if (timer_node* n = s.wheel.empty() ? nullptr : s.wheel.poll(s.turn_tick)) {

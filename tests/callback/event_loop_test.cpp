@@ -493,6 +493,31 @@ TEST_P(event_loop_test, zero_timeout_cleared_by_an_earlier_callback_of_its_turn_
   EXPECT_EQ(handler.fired, (std::vector<std::uint64_t>{1}));
 }
 
+// Clearing the last zero timeout due in this turn, behind which one was armed for the next
+// turn: the new one still waits for the next turn.
+TEST_P(event_loop_test, clearing_the_last_due_zero_timeout_does_not_pull_in_the_next_turns) {
+  corio::detail::manual_clock clock;
+  auto loop = make(&clock);
+  struct h {
+    corio::timeout_handle last_due;
+    std::vector<std::uint64_t> fired;
+    void timeout(loop_t& l, corio::token t) {
+      fired.push_back(static_cast<std::uint64_t>(t));
+      if (t != tok(1)) return;
+      ASSERT_TRUE(l.timeout(tok(3), 0ms));
+      EXPECT_TRUE(l.clear_timeout(last_due));
+    }
+  } handler;
+  ASSERT_TRUE(loop.timeout(tok(1), 0ms));
+  auto last_due = loop.timeout(tok(2), 0ms);
+  ASSERT_TRUE(last_due);
+  handler.last_due = *last_due;
+  ASSERT_TRUE(loop.run_once(handler, 0ms));
+  EXPECT_EQ(handler.fired, (std::vector<std::uint64_t>{1}));
+  ASSERT_TRUE(loop.run_once(handler, 0ms));
+  EXPECT_EQ(handler.fired, (std::vector<std::uint64_t>{1, 3}));
+}
+
 TEST_P(event_loop_test, one_hundred_thousand_timeouts_fire_exactly_once) {
   corio::detail::manual_clock clock;
   auto loop = make(&clock);

@@ -129,6 +129,8 @@ class loop_core {
   // to read on to the end of stream.
   result<void> turn(std::optional<std::chrono::nanoseconds> max_wait);
   bool next(loop_event& out) noexcept;
+  // False once next() knows it would return false: the template skips that last call.
+  bool rest_pending() const noexcept { return rest_pending_; }
 
   // The turn's readiness as the reactor reported it, walked inline by the template (so that an
   // event costs no call into the library): an event's token is its key, for slot_of().
@@ -144,12 +146,14 @@ class loop_core {
   struct state;
   explicit loop_core(std::unique_ptr<state> s) noexcept;
   static void begin_turn(state& s) noexcept;
+  result<void> poll_turn(std::optional<std::chrono::nanoseconds> max_wait, bool work_queued);
   fd_slot* live_slot(std::uint64_t key) noexcept { return const_cast<fd_slot*>(slot_of(key)); }
 
   std::unique_ptr<state> state_;
   std::vector<fd_slot> fds_;  // indexed by fd
   const event* io_first_ = nullptr;
   std::size_t io_count_ = 0;
+  bool rest_pending_ = false;
 };
 
 class loop_core_access {

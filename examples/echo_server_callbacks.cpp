@@ -66,6 +66,9 @@ struct server {
   }
   void writable(loop_type& loop, corio::token t) { pump(loop, slot_of(t)); }
 
+  // The per-message path is pump()'s loop; everything else is [[gnu::noinline]] so that it does
+  // not widen that loop's frame.
+
   // The listener's retry after running out of fds, or a connection that used up its turn.
   void timeout(loop_type& loop, corio::token t) {
     if (t != listener_token) {
@@ -90,7 +93,7 @@ struct server {
     loop.shutdown();
   }
 
-  void accept_all(loop_type& loop) {
+  [[gnu::noinline]] void accept_all(loop_type& loop) {
     while (true) {
       auto got = listener.accept();
       if (got) {
@@ -137,7 +140,7 @@ struct server {
   // buffer; what the socket would not take moves into the connection's own buffer, and the
   // connection waits for writable, unread until that is out. Bounded: the socket takes bytes
   // or says it would block.
-  void echo_rest(loop_type& loop, std::size_t i, std::size_t size,
+  [[gnu::noinline]] void echo_rest(loop_type& loop, std::size_t i, std::size_t size,
                  corio::result<std::size_t> w) {
     connection& c = slots[i];
     std::size_t done = 0;
@@ -162,7 +165,7 @@ struct server {
 
   // Writes what the socket would not take before. True once all of it is out (the buffer goes
   // back to the pool); false if it still would not, or the connection was dropped.
-  bool flush(loop_type& loop, std::size_t i) {
+  [[gnu::noinline]] bool flush(loop_type& loop, std::size_t i) {
     connection& c = slots[i];
     while (c.begin < c.end) {
       auto n = c.stream.write(std::span<const std::byte>(c.buffer.get() + c.begin, c.end - c.begin));
@@ -178,8 +181,11 @@ struct server {
   }
 
   void want(loop_type& loop, std::size_t i, bool write) {
+    if (slots[i].wants_write != write) switch_interest(loop, i, write);
+  }
+
+  [[gnu::noinline]] void switch_interest(loop_type& loop, std::size_t i, bool write) {
     connection& c = slots[i];
-    if (c.wants_write == write) return;
     c.wants_write = write;
     const auto which = write ? corio::interest::writable : corio::interest::readable;
     if (!loop.modify(c.stream, token_of(i), which)) drop(loop, i);
@@ -187,7 +193,7 @@ struct server {
 
   // An orderly close: FIN after what was echoed. Unread input would turn close() into a reset,
   // so drain what already arrived (bounded: a peer may keep sending).
-  void close(loop_type& loop, std::size_t i) {
+  [[gnu::noinline]] void close(loop_type& loop, std::size_t i) {
     connection& c = slots[i];
     if (c.stream.native_handle() < 0) return;
     (void)c.stream.shutdown(corio::net::shutdown_how::write);
@@ -198,7 +204,7 @@ struct server {
   }
 
   // A reset or failed peer goes quietly; the slot and its buffer wait for the next client.
-  void drop(loop_type& loop, std::size_t i) {
+  [[gnu::noinline]] void drop(loop_type& loop, std::size_t i) {
     connection& c = slots[i];
     if (c.stream.native_handle() < 0) return;
     (void)loop.remove(c.stream);

@@ -194,7 +194,11 @@ backend_kind loop_core::backend() const noexcept { return state_->poll.kind(); }
 result<void> loop_core::add(int fd, token t, interest i) {
   if (fd < 0) return errno_code(EBADF);
   auto& fds = fds_;
-  if (static_cast<std::size_t>(fd) >= fds.size()) fds.resize(static_cast<std::size_t>(fd) + 1);
+  if (static_cast<std::size_t>(fd) >= fds.size()) {
+    fds.resize(static_cast<std::size_t>(fd) + 1);
+    fd_table_ = fds.data();
+    fd_count_ = fds.size();
+  }
   fd_slot& slot = fds[static_cast<std::size_t>(fd)];
   // A live slot here is either a double registration (the kernel says EEXIST) or the ghost of a
   // closed fd whose number came back (the kernel accepts the add): the new generation retires it.

@@ -95,8 +95,8 @@ class loop_core {
   // takes effect for the later events of the same turn.
   const fd_slot* slot_of(std::uint64_t key) const noexcept {
     const auto fd = static_cast<std::uint32_t>(key);
-    if (fd >= fds_.size()) return nullptr;
-    const fd_slot& s = fds_[fd];
+    if (fd >= fd_count_) return nullptr;
+    const fd_slot& s = fd_table_[fd];
     return (s.live && s.generation == static_cast<std::uint32_t>(key >> 32)) ? &s : nullptr;
   }
   // False once the registration behind an io event's key was removed or replaced.
@@ -151,6 +151,9 @@ class loop_core {
 
   std::unique_ptr<state> state_;
   std::vector<fd_slot> fds_;  // indexed by fd
+  // fds_'s data() and size(), kept by add(): slot_of() runs once or twice per event.
+  const fd_slot* fd_table_ = nullptr;
+  std::size_t fd_count_ = 0;
   const event* io_first_ = nullptr;
   std::size_t io_count_ = 0;
   bool rest_pending_ = false;

@@ -21,4 +21,9 @@ namespace corio::sys {
 
 result<std::size_t> read(int fd, byte_span buf) { return read_now(fd, buf); }
 
+result<std::size_t> read_failed(int fd, byte_span buf, int error) {
+  if (error != EINTR) return errno_code(error);
+  return size_or_errno(retry_eintr([&] { return nocancel::read(fd, buf.data(), buf.size()); }));
+}
+
 }  // namespace corio::sys

@@ -55,14 +55,23 @@ inline int epoll_wait(int epfd, epoll_event* events, int max, int timeout_ms) no
   return ::epoll_wait(epfd, events, max, timeout_ms);
 }
 
+inline long read_raw(int fd, void* buf, std::size_t n) noexcept {
+  const long r = ::read(fd, buf, n);
+  return r < 0 ? -errno : r;
+}
+inline long sendto_raw(int fd, const void* buf, std::size_t n, int flags, const sockaddr* to,
+                       socklen_t to_len) noexcept {
+  const long r = ::sendto(fd, buf, n, flags, to, to_len);
+  return r < 0 ? -errno : r;
+}
+
 #else
 
 #if defined(__x86_64__)
 // The kernel's calling convention: number in rax, arguments in rdi, rsi, rdx, r10, r8, r9; it
-// clobbers rcx and r11 and returns -errno on failure. Returned here as syscall(3) does: -1 and
-// errno, so callers are the same on every architecture.
-inline long kernel_call(long number, long a, long b, long c, long d = 0, long e = 0,
-                        long f = 0) noexcept {
+// clobbers rcx and r11 and returns -errno on failure.
+inline long raw_kernel_call(long number, long a, long b, long c, long d = 0, long e = 0,
+                            long f = 0) noexcept {
   register long r10 __asm__("r10") = d;
   register long r8 __asm__("r8") = e;
   register long r9 __asm__("r9") = f;
@@ -71,18 +80,26 @@ inline long kernel_call(long number, long a, long b, long c, long d = 0, long e 
                    : "=a"(ret)
                    : "a"(number), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8), "r"(r9)
                    : "rcx", "r11", "memory");
+  return ret;
+}
+#else
+inline long raw_kernel_call(long number, long a, long b, long c, long d = 0, long e = 0,
+                            long f = 0) noexcept {
+  const long r = ::syscall(number, a, b, c, d, e, f);
+  return r == -1 ? -errno : r;
+}
+#endif
+
+// As syscall(3) returns: -1 and errno on failure, so callers are the same on every architecture.
+inline long kernel_call(long number, long a, long b, long c, long d = 0, long e = 0,
+                        long f = 0) noexcept {
+  const long ret = raw_kernel_call(number, a, b, c, d, e, f);
   if (ret < 0 && ret > -4096) [[unlikely]] {
     errno = static_cast<int>(-ret);
     return -1;
   }
   return ret;
 }
-#else
-inline long kernel_call(long number, long a, long b, long c, long d = 0, long e = 0,
-                        long f = 0) noexcept {
-  return ::syscall(number, a, b, c, d, e, f);
-}
-#endif
 
 template <class T>
 inline long arg(T* p) noexcept {
@@ -106,6 +123,15 @@ inline long recvfrom(int fd, void* buf, std::size_t n, int flags, sockaddr* from
 }
 inline int accept4(int fd, sockaddr* peer, socklen_t* len, int flags) noexcept {
   return static_cast<int>(kernel_call(SYS_accept4, fd, arg(peer), arg(len), flags));
+}
+// read and sendto returning -errno on failure, errno untouched: a caller's success path then
+// makes no call (errno is thread-local) and needs no frame.
+inline long read_raw(int fd, void* buf, std::size_t n) noexcept {
+  return raw_kernel_call(SYS_read, fd, arg(buf), static_cast<long>(n));
+}
+inline long sendto_raw(int fd, const void* buf, std::size_t n, int flags, const sockaddr* to,
+                       socklen_t to_len) noexcept {
+  return raw_kernel_call(SYS_sendto, fd, arg(buf), static_cast<long>(n), flags, arg(to), to_len);
 }
 // epoll_pwait with no signal mask is epoll_wait, and exists on every Linux architecture
 // (arm64 has no epoll_wait system call).

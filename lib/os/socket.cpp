@@ -138,6 +138,13 @@ result<std::pair<unique_fd, socket_address>> accept(int fd) {
 
 result<std::size_t> send(int fd, const_byte_span buf) { return send_now(fd, buf); }
 
+result<std::size_t> send_failed(int fd, const_byte_span buf, int error) {
+  if (error != EINTR) return errno_code(error);
+  return size_or_errno(retry_eintr([&] {
+    return nocancel::sendto(fd, buf.data(), buf.size(), MSG_NOSIGNAL, nullptr, 0);
+  }));
+}
+
 result<std::size_t> sendv(int fd, std::span<const const_byte_span> bufs) {
   // A fixed batch keeps this allocation-free; sending fewer buffers than given is just a
   // short write, which callers handle anyway.

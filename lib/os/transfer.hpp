@@ -11,29 +11,23 @@
 
 namespace corio::sys {
 
-// retry_eintr + size_or_errno, with the failure out of line: the common path then needs no
-// frame and no saved registers (the retry loop needed both).
-template <class Call>
-[[gnu::noinline, gnu::cold]] result<std::size_t> transfer_failed(const Call& call) {
-  if (errno != EINTR) return last_errno();
-  return size_or_errno(retry_eintr(call));
-}
-
-template <class Call>
-result<std::size_t> transfer(const Call& call) {
-  const long n = call();
-  if (n >= 0) [[likely]] return static_cast<std::size_t>(n);
-  return transfer_failed(call);
-}
+// The failures, out of line (fd.cpp, socket.cpp): the error (`error` is the positive errno),
+// and the retry after EINTR. The inline success path then needs no frame and no saved
+// registers, and reaches them by a tail call.
+result<std::size_t> read_failed(int fd, byte_span buf, int error);
+result<std::size_t> send_failed(int fd, const_byte_span buf, int error);
 
 // read(2) rather than recv(2) so the same primitive serves sockets, pipes and eventfds.
 inline result<std::size_t> read_now(int fd, byte_span buf) {
-  return transfer([fd, buf] { return nocancel::read(fd, buf.data(), buf.size()); });
+  const long n = nocancel::read_raw(fd, buf.data(), buf.size());
+  if (n >= 0) [[likely]] return static_cast<std::size_t>(n);
+  return read_failed(fd, buf, static_cast<int>(-n));
 }
 
 inline result<std::size_t> send_now(int fd, const_byte_span buf) {
-  return transfer(
-      [fd, buf] { return nocancel::sendto(fd, buf.data(), buf.size(), MSG_NOSIGNAL, nullptr, 0); });
+  const long n = nocancel::sendto_raw(fd, buf.data(), buf.size(), MSG_NOSIGNAL, nullptr, 0);
+  if (n >= 0) [[likely]] return static_cast<std::size_t>(n);
+  return send_failed(fd, buf, static_cast<int>(-n));
 }
 
 }  // namespace corio::sys

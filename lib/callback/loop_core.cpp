@@ -311,7 +311,7 @@ result<void> loop_core::poll_turn(std::optional<std::chrono::nanoseconds> max_wa
   state& s = *state_;
   std::optional<std::chrono::nanoseconds> wait = max_wait;
   if (work_queued) wait = std::chrono::nanoseconds::zero();
-  if (auto next = s.wheel.next_expiration()) {
+  if (auto next = s.wheel.empty() ? std::nullopt : s.wheel.next_expiration()) {
     const auto until = s.time.until(*next);
     if (!wait || until < *wait) wait = until;
   }

@@ -396,11 +396,11 @@ TEST_P(event_loop_test, due_timer_runs_in_a_turn_that_skips_the_kernel) {
   auto loop = make(&clock);
   recorder h;
   ASSERT_TRUE(loop.timeout(tok(1), 0ms));
-  ASSERT_TRUE(loop.run_once(h, 0ms));  // the kernel was asked: nothing ran since the start
+  ASSERT_TRUE(loop.run_once(h, 0ms));  // skips the kernel: zero-delay work was queued
   ASSERT_TRUE(loop.timeout(tok(2), 0ms));
   ASSERT_TRUE(loop.timeout(tok(3), 5ms));
   clock.advance(5ms);
-  ASSERT_TRUE(loop.run_once(h, 0ms));
+  ASSERT_TRUE(loop.run_once(h, 0ms));  // skips the kernel again (one callback ran since)
   EXPECT_EQ(h.log, (std::vector<std::string>{"t1", "t2", "t3"}));
 }
 

@@ -205,7 +205,7 @@ result<void> loop_core::add(int fd, token t, interest i) {
   const std::uint32_t generation = next_generation(slot.generation);
   auto r = state_->poll.registry().add(fd, token{make_key(fd, generation)}, i);
   if (!r) return r;
-  slot = fd_slot{t, generation, i, true};
+  slot = fd_slot{make_key(fd, generation), t, generation, i, true};
   return {};
 }
 
@@ -218,7 +218,10 @@ result<void> loop_core::modify(int fd, token t, interest i) {
   fd_slot& slot = fds[static_cast<std::size_t>(fd)];
   auto r = state_->poll.registry().modify(fd, token{make_key(fd, slot.generation)}, i);
   if (!r) {
-    if (r.error() == corio::error::not_registered) slot.live = false;  // closed behind our back
+    if (r.error() == corio::error::not_registered) {  // closed behind our back
+      slot.live = false;
+      slot.live_key = 0;
+    }
     return r;
   }
   slot.user = t;
@@ -236,6 +239,7 @@ result<void> loop_core::remove(int fd) {
   // Whatever the kernel answers (EBADF if the fd was closed first), the registration is over:
   // bumping the generation drops any of its events still queued in this turn.
   slot.live = false;
+  slot.live_key = 0;
   slot.generation = next_generation(slot.generation);
   return state_->poll.registry().remove(fd);
 }

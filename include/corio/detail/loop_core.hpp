@@ -56,6 +56,7 @@ namespace detail {
 // an event whose key names an older generation belongs to a registration removed or replaced
 // since, and is dropped.
 struct fd_slot {
+  std::uint64_t live_key = 0;  // the key of its events while live, else 0 (never a key)
   token user{};
   std::uint32_t generation = 0;
   interest wanted = interest::readable;
@@ -97,7 +98,7 @@ class loop_core {
     const auto fd = static_cast<std::uint32_t>(key);
     if (fd >= fd_count_) return nullptr;
     const fd_slot& s = fd_table_[fd];
-    return (s.live && s.generation == static_cast<std::uint32_t>(key >> 32)) ? &s : nullptr;
+    return s.live_key == key ? &s : nullptr;
   }
   // False once the registration behind an io event's key was removed or replaced.
   bool still_registered(std::uint64_t key) const noexcept { return slot_of(key) != nullptr; }

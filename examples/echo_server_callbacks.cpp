@@ -1,13 +1,16 @@
 // TCP echo on the callback event_loop. Readiness is edge-triggered, so a connection is served
 // until its socket would block (or its turn's budget is used up: then it continues next turn).
-// A connection holds a buffer only while it has bytes to echo, and reads only while that buffer
-// is empty: a peer that stops reading our echoes stops being read (backpressure), so memory
-// stays bounded whatever it sends, and an idle connection costs a slot, not a buffer. Slots and
-// buffers are reused: nothing is allocated per message.
+// Bytes are read into one buffer shared by all connections and echoed from there at once; only
+// what the socket would not take yet moves into a buffer of the connection's own, and a
+// connection reads only while it holds no such bytes: a peer that stops reading our echoes
+// stops being read (backpressure), so memory stays bounded whatever it sends, and an idle
+// connection costs a slot, not a buffer. Slots and buffers are reused: nothing is allocated per
+// message.
 #include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <cstddef>
+#include <cstring>
 #include <memory>
 #include <span>
 #include <utility>
@@ -29,10 +32,9 @@ constexpr int rounds_per_turn = 16;  // buffers echoed per event before others g
 
 struct connection {
   corio::net::tcp_stream stream;
-  std::unique_ptr<std::byte[]> buffer;  // only while bytes are in flight
+  std::unique_ptr<std::byte[]> buffer;  // only while the socket would not take our echo
   std::size_t begin = 0, end = 0;  // bytes read but not yet echoed: buffer[begin, end)
-  bool peer_done = false;          // the peer shut its write side
-  bool wants_write = false;        // registered for writable (buffer full) instead of readable
+  bool wants_write = false;        // registered for writable (echo pending) instead of readable
 };
 
 struct server {
@@ -41,6 +43,8 @@ struct server {
   std::vector<connection> slots;
   std::vector<std::size_t> free_slots;
   std::vector<std::unique_ptr<std::byte[]>> spare_buffers;
+  // Every read lands here and is echoed from here before the next connection runs.
+  std::unique_ptr<std::byte[]> scratch = std::make_unique<std::byte[]>(buffer_size);
 
   std::unique_ptr<std::byte[]> take_buffer() {
     if (spare_buffers.empty()) return std::make_unique<std::byte[]>(buffer_size);
@@ -62,9 +66,16 @@ struct server {
   }
   void writable(loop_type& loop, corio::token t) { pump(loop, slot_of(t)); }
 
+  // The per-message path is pump()'s loop; everything else is [[gnu::noinline]] so that it does
+  // not widen that loop's frame.
+
   // The listener's retry after running out of fds, or a connection that used up its turn.
   void timeout(loop_type& loop, corio::token t) {
-    if (t != listener_token) return pump(loop, slot_of(t));
+    if (t != listener_token) {
+      const std::size_t i = slot_of(t);
+      if (slots[i].stream.native_handle() < 0) return;  // it outlived its connection
+      return pump(loop, i);
+    }
     retry_armed = false;
     if (listener.native_handle() >= 0) accept_all(loop);
   }
@@ -82,7 +93,7 @@ struct server {
     loop.shutdown();
   }
 
-  void accept_all(loop_type& loop) {
+  [[gnu::noinline]] void accept_all(loop_type& loop) {
     while (true) {
       auto got = listener.accept();
       if (got) {
@@ -112,38 +123,69 @@ struct server {
   // more on the next turn (loop_core.hpp), and the read then sees the end of stream.
   void pump(loop_type& loop, std::size_t i) {
     connection& c = slots[i];
-    if (c.stream.native_handle() < 0) return;  // a timeout that outlived its connection
-    bool drained = false;
+    if (c.buffer && !flush(loop, i)) return;  // writable again: first what is still pending
     for (int round = 0; round < rounds_per_turn; ++round) {
-      while (c.begin < c.end) {
-        auto n = c.stream.write(std::span(c.buffer.get() + c.begin, c.end - c.begin));
-        if (!n) return corio::would_block(n.error()) ? want(loop, i, true) : drop(loop, i);
-        c.begin += *n;
-      }
-      c.begin = c.end = 0;
-      if (c.peer_done) return close(loop, i);  // everything echoed: the half-close completes
-      if (drained) {
-        give_back(c.buffer);  // idle until the next edge: the buffer serves someone else
-        return want(loop, i, false);
-      }
-      if (!c.buffer) c.buffer = take_buffer();
-      auto n = c.stream.read(std::span(c.buffer.get(), buffer_size));
-      if (!n && corio::would_block(n.error())) {
-        give_back(c.buffer);
-        return want(loop, i, false);
-      }
-      if (!n) return drop(loop, i);
-      c.end = *n;
-      c.peer_done = *n == 0;
-      drained = *n < buffer_size;
+      auto n = c.stream.read(std::span(scratch.get(), buffer_size));
+      if (!n) return corio::would_block(n.error()) ? want(loop, i, false) : drop(loop, i);
+      if (*n == 0) return close(loop, i);  // everything echoed: the half-close completes
+      auto w = c.stream.write(std::span<const std::byte>(scratch.get(), *n));
+      if (!w || *w < *n) [[unlikely]] return echo_rest(loop, i, *n, w);
+      if (*n < buffer_size) return want(loop, i, false);  // drained: wait for the next edge
     }
     // Still busy: continue next turn so that other connections and signals get served.
     if (!loop.timeout(token_of(i), 0ms)) drop(loop, i);
   }
 
-  void want(loop_type& loop, std::size_t i, bool write) {
+  // The first write of an echo of `size` bytes took fewer (or failed): write on from the shared
+  // buffer; what the socket would not take moves into the connection's own buffer, and the
+  // connection waits for writable, unread until that is out. Bounded: the socket takes bytes
+  // or says it would block.
+  [[gnu::noinline]] void echo_rest(loop_type& loop, std::size_t i, std::size_t size,
+                 corio::result<std::size_t> w) {
     connection& c = slots[i];
-    if (c.wants_write == write) return;
+    std::size_t done = 0;
+    while (w) {
+      done += *w;
+      if (done == size) return pump_again(loop, i, size);
+      w = c.stream.write(std::span<const std::byte>(scratch.get() + done, size - done));
+    }
+    if (!corio::would_block(w.error())) return drop(loop, i);
+    c.buffer = take_buffer();
+    std::memcpy(c.buffer.get(), scratch.get() + done, size - done);
+    c.begin = 0;
+    c.end = size - done;
+    want(loop, i, true);
+  }
+
+  // All of a read of `size` bytes was echoed after all: carry on as pump() would have.
+  void pump_again(loop_type& loop, std::size_t i, std::size_t size) {
+    if (size < buffer_size) return want(loop, i, false);
+    if (!loop.timeout(token_of(i), 0ms)) drop(loop, i);  // the rest of this turn's budget: next turn
+  }
+
+  // Writes what the socket would not take before. True once all of it is out (the buffer goes
+  // back to the pool); false if it still would not, or the connection was dropped.
+  [[gnu::noinline]] bool flush(loop_type& loop, std::size_t i) {
+    connection& c = slots[i];
+    while (c.begin < c.end) {
+      auto n = c.stream.write(std::span<const std::byte>(c.buffer.get() + c.begin, c.end - c.begin));
+      if (!n) {
+        if (!corio::would_block(n.error())) drop(loop, i);
+        return false;  // still registered for writable
+      }
+      c.begin += *n;
+    }
+    give_back(c.buffer);
+    c.begin = c.end = 0;
+    return true;
+  }
+
+  void want(loop_type& loop, std::size_t i, bool write) {
+    if (slots[i].wants_write != write) switch_interest(loop, i, write);
+  }
+
+  [[gnu::noinline]] void switch_interest(loop_type& loop, std::size_t i, bool write) {
+    connection& c = slots[i];
     c.wants_write = write;
     const auto which = write ? corio::interest::writable : corio::interest::readable;
     if (!loop.modify(c.stream, token_of(i), which)) drop(loop, i);
@@ -151,26 +193,25 @@ struct server {
 
   // An orderly close: FIN after what was echoed. Unread input would turn close() into a reset,
   // so drain what already arrived (bounded: a peer may keep sending).
-  void close(loop_type& loop, std::size_t i) {
+  [[gnu::noinline]] void close(loop_type& loop, std::size_t i) {
     connection& c = slots[i];
     if (c.stream.native_handle() < 0) return;
     (void)c.stream.shutdown(corio::net::shutdown_how::write);
-    if (!c.buffer) c.buffer = take_buffer();
     for (int k = 0; k < rounds_per_turn; ++k) {
-      if (c.stream.read(std::span(c.buffer.get(), buffer_size)).value_or(0) == 0) break;
+      if (c.stream.read(std::span(scratch.get(), buffer_size)).value_or(0) == 0) break;
     }
     drop(loop, i);
   }
 
   // A reset or failed peer goes quietly; the slot and its buffer wait for the next client.
-  void drop(loop_type& loop, std::size_t i) {
+  [[gnu::noinline]] void drop(loop_type& loop, std::size_t i) {
     connection& c = slots[i];
     if (c.stream.native_handle() < 0) return;
     (void)loop.remove(c.stream);
     c.stream.close();
     give_back(c.buffer);
     c.begin = c.end = 0;
-    c.peer_done = c.wants_write = false;
+    c.wants_write = false;
     free_slots.push_back(i);
   }
 

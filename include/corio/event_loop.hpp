@@ -24,7 +24,10 @@
 //   delivered once it starts. A sender whose loop is gone gets loop_stopped.
 // - shutdown() lets the current turn finish, then run() returns.
 // - A zero timeout runs in the next turn (the wait does not block), not at the next 1 ms tick;
-//   re-armed from its own callback it runs once per turn, so I/O is never starved.
+//   re-armed from its own callback it runs once per turn. While such work is queued, turns
+//   skip asking the kernel for readiness until loop_options::callbacks_per_io_poll callbacks
+//   have run (61 by default, as tokio): I/O and signals are never starved, and a handler that
+//   re-queues itself makes no system call per turn. Due timers run in every turn.
 // - A handler member named readable, writable, timeout, notify or signal that the loop cannot
 //   call with the arguments above is a compile error (see corio::event_handler), not a
 //   callback that silently never runs.
@@ -32,6 +35,7 @@
 //   keep their capacity.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <concepts>
 #include <memory>
@@ -54,13 +58,16 @@ class event_loop;
 namespace detail {
 
 // Messages cross threads through here: a mutex-guarded queue that the loop swaps out whole, so a
-// turn takes the lock once and the queue's capacity is reused.
+// turn with messages takes the lock once and the queue's capacity is reused. `pending` mirrors
+// !queue.empty() (written under the lock) so that a turn without messages takes no lock: a
+// sender that fills the queue after the loop looked also wakes it.
 template <class Message>
 struct mailbox {
   explicit mailbox(corio::waker w) : wake(std::move(w)) {}
 
   std::mutex lock;
   std::vector<Message> queue;
+  std::atomic<bool> pending{false};
   bool open = true;
   corio::waker wake;
 };
@@ -137,6 +144,7 @@ class sender {
       if (!box_->open) return corio::error::loop_stopped;
       was_empty = box_->queue.empty();
       box_->queue.push_back(std::move(message));
+      box_->pending.store(true, std::memory_order_release);
     }
     // A non-empty queue already has a wake on its way, or the loop will see the queue before it
     // sleeps; only the first message of a batch needs to wake it.
@@ -217,8 +225,9 @@ class event_loop {
     if (has_messages()) max_wait = std::chrono::nanoseconds::zero();
     auto r = core_->turn(max_wait);
     if (!r) return r;
+    dispatch_ready(handler);
     detail::loop_event e;
-    while (core_->next(e)) dispatch(handler, e);
+    while (core_->rest_pending() && core_->next(e)) dispatch(handler, e);
     deliver_messages(handler);
     return {};
   }
@@ -249,10 +258,7 @@ class event_loop {
              std::shared_ptr<detail::mailbox<Message>> box) noexcept
       : core_(std::move(core)), box_(std::move(box)) {}
 
-  bool has_messages() {
-    std::lock_guard guard(box_->lock);
-    return !box_->queue.empty();
-  }
+  bool has_messages() const noexcept { return box_->pending.load(std::memory_order_acquire); }
 
   template <class Handler>
   void dispatch(Handler& h, const detail::loop_event& e) {
@@ -268,10 +274,36 @@ class event_loop {
     }
   }
 
+  static constexpr std::uint8_t read_side = event::readable | event::read_closed | event::error;
+  static constexpr std::uint8_t write_side = event::writable | event::write_closed | event::error;
+
+  // The turn's readiness, each event checked against the registrations as it is dispatched.
+  template <class Handler>
+  void dispatch_ready(Handler& h) {
+    for (const event& ev : core_->io_batch()) {
+      const auto key = static_cast<std::uint64_t>(ev.token());
+      const detail::fd_slot* slot = core_->slot_of(key);
+      if (!slot) [[unlikely]] {
+        core_->unmatched_event(key);
+        continue;
+      }
+      const std::uint8_t flags = ev.flags();
+      if (flags & (event::read_closed | event::error)) [[unlikely]] core_->hangup_seen(key);
+      if (slot->wanted.is_readable() && (flags & read_side)) {
+        if constexpr (requires { h.readable(*this, slot->user); }) h.readable(*this, slot->user);
+        if (!(flags & write_side)) continue;
+        slot = core_->slot_of(key);  // readable() may have removed or modified it
+        if (!slot) continue;
+      }
+      if (slot->wanted.is_writable() && (flags & write_side)) {
+        if constexpr (requires { h.writable(*this, slot->user); }) h.writable(*this, slot->user);
+      }
+    }
+  }
+
+  // A hang-up reported again (see loop_core::turn), checked against its registration now.
   template <class Handler>
   void dispatch_io(Handler& h, const detail::loop_event& e) {
-    constexpr std::uint8_t read_side = event::readable | event::read_closed | event::error;
-    constexpr std::uint8_t write_side = event::writable | event::write_closed | event::error;
     auto wanted = core_->interest_of(e.key);
     if (wanted && wanted->is_readable() && (e.flags & read_side)) {
       if constexpr (requires { h.readable(*this, e.tok); }) h.readable(*this, e.tok);
@@ -284,10 +316,11 @@ class event_loop {
 
   template <class Handler>
   void deliver_messages(Handler& h) {
+    if (!has_messages()) return;
     {
       std::lock_guard guard(box_->lock);
-      if (box_->queue.empty()) return;
       std::swap(box_->queue, batch_);
+      box_->pending.store(false, std::memory_order_relaxed);
     }
     for (Message& m : batch_) {
       if constexpr (requires { h.notify(*this, std::move(m)); }) h.notify(*this, std::move(m));

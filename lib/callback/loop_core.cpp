@@ -1,6 +1,7 @@
-// One turn of the callback loop: wait on the reactor (bounded by the next timeout), then hand out
-// readiness, expired timeouts and signals one at a time. Handing them out lazily, rather than as
-// a batch computed up front, is what makes a remove() or clear_timeout() inside a callback take
+// One turn of the callback loop: wait on the reactor (bounded by the next timeout) unless
+// zero-delay work is queued, then hand out the readiness (io_batch(), walked by the template
+// inline), hang-ups reported again, expired timeouts and signals. Everything is checked as it is
+// handed out, not when the turn begins, so a remove() or clear_timeout() inside a callback takes
 // effect for the events of the same turn.
 #include <corio/detail/loop_core.hpp>
 
@@ -31,17 +32,7 @@ constexpr std::uint32_t next_generation(std::uint32_t g) noexcept {
   return (g == 0 || g == internal_generation) ? 1 : g;
 }
 
-struct fd_slot {
-  token user{};
-  std::uint32_t generation = 0;
-  interest wanted = interest::readable;
-  bool live = false;
-  bool hangup_queued = false;  // its hang-up is reported again next turn (see next())
-};
-
 constexpr std::uint32_t no_index = 0xFFFF'FFFFu;
-
-struct soon_list;
 
 struct timer_entry : timer_node {
   token user{};
@@ -49,52 +40,49 @@ struct timer_entry : timer_node {
   std::uint32_t generation = 1;
   std::uint32_t next_free = no_index;
   // Zero-delay timeouts skip the wheel (whose 1 ms ticks would delay them to the next tick):
-  // they wait in the core's own FIFO lists, linked through these.
+  // they wait in the core's own FIFO, linked through these.
   timer_entry* soon_next = nullptr;
   timer_entry* soon_prev = nullptr;
-  soon_list* soon_owner = nullptr;  // the list holding it, or nullptr
+  bool soon_queued = false;
 };
 
-// An intrusive FIFO of zero-delay timeouts; O(1) push, pop and unlink (for clear_timeout).
-struct soon_list {
+// The zero-delay timeouts: one intrusive FIFO with O(1) push, pop and unlink (clear_timeout).
+// The entries up to last_due run in the current turn; those armed during it, behind them, in the
+// next one, so a handler that re-arms a zero timeout from its own callback yields to I/O once per
+// turn instead of spinning inside one.
+struct soon_queue {
   timer_entry* head = nullptr;
   timer_entry* tail = nullptr;
+  timer_entry* last_due = nullptr;  // the last entry this turn hands out; nullptr: none left
 
   bool empty() const noexcept { return head == nullptr; }
+  bool due() const noexcept { return last_due != nullptr; }
+  void begin_turn() noexcept { last_due = tail; }
 
   void push(timer_entry& e) noexcept {
     e.soon_prev = tail;
     e.soon_next = nullptr;
-    e.soon_owner = this;
+    e.soon_queued = true;
     (tail ? tail->soon_next : head) = &e;
     tail = &e;
   }
 
   void unlink(timer_entry& e) noexcept {
+    if (&e == last_due) last_due = e.soon_prev;  // the due ones are a prefix: still due, or none
     (e.soon_prev ? e.soon_prev->soon_next : head) = e.soon_next;
     (e.soon_next ? e.soon_next->soon_prev : tail) = e.soon_prev;
-    e.soon_next = e.soon_prev = nullptr;
-    e.soon_owner = nullptr;
+    e.soon_queued = false;
   }
 
-  timer_entry* pop() noexcept {
+  // The next entry due in this turn, unlinked, or nullptr.
+  timer_entry* pop_due() noexcept {
+    if (!last_due) return nullptr;
     timer_entry* e = head;
-    if (e) unlink(*e);
+    if (e == last_due) last_due = nullptr;
+    head = e->soon_next;
+    (head ? head->soon_prev : tail) = nullptr;
+    e->soon_queued = false;
     return e;
-  }
-
-  // Moves every entry of `from` to the back of this list.
-  void splice(soon_list& from) noexcept {
-    for (timer_entry* e = from.head; e; e = e->soon_next) e->soon_owner = this;
-    if (from.empty()) return;
-    if (tail) {
-      tail->soon_next = from.head;
-      from.head->soon_prev = tail;
-    } else {
-      head = from.head;
-    }
-    tail = from.tail;
-    from.head = from.tail = nullptr;
   }
 };
 
@@ -103,7 +91,7 @@ struct soon_list {
 class timer_slab {
  public:
   timer_entry& acquire() {
-    if (free_ == no_index) grow();
+    if (free_ == no_index) [[unlikely]] grow();
     timer_entry& e = at(free_);
     free_ = e.next_free;
     ++live_;
@@ -130,7 +118,7 @@ class timer_slab {
     return chunks_[index / chunk_size][index % chunk_size];
   }
 
-  void grow() {
+  [[gnu::noinline]] void grow() {
     chunks_.push_back(std::make_unique<timer_entry[]>(chunk_size));
     for (std::uint32_t i = chunk_size; i-- > 0;) {
       timer_entry& e = chunks_.back()[i];
@@ -150,8 +138,14 @@ class timer_slab {
 }  // namespace
 
 struct loop_core::state {
-  state(corio::poll p, corio::waker w, std::size_t capacity, const clock& c)
-      : poll(std::move(p)), waker(std::move(w)), ready(capacity), time(c), wheel(time.now_tick()) {}
+  state(corio::poll p, corio::waker w, std::size_t capacity, const clock& c,
+        std::uint32_t per_poll)
+      : poll(std::move(p)),
+        waker(std::move(w)),
+        ready(capacity),
+        time(c),
+        wheel(time.now_tick()),
+        callbacks_per_poll(per_poll) {}
 
   corio::poll poll;
   corio::waker waker;
@@ -159,12 +153,7 @@ struct loop_core::state {
   time_source time;
   timer_wheel wheel;
   timer_slab timers;
-  // Zero-delay timeouts: armed during the current turn (they run in the next one), and those
-  // the current turn hands out. Two lists, so a handler that re-arms a zero timeout from its own
-  // callback yields to I/O once per turn instead of spinning inside one.
-  soon_list soon_next_turn;
-  soon_list soon_this_turn;
-  std::vector<fd_slot> fds;
+  soon_queue soon;  // zero-delay timeouts
   std::optional<signal_pipe> signals;
 
   // Registrations whose hang-up (read_closed or error) this turn handed out: reported once
@@ -173,24 +162,17 @@ struct loop_core::state {
   std::vector<std::uint64_t> hangups_this_turn;
   std::size_t hangup_cursor = 0;
 
+  // Callbacks handed out since the kernel was last asked for readiness, and the bound on them
+  // while zero-delay work lets a turn skip asking (loop_options::callbacks_per_io_poll).
+  std::uint64_t callbacks_since_poll = 0;
+  const std::uint32_t callbacks_per_poll;
+
   // Cursor over the current turn.
-  std::size_t ready_cursor = 0;
   tick turn_tick = 0;
   bool signals_pending = false;
   std::array<signal_info, 32> signal_batch{};
   std::size_t signal_count = 0;
   std::size_t signal_cursor = 0;
-
-  const fd_slot* slot_of(std::uint64_t key) const noexcept {
-    const auto fd = static_cast<std::uint32_t>(key);
-    const auto generation = static_cast<std::uint32_t>(key >> 32);
-    if (fd >= fds.size()) return nullptr;
-    const fd_slot& s = fds[fd];
-    return (s.live && s.generation == generation) ? &s : nullptr;
-  }
-  fd_slot* slot_of(std::uint64_t key) noexcept {
-    return const_cast<fd_slot*>(std::as_const(*this).slot_of(key));
-  }
 };
 
 loop_core::loop_core(std::unique_ptr<state> s) noexcept : state_(std::move(s)) {}
@@ -202,7 +184,8 @@ result<std::unique_ptr<loop_core>> loop_core::create(const loop_options& options
   auto w = corio::waker::create(*p, token{waker_key});
   if (!w) return w.error();
   const clock& c = options.clock ? *options.clock : steady_clock_source();
-  auto s = std::make_unique<state>(std::move(*p), std::move(*w), options.events_per_turn, c);
+  auto s = std::make_unique<state>(std::move(*p), std::move(*w), options.events_per_turn, c,
+                                   options.callbacks_per_io_poll);
   return std::unique_ptr<loop_core>(new loop_core(std::move(s)));
 }
 
@@ -210,20 +193,24 @@ backend_kind loop_core::backend() const noexcept { return state_->poll.kind(); }
 
 result<void> loop_core::add(int fd, token t, interest i) {
   if (fd < 0) return errno_code(EBADF);
-  auto& fds = state_->fds;
-  if (static_cast<std::size_t>(fd) >= fds.size()) fds.resize(static_cast<std::size_t>(fd) + 1);
+  auto& fds = fds_;
+  if (static_cast<std::size_t>(fd) >= fds.size()) {
+    fds.resize(static_cast<std::size_t>(fd) + 1);
+    fd_table_ = fds.data();
+    fd_count_ = fds.size();
+  }
   fd_slot& slot = fds[static_cast<std::size_t>(fd)];
   // A live slot here is either a double registration (the kernel says EEXIST) or the ghost of a
   // closed fd whose number came back (the kernel accepts the add): the new generation retires it.
   const std::uint32_t generation = next_generation(slot.generation);
   auto r = state_->poll.registry().add(fd, token{make_key(fd, generation)}, i);
   if (!r) return r;
-  slot = fd_slot{t, generation, i, true};
+  slot = fd_slot{make_key(fd, generation), t, generation, i, true};
   return {};
 }
 
 result<void> loop_core::modify(int fd, token t, interest i) {
-  auto& fds = state_->fds;
+  auto& fds = fds_;
   if (fd < 0 || static_cast<std::size_t>(fd) >= fds.size() ||
       !fds[static_cast<std::size_t>(fd)].live) {
     return corio::error::not_registered;
@@ -231,7 +218,10 @@ result<void> loop_core::modify(int fd, token t, interest i) {
   fd_slot& slot = fds[static_cast<std::size_t>(fd)];
   auto r = state_->poll.registry().modify(fd, token{make_key(fd, slot.generation)}, i);
   if (!r) {
-    if (r.error() == corio::error::not_registered) slot.live = false;  // closed behind our back
+    if (r.error() == corio::error::not_registered) {  // closed behind our back
+      slot.live = false;
+      slot.live_key = 0;
+    }
     return r;
   }
   slot.user = t;
@@ -240,7 +230,7 @@ result<void> loop_core::modify(int fd, token t, interest i) {
 }
 
 result<void> loop_core::remove(int fd) {
-  auto& fds = state_->fds;
+  auto& fds = fds_;
   if (fd < 0 || static_cast<std::size_t>(fd) >= fds.size() ||
       !fds[static_cast<std::size_t>(fd)].live) {
     return corio::error::not_registered;
@@ -249,18 +239,9 @@ result<void> loop_core::remove(int fd) {
   // Whatever the kernel answers (EBADF if the fd was closed first), the registration is over:
   // bumping the generation drops any of its events still queued in this turn.
   slot.live = false;
+  slot.live_key = 0;
   slot.generation = next_generation(slot.generation);
   return state_->poll.registry().remove(fd);
-}
-
-bool loop_core::still_registered(std::uint64_t key) const noexcept {
-  return state_->slot_of(key) != nullptr;
-}
-
-std::optional<interest> loop_core::interest_of(std::uint64_t key) const noexcept {
-  const fd_slot* s = state_->slot_of(key);
-  if (!s) return std::nullopt;
-  return s->wanted;
 }
 
 result<timeout_handle> loop_core::arm_timeout(token t, std::chrono::nanoseconds after) {
@@ -268,7 +249,7 @@ result<timeout_handle> loop_core::arm_timeout(token t, std::chrono::nanoseconds 
   timer_entry& e = s.timers.acquire();
   e.user = t;
   if (after <= std::chrono::nanoseconds::zero()) {
-    s.soon_next_turn.push(e);
+    s.soon.push(e);
     return loop_core_access::make_handle(e.index, e.generation);
   }
   // At least one tick past the turn being dispatched, so a zero timeout re-armed from its own
@@ -280,8 +261,8 @@ result<timeout_handle> loop_core::arm_timeout(token t, std::chrono::nanoseconds 
 bool loop_core::clear_timeout(timeout_handle h) noexcept {
   timer_entry* e = state_->timers.find(loop_core_access::index(h));
   if (!e || e->generation != loop_core_access::generation(h)) return false;
-  if (e->soon_owner) {
-    e->soon_owner->unlink(*e);
+  if (e->soon_queued) {
+    state_->soon.unlink(*e);
   } else if (e->linked) {
     state_->wheel.remove(*e);
   } else {
@@ -312,65 +293,95 @@ result<void> loop_core::unwatch_signal(int signo) {
 
 const corio::waker& loop_core::waker() const noexcept { return state_->waker; }
 
+// The common case of a busy loop, a turn that skips the kernel, stays small; the rest is in
+// poll_turn.
 result<void> loop_core::turn(std::optional<std::chrono::nanoseconds> max_wait) {
   state& s = *state_;
-  std::optional<std::chrono::nanoseconds> wait = max_wait;
-  if (!s.soon_next_turn.empty() || !s.hangups_next_turn.empty()) {
-    wait = std::chrono::nanoseconds::zero();
+  io_count_ = 0;
+  rest_pending_ = true;
+  const bool work_queued = !s.soon.empty() || !s.hangups_next_turn.empty();
+  if (work_queued && s.callbacks_per_poll > 1 && s.callbacks_since_poll < s.callbacks_per_poll) {
+    // The queued work runs now; readiness and signals wait until the bound is reached. Timers
+    // do not: but with none armed, the turn reads no clock either.
+    if (!s.wheel.empty()) s.turn_tick = s.time.now_tick();
+    begin_turn(s);
+    return {};
   }
-  if (auto next = s.wheel.next_expiration()) {
+  return poll_turn(max_wait, work_queued);
+}
+
+result<void> loop_core::poll_turn(std::optional<std::chrono::nanoseconds> max_wait,
+                                  bool work_queued) {
+  state& s = *state_;
+  std::optional<std::chrono::nanoseconds> wait = max_wait;
+  if (work_queued) wait = std::chrono::nanoseconds::zero();
+  if (auto next = s.wheel.empty() ? std::nullopt : s.wheel.next_expiration()) {
     const auto until = s.time.until(*next);
     if (!wait || until < *wait) wait = until;
   }
-  s.ready_cursor = 0;
   auto r = s.poll.wait(s.ready, wait);
-  s.turn_tick = s.time.now_tick();
-  s.soon_this_turn.splice(s.soon_next_turn);
+  s.callbacks_since_poll = 0;
+  // With no timer armed the tick is not needed: a timer armed later in this turn gets a
+  // deadline past the present (arm_timeout), which a stale tick can only make later to fire.
+  if (!s.wheel.empty()) s.turn_tick = s.time.now_tick();
+  begin_turn(s);
+  if (!r) return r;
+  io_first_ = s.ready.begin();
+  io_count_ = s.ready.size();
+  s.callbacks_since_poll = io_count_;
+  return r;
+}
+
+void loop_core::begin_turn(state& s) noexcept {
+  s.soon.begin_turn();
   s.hangups_this_turn.clear();
   std::swap(s.hangups_this_turn, s.hangups_next_turn);  // both keep their capacity
   s.hangup_cursor = 0;
-  return r;
+}
+
+void loop_core::unmatched_event(std::uint64_t key) noexcept {
+  // The waker's only job was to end the wait; a stale registration's event is dropped.
+  if (key == signals_key) state_->signals_pending = true;
+}
+
+void loop_core::hangup_seen(std::uint64_t key) noexcept {
+  // The hang-up's edge may have come with the last data, which a handler may read without
+  // reading on to the end of stream (a short read drained the queue): report it once more.
+  fd_slot* slot = live_slot(key);
+  if (!slot || slot->hangup_queued) return;
+  slot->hangup_queued = true;
+  state_->hangups_next_turn.push_back(key);
 }
 
 bool loop_core::next(loop_event& out) noexcept {
   state& s = *state_;
-  while (s.ready_cursor < s.ready.size()) {
-    const event& e = s.ready[s.ready_cursor++];
-    const auto key = static_cast<std::uint64_t>(e.token());
-    if (key == waker_key) continue;  // its only job was to end the wait
-    if (key == signals_key) {
-      s.signals_pending = true;
-      continue;
-    }
-    fd_slot* slot = s.slot_of(key);
-    if (!slot) continue;  // removed or replaced earlier in this turn
-    // The hang-up's edge may have come with the last data, which a handler may read without
-    // reading on to the end of stream (a short read drained the queue): report it once more.
-    if ((e.flags() & (event::read_closed | event::error)) && !slot->hangup_queued) {
-      slot->hangup_queued = true;
-      s.hangups_next_turn.push_back(key);
-    }
-    out = loop_event{loop_event::kind::io, slot->user, e.flags(), key, {}};
-    return true;
-  }
   while (s.hangup_cursor < s.hangups_this_turn.size()) {
     const std::uint64_t key = s.hangups_this_turn[s.hangup_cursor++];
-    fd_slot* slot = s.slot_of(key);
+    fd_slot* slot = live_slot(key);
     if (!slot) continue;  // removed or replaced since
     slot->hangup_queued = false;
     out = loop_event{loop_event::kind::io, slot->user, event::readable | event::read_closed, key,
                      {}};
+    ++s.callbacks_since_poll;
     return true;
   }
-  if (timer_entry* soon = s.soon_this_turn.pop()) {
-    out = loop_event{loop_event::kind::timeout, soon->user, 0, 0, {}};
+  if (timer_entry* soon = s.soon.pop_due()) {
+    out.what = loop_event::kind::timeout;
+    out.tok = soon->user;
     s.timers.release(*soon);
+    ++s.callbacks_since_poll;
+    // Hang-ups were handed out before; what else could this turn still hold? (Timers and
+    // zero-delay work armed by the callback about to run belong to later turns.)
+    rest_pending_ = s.soon.due() || !s.wheel.empty() || s.signals_pending ||
+                    s.signal_cursor < s.signal_count;
     return true;
   }
-  if (timer_node* n = s.wheel.poll(s.turn_tick)) {
+  if (timer_node* n = s.wheel.empty() ? nullptr : s.wheel.poll(s.turn_tick)) {
     auto& entry = static_cast<timer_entry&>(*n);
-    out = loop_event{loop_event::kind::timeout, entry.user, 0, 0, {}};
+    out.what = loop_event::kind::timeout;
+    out.tok = entry.user;
     s.timers.release(entry);
+    ++s.callbacks_since_poll;
     return true;
   }
   while (true) {

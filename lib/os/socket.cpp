@@ -10,6 +10,7 @@
 
 #include "os/nocancel.hpp"
 #include "os/sys.hpp"
+#include "os/transfer.hpp"
 
 namespace corio::sys {
 namespace {
@@ -133,6 +134,15 @@ result<std::pair<unique_fd, socket_address>> accept(int fd) {
   if (conn < 0) return last_errno();
   peer.resize(len);
   return std::pair{unique_fd(conn), peer};
+}
+
+result<std::size_t> send(int fd, const_byte_span buf) { return send_now(fd, buf); }
+
+result<std::size_t> send_failed(int fd, const_byte_span buf, int error) {
+  if (error != EINTR) return errno_code(error);
+  return size_or_errno(retry_eintr([&] {
+    return nocancel::sendto(fd, buf.data(), buf.size(), MSG_NOSIGNAL, nullptr, 0);
+  }));
 }
 
 result<std::size_t> sendv(int fd, std::span<const const_byte_span> bufs) {

@@ -68,7 +68,8 @@ result<void> listen(int fd, int backlog);
 result<void> connect(int fd, const net::socket_address& to);
 result<std::pair<unique_fd, net::socket_address>> accept(int fd);
 
-// read and send: inline in os/byte_io.hpp (the per-message path).
+result<std::size_t> read(int fd, byte_span buf);
+result<std::size_t> send(int fd, const_byte_span buf);
 result<std::size_t> sendv(int fd, std::span<const const_byte_span> bufs);
 result<std::size_t> send_to(int fd, const_byte_span buf, const net::socket_address& to);
 result<std::pair<std::size_t, net::socket_address>> recv_from(int fd, byte_span buf);

@@ -1,8 +1,8 @@
 // tcp_stream and tcp_listener: one-line forwards to the primitives in sys.hpp.
 #include <corio/net/tcp.hpp>
 
-#include "os/byte_io.hpp"
 #include "os/sys.hpp"
+#include "os/transfer.hpp"
 
 namespace corio::net {
 
@@ -12,9 +12,10 @@ result<tcp_stream> tcp_stream::connect(const socket_address& to) {
 result<tcp_stream> tcp_stream::open(address_family family) {
   return sys::adopt<tcp_stream>(sys::open(family, sys::kind::stream));
 }
-result<std::size_t> tcp_stream::read(std::span<std::byte> buf) { return sys::read(fd_.get(), buf); }
+// sys::read and sys::send, inlined: these two are on every echoed message.
+result<std::size_t> tcp_stream::read(std::span<std::byte> buf) { return sys::read_now(fd_.get(), buf); }
 result<std::size_t> tcp_stream::write(std::span<const std::byte> buf) {
-  return sys::send(fd_.get(), buf);
+  return sys::send_now(fd_.get(), buf);
 }
 result<std::size_t> tcp_stream::writev(std::span<const std::span<const std::byte>> bufs) {
   return sys::sendv(fd_.get(), bufs);

@@ -1,7 +1,6 @@
 // udp_socket: one-line forwards to the primitives in sys.hpp.
 #include <corio/net/udp.hpp>
 
-#include "os/byte_io.hpp"
 #include "os/sys.hpp"
 
 namespace corio::net {

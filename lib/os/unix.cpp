@@ -1,7 +1,6 @@
 // unix_stream, unix_listener and unix_datagram: one-line forwards to the primitives in sys.hpp.
 #include <corio/net/unix.hpp>
 
-#include "os/byte_io.hpp"
 #include "os/sys.hpp"
 
 namespace corio::net {

@@ -116,24 +116,26 @@ class epoll_backend final : public backend {
     // waits again for the time left, as libuv does: a signal that matters wakes the loop
     // through its self-pipe, and a timeout must never end early.
     const int wait_ms = to_epoll_timeout(timeout);
-    // No clock read for a poll that does not block (the run loop's usual wait under load):
-    // interrupted, it simply ends (its deadline is then in the past).
-    const auto deadline =
-        (wait_ms != 0 ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{}) +
-        std::chrono::milliseconds(wait_ms);
+    // Only a wait with a limit needs its deadline (0 never waits again, -1 has none).
+    const auto deadline = wait_ms > 0 ? std::chrono::steady_clock::now() +
+                                            std::chrono::milliseconds(wait_ms)
+                                      : std::chrono::steady_clock::time_point{};
     int n = sys::nocancel::epoll_wait(epfd_, ready_.data(), max, wait_ms);
     while (n < 0) {
       if (errno != EINTR) return last_errno();
       std::optional<std::chrono::nanoseconds> left;
-      if (timeout) {
+      if (wait_ms == 0) return {};
+      if (wait_ms > 0) {
         left = deadline - std::chrono::steady_clock::now();
         if (left->count() <= 0) return {};
       }
       n = sys::nocancel::epoll_wait(epfd_, ready_.data(), max, to_epoll_timeout(left));
     }
     // Each epoll_event becomes at most one event, so `out` (capacity >= n) never overflows.
+    // (A local pointer: the byte each push stores could alias ready_'s own.)
+    const epoll_event* const got = ready_.data();
     for (int k = 0; k < n; ++k) {
-      const epoll_event& ev = ready_[static_cast<std::size_t>(k)];
+      const epoll_event& ev = got[k];
       if (ev.data.u64 == reserved_token) {
         if (waker_ && waker_->drain()) out.push(event(waker_token_, event::readable));
         continue;

@@ -71,10 +71,11 @@ struct recorder {
 
 class event_loop_test : public ::testing::TestWithParam<corio::backend_kind> {
  protected:
-  loop_t make(const corio::detail::clock* clock = nullptr) {
+  loop_t make(const corio::detail::clock* clock = nullptr, std::uint32_t callbacks_per_io_poll = 61) {
     corio::loop_options o;
     o.backend = GetParam();
     o.clock = clock;
+    o.callbacks_per_io_poll = callbacks_per_io_poll;
     auto l = loop_t::create(o);
     EXPECT_TRUE(l.has_value()) << l.error().message();
     return std::move(*l);
@@ -201,6 +202,28 @@ TEST_P(event_loop_test, removed_registration_gets_no_event_of_the_same_turn) {
   // Whichever comes first removes the other; both events are in the same turn.
   h.on_readable = [&](loop_t& l, corio::token t) {
     ASSERT_TRUE(l.remove(t == tok(1) ? b.read : a.read));
+  };
+  ASSERT_TRUE(loop.run_once(h, 1s));
+  ASSERT_TRUE(loop.run_once(h, 0ms));
+  EXPECT_EQ(h.log.size(), 1u);
+}
+
+// The turn's readiness is resolved when it begins; a modify() in an earlier callback of the
+// turn still decides which callbacks a later event reaches.
+TEST_P(event_loop_test, interest_modified_earlier_in_the_turn_filters_a_later_event) {
+  auto loop = make();
+  pipe_pair a, b;
+  ASSERT_TRUE(loop.add(a.read, tok(1), corio::interest::readable));
+  ASSERT_TRUE(loop.add(b.read, tok(2), corio::interest::readable));
+  a.put();
+  b.put();
+  recorder h;
+  // Whichever comes first takes readable interest from the other (a pipe's read end never
+  // becomes writable, so the other gets no callback at all).
+  h.on_readable = [&](loop_t& l, corio::token t) {
+    const bool first_is_a = t == tok(1);
+    ASSERT_TRUE(l.modify(first_is_a ? b.read : a.read, first_is_a ? tok(2) : tok(1),
+                         corio::interest::writable));
   };
   ASSERT_TRUE(loop.run_once(h, 1s));
   ASSERT_TRUE(loop.run_once(h, 0ms));
@@ -339,6 +362,68 @@ TEST_P(event_loop_test, zero_timeout_rearmed_from_its_callback_does_not_starve_i
   EXPECT_LT(handler.timeouts, 200);
 }
 
+// A handler that re-queues itself runs without a system call per turn, but the kernel is asked
+// for readiness again once callbacks_per_io_poll callbacks have run: the pipe's data, there from
+// the start, is seen exactly when the bound says (1: every turn asks).
+TEST_P(event_loop_test, zero_timeout_requeue_asks_for_io_exactly_at_the_bound) {
+  for (const std::uint32_t bound : {1u, 8u, 61u}) {
+    auto loop = make(nullptr, bound);
+    pipe_pair p;
+    ASSERT_TRUE(loop.add(p.read, tok(1), corio::interest::readable));
+    struct h {
+      int timeouts = 0;
+      int timeouts_at_read = -1;
+      void timeout(loop_t& l, corio::token t) {
+        ++timeouts;
+        ASSERT_TRUE(l.timeout(t, 0ms));
+      }
+      void readable(loop_t&, corio::token) {
+        if (timeouts_at_read < 0) timeouts_at_read = timeouts;
+      }
+    } handler;
+    ASSERT_TRUE(loop.timeout(tok(2), 0ms));
+    p.put();
+    for (int i = 0; i < 1000 && handler.timeouts_at_read < 0; ++i) {
+      ASSERT_TRUE(loop.run_once(handler, 100ms));
+    }
+    EXPECT_EQ(handler.timeouts_at_read, bound == 1 ? 0 : static_cast<int>(bound)) << bound;
+  }
+}
+
+// Skipping the kernel does not delay timers: a due one runs in the same turn as the queued work.
+TEST_P(event_loop_test, due_timer_runs_in_a_turn_that_skips_the_kernel) {
+  corio::detail::manual_clock clock;
+  auto loop = make(&clock);
+  recorder h;
+  ASSERT_TRUE(loop.timeout(tok(1), 0ms));
+  ASSERT_TRUE(loop.run_once(h, 0ms));  // skips the kernel: zero-delay work was queued
+  ASSERT_TRUE(loop.timeout(tok(2), 0ms));
+  ASSERT_TRUE(loop.timeout(tok(3), 5ms));
+  clock.advance(5ms);
+  ASSERT_TRUE(loop.run_once(h, 0ms));  // skips the kernel again (one callback ran since)
+  EXPECT_EQ(h.log, (std::vector<std::string>{"t1", "t2", "t3"}));
+}
+
+// Messages do not wait for the kernel either: each turn delivers what was sent before it.
+TEST_P(event_loop_test, message_arrives_in_the_next_turn_while_work_is_requeued) {
+  auto loop = make();
+  struct h {
+    std::vector<int> got;
+    int timeouts = 0;
+    void timeout(loop_t& l, corio::token t) {
+      ++timeouts;
+      ASSERT_TRUE(l.timeout(t, 0ms));
+    }
+    void notify(loop_t&, int m) { got.push_back(m); }
+  } handler;
+  ASSERT_TRUE(loop.timeout(tok(1), 0ms));
+  ASSERT_TRUE(loop.run_once(handler, 0ms));
+  ASSERT_TRUE(loop.sender().send(7));
+  ASSERT_TRUE(loop.run_once(handler, 0ms));
+  EXPECT_EQ(handler.got, (std::vector<int>{7}));
+  EXPECT_EQ(handler.timeouts, 2);
+}
+
 // The clock stands still here: a zero timeout must not wait for the next 1 ms tick.
 TEST_P(event_loop_test, zero_timeout_runs_in_the_next_turn_not_the_next_tick) {
   corio::detail::manual_clock clock;
@@ -406,6 +491,31 @@ TEST_P(event_loop_test, zero_timeout_cleared_by_an_earlier_callback_of_its_turn_
   ASSERT_TRUE(loop.run_once(handler, 0ms));
   ASSERT_TRUE(loop.run_once(handler, 0ms));
   EXPECT_EQ(handler.fired, (std::vector<std::uint64_t>{1}));
+}
+
+// Clearing the last zero timeout due in this turn, behind which one was armed for the next
+// turn: the new one still waits for the next turn.
+TEST_P(event_loop_test, clearing_the_last_due_zero_timeout_does_not_pull_in_the_next_turns) {
+  corio::detail::manual_clock clock;
+  auto loop = make(&clock);
+  struct h {
+    corio::timeout_handle last_due;
+    std::vector<std::uint64_t> fired;
+    void timeout(loop_t& l, corio::token t) {
+      fired.push_back(static_cast<std::uint64_t>(t));
+      if (t != tok(1)) return;
+      ASSERT_TRUE(l.timeout(tok(3), 0ms));
+      EXPECT_TRUE(l.clear_timeout(last_due));
+    }
+  } handler;
+  ASSERT_TRUE(loop.timeout(tok(1), 0ms));
+  auto last_due = loop.timeout(tok(2), 0ms);
+  ASSERT_TRUE(last_due);
+  handler.last_due = *last_due;
+  ASSERT_TRUE(loop.run_once(handler, 0ms));
+  EXPECT_EQ(handler.fired, (std::vector<std::uint64_t>{1}));
+  ASSERT_TRUE(loop.run_once(handler, 0ms));
+  EXPECT_EQ(handler.fired, (std::vector<std::uint64_t>{1, 3}));
 }
 
 TEST_P(event_loop_test, one_hundred_thousand_timeouts_fire_exactly_once) {

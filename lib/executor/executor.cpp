@@ -204,7 +204,12 @@ void executor::deregister(io_slot* slot) noexcept {
   free_slot_ = slot->index;
 }
 
-void executor::arm(timer_operation& op, tick deadline) noexcept { wheel_.insert(op, deadline); }
+void executor::arm(timer_operation& op, tick deadline) noexcept {
+  // An empty wheel is not polled (fire_timers), so its time may lag: bring it to now first, so
+  // that the node is placed as precisely as if it had been polled every turn.
+  if (wheel_.size() == 0) (void)wheel_.poll(time_.now_tick());
+  wheel_.insert(op, deadline);
+}
 void executor::disarm(timer_operation& op) noexcept { wheel_.remove(op); }
 
 void executor::track(spawn_link& link) noexcept {
@@ -274,7 +279,9 @@ void executor::abandon(const io_operation& op) noexcept {
 
 result<void> executor::park(bool has_work) {
   std::optional<std::chrono::nanoseconds> timeout;
-  if (auto next = wheel_.next_expiration()) timeout = time_.until(*next);
+  if (wheel_.size() != 0) {
+    if (auto next = wheel_.next_expiration()) timeout = time_.until(*next);
+  }
   parked_.store(true, std::memory_order_seq_cst);
   if (has_work || remote_pending_.load(std::memory_order_seq_cst)) {
     timeout = std::chrono::nanoseconds::zero();
@@ -293,6 +300,8 @@ result<void> executor::park(bool has_work) {
 }
 
 void executor::fire_timers() noexcept {
+  // No timer armed (a busy server often has none): no clock read, no walk over the levels.
+  if (wheel_.size() == 0) return;
   const tick now = time_.now_tick();
   while (timer_node* n = wheel_.poll(now)) {
     bump(diag_.counters.timers_fired);

@@ -185,6 +185,8 @@ struct io_readiness {
   static constexpr std::uint8_t read_side = readable | read_closed;
   static constexpr std::uint8_t write_side = writable | write_closed;
   std::uint8_t bits = readable | writable;  // unknown: the first operation tries its syscall
+
+  static constexpr std::uint8_t side(bool read) noexcept { return read ? read_side : write_side; }
 };
 
 class io_registration {
@@ -201,11 +203,10 @@ class io_registration {
   void hand_over() noexcept;
   // True when operations on this fd go to a completion engine whole.
   bool completion_based() const noexcept { return completions_; }
-  // Readiness backends: whether a syscall in `read` (or write) direction may succeed now.
-  bool may_try(bool read) const noexcept {
-    return !ready_ ||
-           (ready_->bits & (read ? io_readiness::read_side : io_readiness::write_side)) != 0;
-  }
+  // Readiness backends: what the reactor last said (a syscall in a direction whose side bits
+  // are clear would say EAGAIN). Null when there is none to go by (a completion engine, or no
+  // registration): then the syscall is simply tried.
+  const io_readiness* readiness() const noexcept { return ready_; }
   void ran_dry(bool read) noexcept {
     if (ready_) {
       ready_->bits &= static_cast<std::uint8_t>(

@@ -43,9 +43,12 @@
 namespace corio::detail {
 
 template <class Call>
-class [[nodiscard]] io_awaiter final : public io_operation {
+class [[nodiscard]] io_awaiter {
  public:
+  static constexpr task_state corio_wait = task_state::io;
+  static constexpr bool corio_resumes_on_owner = true;  // see operation
   using result_type = std::invoke_result_t<Call&>;
+  using direction = io_operation::direction;
 
   // Waits on `reg`, which must outlive the awaiter (it is the socket's).
   io_awaiter(io_registration& reg, direction dir, Call call) noexcept(
@@ -55,6 +58,12 @@ class [[nodiscard]] io_awaiter final : public io_operation {
   // For a call that owns the socket it waits on (connect): the registration is the call's.
   io_awaiter(direction dir, Call call) noexcept(std::is_nothrow_move_constructible_v<Call>)
       : call_(std::move(call)), reg_(&call_.registration()), dir_(dir) {}
+
+  io_awaiter(const io_awaiter&) = delete;
+  io_awaiter& operator=(const io_awaiter&) = delete;
+  ~io_awaiter() {
+    if (waiting_) op_.~waiting();
+  }
 
   bool await_ready() const noexcept { return false; }
 
@@ -66,22 +75,68 @@ class [[nodiscard]] io_awaiter final : public io_operation {
       stopped_ = true;
       return false;
     }
-    if constexpr (whole) {
-      if (reg_->completion_based()) return submit(h, stop, *reg_, dir_);
+    if (const io_readiness* ready = reg_->readiness()) [[likely]] {
+      // A socket that ran dry waits for its next edge; the syscall would only say EAGAIN.
+      if ((ready->bits & io_readiness::side(dir_ == direction::read)) && perform()) return false;
+    } else {
+      if constexpr (whole) {
+        if (reg_->completion_based()) return wait(h, stop, true);
+      }
+      // No readiness to go by (an engine's one-shot poll, or no registration): try first.
+      if (perform()) return false;
     }
-    // A socket that ran dry waits for its next edge; the syscall would only say EAGAIN.
-    if (reg_->may_try(dir_ == direction::read) && perform()) return false;
-    return suspend(h, stop, *reg_, dir_);
+    return wait(h, stop, false);
   }
 
   result_type await_resume() noexcept(std::is_nothrow_move_constructible_v<result_type>) {
-    disarm();
-    if (stopped_ || canceled()) return std::make_error_code(std::errc::operation_canceled);
-    if (result_) return std::move(*result_);
-    return suspend_error();  // busy (another waiter in this direction), no registration, ...
+    if (waiting_) {
+      op_.disarm();
+      if (op_.canceled()) return std::make_error_code(std::errc::operation_canceled);
+      // busy (another waiter in this direction), no registration, the socket closed, ...
+      if (!result_) return op_.suspend_error();
+    } else if (stopped_) {
+      return std::make_error_code(std::errc::operation_canceled);
+    }
+    return std::move(*result_);
   }
 
-  bool perform() noexcept override {
+ private:
+  static constexpr bool whole = requires(Call& c, io_request& r) { c.prepare(r); };
+
+  // The state of an operation that waits: made only then, so that one finishing at once (most
+  // writes, and reads on a busy socket) builds and tears down no operation.
+  struct waiting final : io_operation {
+    explicit waiting(io_awaiter& a) noexcept : self(&a) {}
+    ~waiting() = default;
+    bool perform() noexcept override { return self->perform(); }
+    bool prepare(io_request& req) noexcept override {
+      if constexpr (whole) {
+        self->call_.prepare(req);
+        return true;
+      } else {
+        return false;
+      }
+    }
+    bool consume(std::int32_t res) noexcept override {
+      if constexpr (whole) {
+        std::optional<result_type> r = self->call_.consume(res);
+        if (!r) return false;
+        self->result_.emplace(std::move(*r));
+      }
+      return true;
+    }
+    io_awaiter* self;
+  };
+
+  // Out of the inlined await_suspend: only an operation that waits pays for building one.
+  [[gnu::noinline]] bool wait(std::coroutine_handle<> h, const stop_ref& stop,
+                              bool whole_request) noexcept {
+    ::new (static_cast<void*>(&op_)) waiting(*this);
+    waiting_ = true;
+    return whole_request ? op_.submit(h, stop, *reg_, dir_) : op_.suspend(h, stop, *reg_, dir_);
+  }
+
+  bool perform() noexcept {
     result_type r = call_();
     if (!r && would_block(r.error())) {
       reg_->ran_dry(dir_ == direction::read);
@@ -94,31 +149,15 @@ class [[nodiscard]] io_awaiter final : public io_operation {
     return true;
   }
 
-  bool prepare(io_request& req) noexcept override {
-    if constexpr (whole) {
-      call_.prepare(req);
-      return true;
-    } else {
-      return false;
-    }
-  }
-
-  bool consume(std::int32_t res) noexcept override {
-    if constexpr (whole) {
-      std::optional<result_type> r = call_.consume(res);
-      if (!r) return false;
-      result_.emplace(std::move(*r));
-    }
-    return true;
-  }
-
- private:
-  static constexpr bool whole = requires(Call& c, io_request& r) { c.prepare(r); };
   Call call_;
   io_registration* reg_;
   direction dir_;
   bool stopped_ = false;
+  bool waiting_ = false;  // op_ is made
   std::optional<result_type> result_;
+  union {
+    waiting op_;
+  };
 };
 
 // A completion's negative result as an error code.

@@ -117,8 +117,9 @@ struct traced_awaiter {
   const char* file;
   unsigned line;
   bool await_ready() noexcept(noexcept(inner.await_ready())) { return inner.await_ready(); }
+  // Inlined: a call here would be a second call around the inner awaiter's own await_suspend.
   template <class Promise>
-  decltype(auto) await_suspend(std::coroutine_handle<Promise> h) noexcept(
+  [[gnu::always_inline]] decltype(auto) await_suspend(std::coroutine_handle<Promise> h) noexcept(
       noexcept(inner.await_suspend(h))) {
     if constexpr (std::is_same_v<decltype(inner.await_suspend(h)), bool> &&
                   requires { std::remove_cvref_t<Awaiter>::corio_resumes_on_owner; }) {

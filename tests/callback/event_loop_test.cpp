@@ -12,6 +12,7 @@
 #include <array>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <chrono>
 #include <string>
 #include <thread>
@@ -473,18 +474,28 @@ TEST_P(event_loop_test, cleared_zero_timeout_never_runs) {
   EXPECT_FALSE(loop.clear_timeout(*keep)) << "a fired timeout cannot be cleared";
 }
 
+// Records the timeouts that fire; from the callback of `clear_from` it clears `victim`, after
+// arming a zero timeout `arm_first` when one is given.
+struct clearing_handler {
+  corio::token clear_from;
+  std::optional<corio::token> arm_first;
+  corio::timeout_handle victim;
+  std::vector<std::uint64_t> fired;
+  void timeout(loop_t& l, corio::token t) {
+    fired.push_back(static_cast<std::uint64_t>(t));
+    if (t != clear_from) return;
+    if (arm_first) {
+      ASSERT_TRUE(l.timeout(*arm_first, 0ms));
+    }
+    EXPECT_TRUE(l.clear_timeout(victim));
+  }
+};
+
 // Clearing a zero timeout that is due in this very turn, from an earlier callback of the turn.
 TEST_P(event_loop_test, zero_timeout_cleared_by_an_earlier_callback_of_its_turn_never_runs) {
   corio::detail::manual_clock clock;
   auto loop = make(&clock);
-  struct h {
-    corio::timeout_handle victim;
-    std::vector<std::uint64_t> fired;
-    void timeout(loop_t& l, corio::token t) {
-      fired.push_back(static_cast<std::uint64_t>(t));
-      EXPECT_TRUE(l.clear_timeout(victim));
-    }
-  } handler;
+  clearing_handler handler{tok(1), std::nullopt, {}, {}};
   ASSERT_TRUE(loop.timeout(tok(1), 0ms));
   auto victim = loop.timeout(tok(2), 0ms);
   ASSERT_TRUE(victim);
@@ -499,20 +510,11 @@ TEST_P(event_loop_test, zero_timeout_cleared_by_an_earlier_callback_of_its_turn_
 TEST_P(event_loop_test, clearing_the_last_due_zero_timeout_does_not_pull_in_the_next_turns) {
   corio::detail::manual_clock clock;
   auto loop = make(&clock);
-  struct h {
-    corio::timeout_handle last_due;
-    std::vector<std::uint64_t> fired;
-    void timeout(loop_t& l, corio::token t) {
-      fired.push_back(static_cast<std::uint64_t>(t));
-      if (t != tok(1)) return;
-      ASSERT_TRUE(l.timeout(tok(3), 0ms));
-      EXPECT_TRUE(l.clear_timeout(last_due));
-    }
-  } handler;
+  clearing_handler handler{tok(1), tok(3), {}, {}};
   ASSERT_TRUE(loop.timeout(tok(1), 0ms));
   auto last_due = loop.timeout(tok(2), 0ms);
   ASSERT_TRUE(last_due);
-  handler.last_due = *last_due;
+  handler.victim = *last_due;
   ASSERT_TRUE(loop.run_once(handler, 0ms));
   EXPECT_EQ(handler.fired, (std::vector<std::uint64_t>{1}));
   ASSERT_TRUE(loop.run_once(handler, 0ms));

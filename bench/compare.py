@@ -176,8 +176,9 @@ def measure_instructions(args, srv, tmp):
     totals = []
     for n in (args.short, args.long):
         out = os.path.join(tmp, f"callgrind.{srv['key']}.{n}")
+        # corio's io_uring engine waits through the measurement seam here (see count_env).
         s = Server(srv["argv"], prefix=["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out],
-                   wait=60)
+                   env=dict(os.environ, **srv.get("count_env", {})), wait=60)
         try:
             fixed(args, s.port, n, "--limit", 150)
             # Dump the counts while it runs: a server blocked in io_uring_enter under valgrind
@@ -292,8 +293,14 @@ def servers(build, wanted):
             except RuntimeError as e:
                 log(f"skip corio {kind} on {backend}: {str(e).strip()[-200:]}")
                 continue
-            out.append(dict(key=f"corio-{kind[:-1] if kind.endswith('s') else kind}-{backend}",
-                            name=f"corio {kind} ({backend})", argv=argv))
+            row = dict(key=f"corio-{kind[:-1] if kind.endswith('s') else kind}-{backend}",
+                       name=f"corio {kind} ({backend})", argv=argv)
+            if backend == "io_uring" and kind == "coroutines":
+                # valgrind 3.19 keeps its big lock while a thread waits in io_uring_enter, so
+                # the runtime's main thread never hands the worker its first task: count it
+                # through the engine's poll seam (COOP task work; bench/count_instructions.py).
+                row["count_env"] = {"CORIO_IO_URING_WAIT": "poll", "CORIO_IO_URING_TASKRUN": "coop"}
+            out.append(row)
     for key, name, prog in (("asio", "asio coroutines", "asio_echo"), ("libuv", "libuv callbacks", "uv_echo")):
         path = os.path.join(bn, prog)
         if os.access(path, os.X_OK):
@@ -333,7 +340,8 @@ def verdicts(rows):
     for r in rows:
         if not r["key"].startswith("corio"):
             continue
-        limit = 250 if "coroutine" in r["key"] else 150
+        # Issue 13's targets: coroutines 250 on epoll and 400 on io_uring, callbacks 150.
+        limit = (400 if r["key"].endswith("io_uring") else 250) if "coroutine" in r["key"] else 150
         checks = [(r.get("instructions") is not None and r["instructions"] <= limit,
                    f"user-space instructions/message {fmt(r.get('instructions'))} (target <= {limit})")]
         if r["key"].endswith("epoll"):

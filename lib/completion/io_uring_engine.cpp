@@ -25,6 +25,8 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdint>
+#include <cstdlib>
+#include <string_view>
 #include <utility>
 
 #include "completion/engine.hpp"
@@ -171,6 +173,12 @@ class io_uring_engine final : public completion_engine {
       }
       io_uring_cqe* cqe = nullptr;
       int r = 0;
+      if (wait_in_poll_) {
+        const auto waited = wait_in_poll(timeout, deadline);
+        if (!waited) return waited.error();
+        if (!*waited) return {};  // the time is up
+        continue;
+      }
       if (!timeout) {
         r = ::io_uring_submit_and_wait(&ring_, 1);
       } else {
@@ -212,7 +220,41 @@ class io_uring_engine final : public completion_engine {
 
   std::size_t buffers_held() const noexcept override { return buffers_.held(); }
 
+  // MEASUREMENT SEAM, not a mode to run in: CORIO_IO_URING_WAIT=poll, with
+  // CORIO_IO_URING_TASKRUN=coop or =plain (bench/count_instructions.py). valgrind 3.19 knows
+  // io_uring_enter but runs it as a system call that never blocks, holding its one big lock:
+  // while a worker sleeps in io_uring_enter(GETEVENTS) no other thread of the process runs (not
+  // even the main thread that hands the worker its first task) and no signal is taken. With the
+  // seam the engine sleeps in poll(2) on the ring's fd instead (valgrind lets go of its lock
+  // there) and takes the completions with a non-blocking io_uring_enter: each blocking wait
+  // costs a poll and an io_uring_enter more. A DEFER_TASKRUN ring's fd never turns readable
+  // (its completions wait as task work that only io_uring_enter runs), so such a ring ignores
+  // the seam.
+  void wait_in_poll_if_asked() noexcept {
+    const char* how = std::getenv("CORIO_IO_URING_WAIT");  // NOLINT(concurrency-mt-unsafe)
+    wait_in_poll_ = how != nullptr && std::string_view(how) == "poll" &&
+                    (ring_.flags & IORING_SETUP_DEFER_TASKRUN) == 0;
+  }
+
  private:
+  // The seam's wait (see wait_in_poll_if_asked): submits what is queued without blocking and,
+  // when that brought nothing, sleeps in poll on the ring's fd. False when the time is up.
+  result<bool> wait_in_poll(std::optional<std::chrono::nanoseconds> timeout,
+                            std::chrono::steady_clock::time_point deadline) noexcept {
+    const int r = ::io_uring_submit_and_get_events(&ring_);
+    if (r < 0 && r != -EINTR && r != -EBUSY && r != -EAGAIN) return os_error(r);
+    if (::io_uring_cq_ready(&ring_) > 0 || work_pending()) return true;
+    int ms = -1;
+    if (timeout) {
+      const auto left = deadline - std::chrono::steady_clock::now();
+      if (left.count() <= 0) return false;
+      ms = static_cast<int>(std::chrono::ceil<std::chrono::milliseconds>(left).count());
+    }
+    pollfd p{ring_.ring_fd, POLLIN, 0};
+    if (::poll(&p, 1, ms) < 0 && errno != EINTR) return std::error_code(errno, std::system_category());
+    return true;
+  }
+
   // Completions the kernel holds back as task work until this thread enters it (COOP_TASKRUN,
   // DEFER_TASKRUN): TASKRUN_FLAG raises this bit so a turn that does not block can tell.
   bool work_pending() const noexcept {
@@ -445,6 +487,7 @@ class io_uring_engine final : public completion_engine {
   bool closing_ = false;
   std::shared_ptr<eventfd_waker> waker_;
   std::size_t in_flight_ = 0;  // requests whose last completion has not been reaped
+  bool wait_in_poll_ = false;  // the measurement seam, see wait_in_poll_if_asked
 };
 
 }  // namespace
@@ -463,6 +506,7 @@ result<std::unique_ptr<completion_engine>> make_io_uring_engine() {
   try {
     auto made = std::make_unique<io_uring_engine>(ring);
     made->open_buffers();  // a ring that refuses them receives directly
+    made->wait_in_poll_if_asked();
     return std::unique_ptr<completion_engine>(std::move(made));
   } catch (...) {
     exit_ring(ring);

@@ -62,9 +62,21 @@ struct runtime_options {
   // is ended with status 3 (CORIO_SHUTDOWN_DEADLINE_MS overrides).
   std::chrono::milliseconds stall_threshold{500};
   std::chrono::milliseconds shutdown_deadline{1500};
+  // While tasks are ready, a turn resumes them without asking the kernel for readiness, until
+  // this many resumes have run since it was last asked (tokio's event_interval, also 61): a task
+  // that yields in a loop costs no epoll_wait/io_uring_enter per yield, yet delays I/O and
+  // timers by at most this many resumes. 1 asks the kernel in every turn: the lowest I/O latency
+  // when tasks are always ready, at a system call per turn. Larger: fewer system calls under
+  // yield-heavy load, later I/O. 0 is taken as 1 (like loop_options::callbacks_per_io_poll).
+  // With no task ready the executor always waits in the kernel, whatever this says.
+  std::uint32_t resumes_per_io_poll = 61;
 };
 
 namespace detail {
+
+// Hands the options that concern one executor (resumes_per_io_poll) to `ex`: block_on's and
+// every runtime worker's.
+void apply_options(executor& ex, const runtime_options& options) noexcept;
 
 // A worker thread of a corio::runtime (lib/executor/runtime.cpp).
 struct worker;
@@ -455,6 +467,7 @@ T block_on(task<T> work, const runtime_options& options = {},
   detail::configure_diagnostics(options.stall_threshold, options.shutdown_deadline);
   auto scope = detail::executor_scope::create(options.backend);
   if (!scope) throw std::system_error(scope.error(), "corio::block_on");
+  detail::apply_options(scope->get(), options);
   auto handle = spawn(std::move(work), at);
   if (auto r = scope->run_until(handle.state_->finished_flag()); !r) {
     throw std::system_error(r.error(), "corio::block_on");

@@ -2,7 +2,7 @@
 //   1. resume what is ready (only what was ready when the turn began: fairness with I/O),
 //   2. take the work other threads posted,
 //   3. park in the reactor until the next timer, or not at all when work is waiting (and while
-//      work keeps coming, ask the reactor only every poll_interval resumes),
+//      work keeps coming, ask the reactor only every resumes_per_io_poll resumes),
 //   4. fire expired timers, then hand readiness to the operations waiting on it (a completion
 //      engine answers its operations inside the wait, each through its own callback). An
 //      operation that readiness completes resumes its coroutine right there, not through the
@@ -246,12 +246,12 @@ result<void> executor::run_until(const bool& done) {
     diag_.resumed(queued - n);  // and the previous turn's resumed from dispatch
     if (done) break;
     drain_remote();
-    // Work is queued: the reactor is asked only every poll_interval resumes (tokio's
+    // Work is queued: the reactor is asked only every resumes_per_io_poll resumes (tokio's
     // event_interval), since a zero-timeout wait costs a system call per turn and usually
     // finds nothing. Bounded, so a task that yields in a loop delays I/O and timers by at most
     // that many resumes.
     resumed_since_poll_ += queued - n;
-    if (!ready_.empty() && resumed_since_poll_ < poll_interval) continue;
+    if (!ready_.empty() && resumed_since_poll_ < resumes_per_io_poll_) continue;
     resumed_since_poll_ = 0;
     if (auto r = park(!ready_.empty()); !r) {
       diag_.run_ended();

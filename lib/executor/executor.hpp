@@ -147,6 +147,8 @@ class executor {
   void request_stop_all() noexcept;
   bool has_tasks() const noexcept { return spawned_.next != &spawned_; }
   executor_diagnostics& diagnostics() noexcept { return diag_; }
+  // runtime_options::resumes_per_io_poll; 0 is taken as 1 (both ask the kernel every turn).
+  void set_resumes_per_io_poll(std::size_t n) noexcept { resumes_per_io_poll_ = n == 0 ? 1 : n; }
   void destroy_tasks() noexcept;
 
  private:
@@ -171,9 +173,10 @@ class executor {
   time_source time_;
   timer_wheel wheel_;
   ready_queue ready_;
-  // Resumes since the reactor was last asked; see run_until.
-  static constexpr std::size_t poll_interval = 61;
+  // Resumes since the reactor was last asked, and the bound on them while work is queued; see
+  // run_until. Side by side: the loop reads both every turn.
   std::size_t resumed_since_poll_ = 0;
+  std::size_t resumes_per_io_poll_ = 61;  // runtime_options::resumes_per_io_poll
   bool dispatching_ = false;     // inside run_until's dispatch of readiness events
   const bool* done_ = nullptr;   // run_until's
 

@@ -46,6 +46,10 @@ bool post_to_worker(worker& w, remote_node& n) noexcept {
 
 executor& executor_of(worker& w) noexcept { return *w.ex; }
 
+void apply_options(executor& ex, const runtime_options& options) noexcept {
+  ex.set_resumes_per_io_poll(options.resumes_per_io_poll);
+}
+
 namespace {
 
 thread_local runtime* current_runtime = nullptr;
@@ -120,6 +124,7 @@ void run_worker(runtime& rt, runtime::state& s, detail::worker& w, std::size_t i
     return;
   }
   std::unique_ptr<detail::executor> ex = std::move(*made);
+  detail::apply_options(*ex, s.options);
   {
     std::lock_guard guard(w.door_lock);
     w.ex = ex.get();

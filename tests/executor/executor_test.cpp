@@ -10,6 +10,7 @@
 #include <atomic>
 #include <array>
 #include <chrono>
+#include <cstdint>
 #include <fstream>
 #include <stdexcept>
 #include <string>
@@ -272,6 +273,73 @@ TEST_P(executor_test, a_task_yielding_in_a_loop_does_not_starve_io_or_timers) {
     co_return after_read <= 200 ? 0 : after_read;
   };
   EXPECT_EQ(corio::block_on(body(), on(GetParam())), 0);
+}
+
+// How many times a task spinning on yield() goes round before a reader, whose bytes were written
+// before the spin began, has them: `cap` when it still waits after that many. The spinner keeps
+// a task ready, so the reactor that brings the bytes is asked only every resumes_per_io_poll
+// resumes (one resume per turn here).
+corio::task<int> yields_until_a_pending_read_completes(int cap) {
+  auto p = co_await corio::test::loopback_pair();
+  if (!p) co_return -1;
+  auto reader = corio::spawn([](corio::tcp_stream& s) -> corio::task<int> {
+    std::array<std::byte, 16> buf{};
+    auto n = co_await s.read(buf);
+    co_return n ? static_cast<int>(*n) : -1;
+  }(p->server));
+  co_await corio::yield();  // the reader is suspended on the socket now
+  // The system call itself, not an awaited write: on a completion backend that would wait in
+  // the kernel, and the reader's bytes would come in during that wait, before the spin.
+  const std::array<std::byte, 3> out{};
+  auto sent = p->client.raw().write(out);
+  if (!sent || *sent != out.size()) co_return -2;
+  int yields = 0;
+  while (!reader.is_finished() && yields < cap) {
+    co_await corio::yield();
+    ++yields;
+  }
+  // Nothing else is ready while this waits: the reactor is asked and the read completes.
+  if (co_await reader != 3) co_return -3;
+  co_return yields;
+}
+
+corio::runtime_options polling_every(corio::backend_kind kind, std::uint32_t resumes) {
+  auto o = on(kind);
+  o.resumes_per_io_poll = resumes;
+  return o;
+}
+
+// 1 asks the kernel every turn: the bytes are in within a turn or two (a completion backend
+// submits the read in one wait and reaps it in the next). A bound far above the spin's length
+// never asks while the spinner keeps a task ready. The default (61) would fail both checks.
+constexpr int spin_cap = 1000;
+constexpr int few_yields = 4;
+
+TEST_P(executor_test, resumes_per_io_poll_sets_how_long_a_yielding_task_delays_io) {
+  const int every_turn =
+      corio::block_on(yields_until_a_pending_read_completes(spin_cap), polling_every(GetParam(), 1));
+  EXPECT_GE(every_turn, 0);
+  EXPECT_LE(every_turn, few_yields);
+  const int zero = corio::block_on(yields_until_a_pending_read_completes(spin_cap),
+                                   polling_every(GetParam(), 0));
+  EXPECT_GE(zero, 0);
+  EXPECT_LE(zero, few_yields) << "0 is taken as 1";
+  EXPECT_EQ(corio::block_on(yields_until_a_pending_read_completes(spin_cap),
+                            polling_every(GetParam(), 1'000'000)),
+            spin_cap);
+}
+
+TEST_P(executor_test, runtime_workers_take_resumes_per_io_poll) {
+  auto spin_on_a_worker = [&](std::uint32_t resumes) {
+    auto o = polling_every(GetParam(), resumes);
+    o.threads = 1;
+    corio::runtime rt(o);
+    return rt.run(yields_until_a_pending_read_completes(spin_cap));
+  };
+  const int every_turn = spin_on_a_worker(1);
+  EXPECT_GE(every_turn, 0);
+  EXPECT_LE(every_turn, few_yields);
+  EXPECT_EQ(spin_on_a_worker(1'000'000), spin_cap);
 }
 
 TEST_P(executor_test, a_short_read_waits_for_the_next_edge_instead_of_reading_again) {

@@ -16,6 +16,7 @@
 #include <corio/udp.hpp>
 
 #include "support.hpp"
+#include "support/loopback_pair.hpp"
 
 namespace {
 
@@ -30,34 +31,19 @@ corio::net::socket_address loopback_v4() { return {corio::net::ip_address::loopb
 
 bool aborted(std::error_code ec) { return ec == corio::error::operation_aborted; }
 
-struct connected {
-  tcp_stream near;
-  tcp_stream far;
-};
-
-task<corio::result<connected>> connect_pair() {
-  auto l = tcp_listener::bind(loopback_v4());
-  if (!l) co_return l.error();
-  auto c = co_await tcp_stream::connect(*l->local_address());
-  if (!c) co_return c.error();
-  auto a = co_await l->accept();
-  if (!a) co_return a.error();
-  co_return connected{std::move(a->first), std::move(*c)};
-}
-
 task<corio::result<std::size_t>> read_from(tcp_stream& s, std::span<std::byte> buf) {
   co_return co_await s.read(buf);
 }
 
 TEST_P(close_ends_pending, close_resumes_a_pending_read_with_operation_aborted) {
   run([]() -> task<> {
-    auto p = co_await connect_pair();
+    auto p = co_await loopback_pair();
     CO_ASSERT_OK(p);
     std::array<std::byte, 64> buf{};
-    auto reader = corio::spawn(read_from(p->near, buf));
+    auto reader = corio::spawn(read_from(p->server, buf));
     for (int i = 0; i < 4; ++i) co_await corio::yield();  // the read is waiting
     CO_ASSERT_TRUE(!reader.is_finished());
-    p->near.close();
+    p->server.close();
     CO_ASSERT_TRUE(co_await finishes_within(reader));
     auto r = co_await reader;
     CO_ASSERT_TRUE(!r);
@@ -68,16 +54,16 @@ TEST_P(close_ends_pending, close_resumes_a_pending_read_with_operation_aborted) 
 
 TEST_P(close_ends_pending, close_resumes_a_pending_read_exact_with_operation_aborted) {
   run([]() -> task<> {
-    auto p = co_await connect_pair();
+    auto p = co_await loopback_pair();
     CO_ASSERT_OK(p);
     std::array<std::byte, 64> buf{};
     auto reader = corio::spawn([](tcp_stream& s, std::span<std::byte> b) -> task<corio::result<void>> {
       co_return co_await s.read_exact(b);
-    }(p->near, buf));
-    CO_ASSERT_OK(co_await p->far.write_all(bytes("part")));  // not enough: it keeps waiting
+    }(p->server, buf));
+    CO_ASSERT_OK(co_await p->client.write_all(bytes("part")));  // not enough: it keeps waiting
     for (int i = 0; i < 8; ++i) co_await corio::yield();
     CO_ASSERT_TRUE(!reader.is_finished());
-    p->near.close();
+    p->server.close();
     CO_ASSERT_TRUE(co_await finishes_within(reader));
     auto r = co_await reader;
     CO_ASSERT_TRUE(!r);
@@ -108,18 +94,18 @@ TEST_P(close_ends_pending, destroying_a_listener_resumes_its_pending_accept) {
 // A write the peer does not read blocks once both socket buffers are full.
 TEST_P(close_ends_pending, close_resumes_a_blocked_write_all) {
   run([]() -> task<> {
-    auto p = co_await connect_pair();
+    auto p = co_await loopback_pair();
     CO_ASSERT_OK(p);
     int small = 4096;
-    (void)::setsockopt(p->near.raw().native_handle(), SOL_SOCKET, SO_SNDBUF, &small, sizeof small);
-    (void)::setsockopt(p->far.raw().native_handle(), SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+    (void)::setsockopt(p->server.raw().native_handle(), SOL_SOCKET, SO_SNDBUF, &small, sizeof small);
+    (void)::setsockopt(p->client.raw().native_handle(), SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
     std::vector<std::byte> big(8 << 20);
     auto writer = corio::spawn([](tcp_stream& s, std::span<const std::byte> b) -> task<corio::result<void>> {
       co_return co_await s.write_all(b);
-    }(p->near, big));
+    }(p->server, big));
     for (int i = 0; i < 8; ++i) co_await corio::yield();
     CO_ASSERT_TRUE(!writer.is_finished());
-    p->near.close();
+    p->server.close();
     CO_ASSERT_TRUE(co_await finishes_within(writer));
     auto r = co_await writer;
     CO_ASSERT_TRUE(!r);
@@ -148,20 +134,20 @@ TEST_P(close_ends_pending, close_resumes_a_pending_recv_from) {
 TEST_P(close_ends_pending, sockets_made_after_an_abort_work) {
   run([]() -> task<> {
     {
-      auto p = co_await connect_pair();
+      auto p = co_await loopback_pair();
       CO_ASSERT_OK(p);
       std::array<std::byte, 8> buf{};
-      auto reader = corio::spawn(read_from(p->near, buf));
+      auto reader = corio::spawn(read_from(p->server, buf));
       for (int i = 0; i < 4; ++i) co_await corio::yield();
-      p->near.close();
+      p->server.close();
       CO_ASSERT_TRUE(co_await finishes_within(reader));
       (void)co_await reader;  // aborted: checked by the tests above
     }
-    auto q = co_await connect_pair();
+    auto q = co_await loopback_pair();
     CO_ASSERT_OK(q);
-    CO_ASSERT_OK(co_await q->far.write_all(bytes("again")));
+    CO_ASSERT_OK(co_await q->client.write_all(bytes("again")));
     std::array<std::byte, 5> got{};
-    CO_ASSERT_OK(co_await q->near.read_exact(got));
+    CO_ASSERT_OK(co_await q->server.read_exact(got));
     EXPECT_EQ(text(got), "again");
   }());
 }

@@ -17,6 +17,7 @@
 
 #include "net/support.hpp"
 #include "support/fd_table.hpp"
+#include "support/loopback_pair.hpp"
 
 namespace {
 
@@ -26,29 +27,13 @@ using corio::tcp_stream;
 using corio::net::socket_address;
 using corio::test::bytes;
 using corio::test::fd_table_filler;
+using corio::test::loopback_pair;
 using corio::test::finishes_within;
 using corio::test::text;
 
 class robustness : public corio::test::backend_test {};
 
 socket_address loopback_v4() { return socket_address(corio::net::ip_address::loopback_v4(), 0); }
-
-// A connected pair over loopback: first is the connecting side, second the accepted one.
-struct connection {
-  tcp_listener listener;
-  tcp_stream client;
-  tcp_stream server;
-};
-
-task<corio::result<connection>> connect_pair() {
-  auto l = tcp_listener::bind(loopback_v4());
-  if (!l) co_return l.error();
-  auto c = co_await tcp_stream::connect(*l->local_address());
-  if (!c) co_return c.error();
-  auto a = co_await l->accept();
-  if (!a) co_return a.error();
-  co_return connection{std::move(*l), std::move(*c), std::move(a->first)};
-}
 
 task<> write_everything(tcp_stream& s, std::span<const std::byte> data,
                         corio::result<void>& out) {
@@ -57,7 +42,7 @@ task<> write_everything(tcp_stream& s, std::span<const std::byte> data,
 
 TEST_P(robustness, peer_reset_mid_write_is_an_error_not_sigpipe) {
   run([]() -> task<> {
-    auto c = co_await connect_pair();
+    auto c = co_await loopback_pair();
     CO_ASSERT_OK(c);
     const std::vector<std::byte> big(16 << 20);
     corio::result<void> outcome;
@@ -81,7 +66,7 @@ TEST_P(robustness, peer_reset_mid_write_is_an_error_not_sigpipe) {
 
 TEST_P(robustness, half_closed_peer_still_gets_the_reply) {
   run([]() -> task<> {
-    auto c = co_await connect_pair();
+    auto c = co_await loopback_pair();
     CO_ASSERT_OK(c);
     CO_ASSERT_OK(co_await c->client.write_all(bytes("ping")));
     CO_ASSERT_OK(c->client.shutdown_write());
@@ -116,7 +101,7 @@ std::size_t queued(tcp_stream& writer, tcp_stream& reader) {
 
 TEST_P(robustness, writer_to_a_client_that_never_reads_suspends_and_can_be_cancelled) {
   run([]() -> task<> {
-    auto c = co_await connect_pair();
+    auto c = co_await loopback_pair();
     CO_ASSERT_OK(c);
     // Fixed buffer sizes turn autotuning off, so the bound below does not depend on sysctls.
     const int buf_size = 64 << 10;

@@ -68,8 +68,9 @@ class [[nodiscard]] io_awaiter {
   bool await_ready() const noexcept { return false; }
 
   // True keeps the coroutine suspended until the operation (or a stop request) resumes it.
+  // Inlined into the co_await: a call would cost more than most of what it does.
   template <class Promise>
-  bool await_suspend(std::coroutine_handle<Promise> h) noexcept {
+  [[gnu::always_inline]] bool await_suspend(std::coroutine_handle<Promise> h) noexcept {
     const stop_ref& stop = stop_token_of(h);
     if (stop.stop_requested()) {
       stopped_ = true;
@@ -128,8 +129,8 @@ class [[nodiscard]] io_awaiter {
     io_awaiter* self;
   };
 
-  // Out of the inlined await_suspend: only an operation that waits pays for building one.
-  [[gnu::noinline]] bool wait(std::coroutine_handle<> h, const stop_ref& stop,
+  // Only an operation that waits pays for building one.
+  bool wait(std::coroutine_handle<> h, const stop_ref& stop,
                               bool whole_request) noexcept {
     ::new (static_cast<void*>(&op_)) waiting(*this);
     waiting_ = true;

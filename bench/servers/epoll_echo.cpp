@@ -14,6 +14,8 @@
 #include <unistd.h>
 #include <vector>
 
+#include "listen_loopback.hpp"
+
 namespace {
 volatile std::sig_atomic_t stop = 0;
 struct conn {
@@ -30,21 +32,8 @@ int main(int argc, char** argv) {
   sa.sa_handler = [](int) { stop = 1; };  // no SA_RESTART: epoll_wait returns EINTR
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
-  const int lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  int one = 1;
-  setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof addr;
-  if (bind(lfd, reinterpret_cast<sockaddr*>(&addr), len) != 0 || listen(lfd, 4096) != 0 ||
-      getsockname(lfd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    std::perror("listen");
-    return 1;
-  }
-  std::printf("listening on 127.0.0.1:%d\n", ntohs(addr.sin_port));
-  std::fflush(stdout);
+  const int lfd = listen_loopback(port, SOCK_NONBLOCK);
+  if (lfd < 0) return 1;
   const int ep = epoll_create1(EPOLL_CLOEXEC);
   epoll_event ev{EPOLLIN, {.fd = lfd}};
   epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &ev);

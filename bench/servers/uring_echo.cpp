@@ -22,6 +22,8 @@
 #include <cstring>
 #include <vector>
 
+#include "listen_loopback.hpp"
+
 namespace {
 
 volatile std::sig_atomic_t stop = 0;
@@ -163,21 +165,8 @@ int main(int argc, char** argv) {
   io_uring_buf_ring_init(buffers);
   for (unsigned b = 0; b < buffer_count; ++b) give_back(b);
 
-  const int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  int one = 1;
-  setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof addr;
-  if (bind(lfd, reinterpret_cast<sockaddr*>(&addr), len) != 0 || listen(lfd, 4096) != 0 ||
-      getsockname(lfd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    std::perror("listen");
-    return 1;
-  }
-  std::printf("listening on 127.0.0.1:%d\n", ntohs(addr.sin_port));
-  std::fflush(stdout);
+  const int lfd = listen_loopback(port, 0);
+  if (lfd < 0) return 1;
   accept(lfd);
   while (!stop) {
     const int r = io_uring_submit_and_wait(&ring, 1);

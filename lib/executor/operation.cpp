@@ -244,12 +244,12 @@ bool io_operation::suspend(std::coroutine_handle<> awaiting, const stop_ref& sto
 }
 
 bool io_operation::submit(std::coroutine_handle<> awaiting, const stop_ref& stop,
-                          io_registration& reg, direction dir) noexcept {
+                          io_registration& reg, direction dir, io_request& first) noexcept {
   if (!link(reg, dir)) return false;
   mode_ = mode::whole;
   // Input received ahead may answer it at once: then it finishes without suspending.
-  for (;;) {
-    auto r = start();
+  for (bool again = false;; again = true) {
+    auto r = again ? start() : start_whole(first);
     if (!r) {
       set_suspend_error(r.error());
       unlink();
@@ -270,16 +270,20 @@ bool io_operation::submit(std::coroutine_handle<> awaiting, const stop_ref& stop
 result<std::optional<std::int32_t>> io_operation::start() noexcept {
   if (mode_ == mode::whole) {
     io_request req;
-    req.fd = slot_->fd;
     (void)prepare(req);
-    auto r = executor::current()->start(*slot_, req, *this);
-    if (r && !*r) pending_ = true;
-    return r;
+    return start_whole(req);
   }
   auto r = executor::current()->start_poll(slot_->fd, direction_ == direction::write, *this);
   if (!r) return r.error();
   pending_ = true;
   return std::optional<std::int32_t>();
+}
+
+result<std::optional<std::int32_t>> io_operation::start_whole(io_request& req) noexcept {
+  req.fd = slot_->fd;
+  auto r = executor::current()->start(*slot_, req, *this);
+  if (r && !*r) pending_ = true;
+  return r;
 }
 
 // Still suspended: the result goes through the same race with a cancel as any other.

@@ -172,9 +172,9 @@ task<result<std::vector<net::socket_address>>> lookup(std::string host, std::uin
     result<int> ready = 0;
     if (next) {
       ready = co_await timeout(until_retransmit(*next),
-                               detail::io_awaiter(*reg, detail::io_direction::read, check));
+                               detail::io_awaiter(*reg, detail::reading, check));
     } else {
-      ready = co_await detail::io_awaiter(*reg, detail::io_direction::read, check);
+      ready = co_await detail::io_awaiter(*reg, detail::reading, check);
     }
     if (!ready) {
       if (ready.error() != std::errc::timed_out) co_return ready.error();  // cancelled

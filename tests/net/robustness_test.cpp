@@ -143,7 +143,7 @@ TEST_P(robustness, accept_reports_emfile_without_spinning_then_recovers) {
     CO_ASSERT_OK(reg);
     int attempts = 0;
     auto counted_accept = [&] {
-      return corio::detail::io_awaiter(*reg, corio::detail::io_direction::read, [&] {
+      return corio::detail::io_awaiter(*reg, corio::detail::reading, [&] {
         ++attempts;
         return raw->accept();
       });

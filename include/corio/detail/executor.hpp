@@ -243,9 +243,10 @@ class io_operation : public operation, private io_callback {
   // Waits for readiness, then perform(); false means resume now with error() (or cancelled).
   bool suspend(std::coroutine_handle<> awaiting, const stop_ref& stop,
                io_registration& reg, direction dir) noexcept;
-  // Completion engines: submits prepare()'s request; false means resume now.
+  // Completion engines: submits `first`, prepare()'s request made by the caller (which knows
+  // the operation's type: no virtual call on the way in); false means resume now.
   bool submit(std::coroutine_handle<> awaiting, const stop_ref& stop,
-              io_registration& reg, direction dir) noexcept;
+              io_registration& reg, direction dir, io_request& first) noexcept;
   // Runs the syscall; true when finished (the result is stored by the derived class).
   virtual bool perform() noexcept = 0;
   // Describes the operation as a whole request; false when it has no such form.
@@ -285,6 +286,8 @@ class io_operation : public operation, private io_callback {
   // Starts the request of mode_: an answer now (engine), nullopt when one will come, or why
   // it could not start.
   result<std::optional<std::int32_t>> start() noexcept;
+  // start() of a whole request already prepared.
+  result<std::optional<std::int32_t>> start_whole(io_request& req) noexcept;
   void finish_with_error(std::error_code ec) noexcept;
   void set_suspend_error(std::error_code ec) noexcept {
     error_value_ = ec.value();

@@ -42,7 +42,17 @@
 
 namespace corio::detail {
 
-template <class Call>
+// Which way an operation waits, as a type: the direction is a constant of the awaiter, so a
+// co_await tests its readiness bit with a constant mask instead of loading the direction back
+// from the frame.
+template <io_operation::direction Dir>
+struct io_side {
+  static constexpr io_operation::direction value = Dir;
+};
+inline constexpr io_side<io_operation::direction::read> reading{};
+inline constexpr io_side<io_operation::direction::write> writing{};
+
+template <class Call, io_operation::direction Dir>
 class [[nodiscard]] io_awaiter {
  public:
   static constexpr task_state corio_wait = task_state::io;
@@ -51,13 +61,13 @@ class [[nodiscard]] io_awaiter {
   using direction = io_operation::direction;
 
   // Waits on `reg`, which must outlive the awaiter (it is the socket's).
-  io_awaiter(io_registration& reg, direction dir, Call call) noexcept(
+  io_awaiter(io_registration& reg, io_side<Dir>, Call call) noexcept(
       std::is_nothrow_move_constructible_v<Call>)
-      : call_(std::move(call)), reg_(&reg), dir_(dir) {}
+      : call_(std::move(call)), reg_(&reg) {}
 
   // For a call that owns the socket it waits on (connect): the registration is the call's.
-  io_awaiter(direction dir, Call call) noexcept(std::is_nothrow_move_constructible_v<Call>)
-      : call_(std::move(call)), reg_(&call_.registration()), dir_(dir) {}
+  io_awaiter(io_side<Dir>, Call call) noexcept(std::is_nothrow_move_constructible_v<Call>)
+      : call_(std::move(call)), reg_(&call_.registration()) {}
 
   io_awaiter(const io_awaiter&) = delete;
   io_awaiter& operator=(const io_awaiter&) = delete;
@@ -78,7 +88,7 @@ class [[nodiscard]] io_awaiter {
     }
     if (const io_readiness* ready = reg_->readiness()) [[likely]] {
       // A socket that ran dry waits for its next edge; the syscall would only say EAGAIN.
-      if ((ready->bits & io_readiness::side(dir_ == direction::read)) && perform()) return false;
+      if ((ready->bits & io_readiness::side(reads)) && perform()) return false;
     } else {
       if constexpr (whole) {
         if (reg_->completion_based()) return wait(h, stop, true);
@@ -92,6 +102,10 @@ class [[nodiscard]] io_awaiter {
   result_type await_resume() noexcept(std::is_nothrow_move_constructible_v<result_type>) {
     if (waiting_) {
       op_.disarm();
+      // Resumed, the operation is inert: out of the slot, disarmed, owed nothing by the
+      // kernel (every path that resumes it got there first). Its destructor would only check
+      // that again, so it is not run (its storage simply ends with the awaiter).
+      waiting_ = false;
       if (op_.canceled()) return std::make_error_code(std::errc::operation_canceled);
       // busy (another waiter in this direction), no registration, the socket closed, ...
       if (!result_) return op_.suspend_error();
@@ -103,6 +117,7 @@ class [[nodiscard]] io_awaiter {
 
  private:
   static constexpr bool whole = requires(Call& c, io_request& r) { c.prepare(r); };
+  static constexpr bool reads = Dir == direction::read;
 
   // The state of an operation that waits: made only then, so that one finishing at once (most
   // writes, and reads on a busy socket) builds and tears down no operation.
@@ -134,17 +149,24 @@ class [[nodiscard]] io_awaiter {
                               bool whole_request) noexcept {
     ::new (static_cast<void*>(&op_)) waiting(*this);
     waiting_ = true;
-    return whole_request ? op_.submit(h, stop, *reg_, dir_) : op_.suspend(h, stop, *reg_, dir_);
+    if constexpr (whole) {
+      if (whole_request) {
+        io_request req;
+        call_.prepare(req);
+        return op_.submit(h, stop, *reg_, Dir, req);
+      }
+    }
+    return op_.suspend(h, stop, *reg_, Dir);
   }
 
   bool perform() noexcept {
     result_type r = call_();
     if (!r && would_block(r.error())) {
-      reg_->ran_dry(dir_ == direction::read);
+      reg_->ran_dry(reads);
       return false;
     }
     if constexpr (requires { call_.ran_dry(r); }) {
-      if (call_.ran_dry(r)) reg_->ran_dry(dir_ == direction::read);
+      if (call_.ran_dry(r)) reg_->ran_dry(reads);
     }
     result_.emplace(std::move(r));
     return true;
@@ -152,7 +174,6 @@ class [[nodiscard]] io_awaiter {
 
   Call call_;
   io_registration* reg_;
-  direction dir_;
   bool stopped_ = false;
   bool waiting_ = false;  // op_ is made
   std::optional<result_type> result_;
@@ -160,6 +181,11 @@ class [[nodiscard]] io_awaiter {
     waiting op_;
   };
 };
+
+template <class Call, io_operation::direction Dir>
+io_awaiter(io_registration&, io_side<Dir>, Call) -> io_awaiter<Call, Dir>;
+template <class Call, io_operation::direction Dir>
+io_awaiter(io_side<Dir>, Call) -> io_awaiter<Call, Dir>;
 
 // A completion's negative result as an error code.
 inline std::error_code kernel_error(std::int32_t res) noexcept {
@@ -304,27 +330,27 @@ struct accept_call {
 
 template <class Raw>
 auto read_some(Raw& raw, io_registration& reg, std::span<std::byte> buf) noexcept {
-  return io_awaiter(reg, io_direction::read, read_some_call<Raw>{&raw, buf});
+  return io_awaiter(reg, reading, read_some_call<Raw>{&raw, buf});
 }
 
 template <class Raw>
 auto write_some(Raw& raw, io_registration& reg, std::span<const std::byte> buf) noexcept {
-  return io_awaiter(reg, io_direction::write, write_some_call<Raw>{&raw, buf});
+  return io_awaiter(reg, writing, write_some_call<Raw>{&raw, buf});
 }
 
 template <class Raw>
 auto read_exact(Raw& raw, io_registration& reg, std::span<std::byte> buf) noexcept {
-  return io_awaiter(reg, io_direction::read, read_exact_call<Raw>{&raw, buf});
+  return io_awaiter(reg, reading, read_exact_call<Raw>{&raw, buf});
 }
 
 template <class Raw>
 auto write_all(Raw& raw, io_registration& reg, std::span<const std::byte> buf) noexcept {
-  return io_awaiter(reg, io_direction::write, write_all_call<Raw>{&raw, buf});
+  return io_awaiter(reg, writing, write_all_call<Raw>{&raw, buf});
 }
 
 template <class Stream, class RawListener>
 auto accept_one(RawListener& raw, io_registration& reg) noexcept {
-  return io_awaiter(reg, io_direction::read, accept_call<Stream, RawListener>{&raw});
+  return io_awaiter(reg, reading, accept_call<Stream, RawListener>{&raw});
 }
 
 // Datagrams to an address: sendmsg with the address copied into the call (the awaiter may
@@ -387,22 +413,22 @@ struct recv_call : read_some_call<Raw> {
 template <class Raw, class Address>
 auto send_to(Raw& raw, io_registration& reg, std::span<const std::byte> buf,
              const Address& to) noexcept {
-  return io_awaiter(reg, io_direction::write, send_to_call<Raw>{&raw, buf, to});
+  return io_awaiter(reg, writing, send_to_call<Raw>{&raw, buf, to});
 }
 
 template <class Raw>
 auto recv_from(Raw& raw, io_registration& reg, std::span<std::byte> buf) noexcept {
-  return io_awaiter(reg, io_direction::read, recv_from_call<Raw>{&raw, buf});
+  return io_awaiter(reg, reading, recv_from_call<Raw>{&raw, buf});
 }
 
 template <class Raw>
 auto send(Raw& raw, io_registration& reg, std::span<const std::byte> buf) noexcept {
-  return io_awaiter(reg, io_direction::write, send_call<Raw>{{&raw, buf}});
+  return io_awaiter(reg, writing, send_call<Raw>{{&raw, buf}});
 }
 
 template <class Raw>
 auto recv(Raw& raw, io_registration& reg, std::span<std::byte> buf) noexcept {
-  return io_awaiter(reg, io_direction::read, recv_call<Raw>{{&raw, buf}});
+  return io_awaiter(reg, reading, recv_call<Raw>{{&raw, buf}});
 }
 
 // A connect in progress owns the stream it makes. Readiness: connect(2) was started with the
@@ -441,7 +467,7 @@ auto connect(result<Stream> started, const net::socket_address& to) noexcept {
   } else {
     c.error = started.error();
   }
-  return io_awaiter(io_direction::write, std::move(c));
+  return io_awaiter(writing, std::move(c));
 }
 
 }  // namespace corio::detail

@@ -81,7 +81,7 @@ template <class Stream>
 auto write_all_vectored(Stream& s, std::span<const std::span<const std::byte>> parts) {
   if constexpr (detail::vectored_stream<Stream>) {
     using raw_type = std::remove_reference_t<decltype(s.raw())>;
-    return detail::io_awaiter(s.registration(), detail::io_direction::write,
+    return detail::io_awaiter(s.registration(), detail::writing,
                               detail::writev_all_call<raw_type>{&s.raw(), parts});
   } else {
     return detail::write_parts_one_by_one(s, parts);

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cassert>
 #include <cerrno>
 #include <chrono>
 #include <cstdint>
@@ -58,7 +59,10 @@ std::uint64_t input_data(const socket_input& in, std::uint64_t tag) noexcept {
 
 class io_uring_engine final : public completion_engine {
  public:
-  explicit io_uring_engine(const io_uring& ring) : ring_(ring) {}
+  // reap() and next_sqe() index the rings with 16-byte CQEs and 64-byte SQEs.
+  explicit io_uring_engine(const io_uring& ring) : ring_(ring) {
+    assert((ring.flags & (IORING_SETUP_CQE32 | IORING_SETUP_SQE128 | IORING_SETUP_SQPOLL)) == 0);
+  }
   io_uring_engine(const io_uring_engine&) = delete;
   io_uring_engine& operator=(const io_uring_engine&) = delete;
 
@@ -123,14 +127,14 @@ class io_uring_engine final : public completion_engine {
 
   result<std::optional<std::int32_t>> start(socket_input& in, const io_request& req,
                                             io_callback& cb) noexcept override {
-    if (req.op == io_request::kind::accept && multishot_accept_) {
-      if (auto now = answer_accept(in, req)) return now;
-      if (in.accepted.armed || arm_input(in, accept_tag)) return park(in, req, cb);
-    } else if (req.op == io_request::kind::recv && req.stream && buffers_.available()) {
+    if (req.op == io_request::kind::recv && req.stream && buffers_.available()) {
       if (auto now = answer_bytes(in, req)) return now;
       if (in.received.armed) return park(in, req, cb);
       if (!in.received.dry && arm_input(in, receive_tag)) return park(in, req, cb);
       in.received.dry = false;  // this one receives directly; the next tries buffers again
+    } else if (req.op == io_request::kind::accept && multishot_accept_) {
+      if (auto now = answer_accept(in, req)) return now;
+      if (in.accepted.armed || arm_input(in, accept_tag)) return park(in, req, cb);
     }
     if (auto r = submit(req, cb); !r) return r.error();
     return std::optional<std::int32_t>();
@@ -261,10 +265,15 @@ class io_uring_engine final : public completion_engine {
     return (IO_URING_READ_ONCE(*ring_.sq.kflags) & (IORING_SQ_TASKRUN | IORING_SQ_CQ_OVERFLOW)) != 0;
   }
 
-  // An SQE, submitting the queue first when it is full.
+  // An SQE, submitting the queue first when it is full. liburing's get_sqe, without its
+  // per-call tests of SQE128 and SQPOLL, which init_ring never asks for.
   io_uring_sqe* next_sqe() noexcept {
-    io_uring_sqe* sqe = ::io_uring_get_sqe(&ring_);
-    if (sqe) return sqe;
+    io_uring_sq& sq = ring_.sq;
+    const unsigned tail = sq.sqe_tail;
+    if (tail - IO_URING_READ_ONCE(*sq.khead) < sq.ring_entries) [[likely]] {
+      sq.sqe_tail = tail + 1;
+      return &sq.sqes[tail & sq.ring_mask];
+    }
     (void)::io_uring_submit(&ring_);
     return ::io_uring_get_sqe(&ring_);
   }
@@ -367,22 +376,34 @@ class io_uring_engine final : public completion_engine {
   }
 
   // Takes every CQE there is, one at a time (a callback may reap further down: wait_until);
-  // true when one of them was for an operation, an input or the waker.
+  // true when one of them was for an operation, an input or the waker. Like liburing's peek,
+  // an empty ring with completions held back as task work (or overflowed) enters the kernel
+  // once for them, so they join this batch. It reads the CQ ring itself: the peek also checks
+  // CQE32 and looks for its own timeout CQEs (kernels without EXT_ARG) at every CQE.
   bool reap() noexcept {
     bool any = false;
-    io_uring_cqe* cqe = nullptr;
-    while (::io_uring_peek_cqe(&ring_, &cqe) == 0 && cqe != nullptr) {
-      const std::uint64_t data = ::io_uring_cqe_get_data64(cqe);
-      const std::int32_t res = cqe->res;
-      const std::uint32_t flags = cqe->flags;
-      ::io_uring_cqe_seen(&ring_, cqe);
+    bool entered = false;
+    io_uring_cq& cq = ring_.cq;
+    for (;;) {
+      const unsigned head = *cq.khead;  // only this thread moves it
+      if (head == io_uring_smp_load_acquire(cq.ktail)) {
+        if (entered || !work_pending()) return any;
+        entered = true;
+        (void)::io_uring_get_events(&ring_);
+        continue;
+      }
+      entered = false;
+      const io_uring_cqe& cqe = cq.cqes[head & cq.ring_mask];
+      const std::uint64_t data = cqe.user_data;
+      const std::int32_t res = cqe.res;
+      const std::uint32_t flags = cqe.flags;
+      io_uring_smp_store_release(cq.khead, head + 1);
       if (data == cancel_data) continue;
       if ((flags & IORING_CQE_F_MORE) == 0) --in_flight_;
       if (closing_) continue;
       any = true;
       on_completion(data, res, flags);
     }
-    return any;
   }
 
   void on_completion(std::uint64_t data, std::int32_t res, std::uint32_t flags) noexcept {

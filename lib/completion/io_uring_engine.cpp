@@ -163,7 +163,9 @@ class io_uring_engine final : public completion_engine {
 
   result<void> wait(std::optional<std::chrono::nanoseconds> timeout) override {
     const bool non_blocking = timeout && timeout->count() <= 0;
-    const auto deadline = std::chrono::steady_clock::now() + (timeout ? *timeout : timeout->zero());
+    // Read the clock only for a wait that has a deadline.
+    const auto deadline = timeout && !non_blocking ? std::chrono::steady_clock::now() + *timeout
+                                                   : std::chrono::steady_clock::time_point{};
     for (;;) {
       bool any = reap();
       if (any || non_blocking) {
@@ -381,6 +383,13 @@ class io_uring_engine final : public completion_engine {
   // once for them, so they join this batch. It reads the CQ ring itself: the peek also checks
   // CQE32 and looks for its own timeout CQEs (kernels without EXT_ARG) at every CQE.
   bool reap() noexcept {
+    if (*ring_.cq.khead == io_uring_smp_load_acquire(ring_.cq.ktail) && !work_pending()) {
+      return false;  // a turn that finds nothing pays no more (few connections: half the turns)
+    }
+    return reap_some();
+  }
+
+  [[gnu::noinline]] bool reap_some() noexcept {
     bool any = false;
     bool entered = false;
     io_uring_cq& cq = ring_.cq;

@@ -125,17 +125,33 @@ class io_uring_engine final : public completion_engine {
                      &in);
   }
 
+  // A request the kernel runs whole (a send, most often) queues its SQE with no call at all;
+  // reads answered from input received ahead, and accepts, are their own functions, so the
+  // registers they need are saved only on their way.
   result<std::optional<std::int32_t>> start(socket_input& in, const io_request& req,
                                             io_callback& cb) noexcept override {
     if (req.op == io_request::kind::recv && req.stream && buffers_.available()) {
-      if (auto now = answer_bytes(in, req)) return now;
-      if (in.received.armed) return park(in, req, cb);
-      if (!in.received.dry && arm_input(in, receive_tag)) return park(in, req, cb);
-      in.received.dry = false;  // this one receives directly; the next tries buffers again
-    } else if (req.op == io_request::kind::accept && multishot_accept_) {
-      if (auto now = answer_accept(in, req)) return now;
-      if (in.accepted.armed || arm_input(in, accept_tag)) return park(in, req, cb);
+      return start_stream_read(in, req, cb);
     }
+    if (req.op == io_request::kind::accept && multishot_accept_) return start_accept(in, req, cb);
+    if (auto r = submit(req, cb); !r) return r.error();
+    return std::optional<std::int32_t>();
+  }
+
+  [[gnu::noinline]] result<std::optional<std::int32_t>> start_stream_read(
+      socket_input& in, const io_request& req, io_callback& cb) noexcept {
+    if (auto now = answer_bytes(in, req)) return now;
+    if (in.received.armed) return park(in, req, cb);
+    if (!in.received.dry && arm_input(in, receive_tag)) return park(in, req, cb);
+    in.received.dry = false;  // this one receives directly; the next tries buffers again
+    if (auto r = submit(req, cb); !r) return r.error();
+    return std::optional<std::int32_t>();
+  }
+
+  [[gnu::noinline]] result<std::optional<std::int32_t>> start_accept(
+      socket_input& in, const io_request& req, io_callback& cb) noexcept {
+    if (auto now = answer_accept(in, req)) return now;
+    if (in.accepted.armed || arm_input(in, accept_tag)) return park(in, req, cb);
     if (auto r = submit(req, cb); !r) return r.error();
     return std::optional<std::int32_t>();
   }
@@ -276,6 +292,10 @@ class io_uring_engine final : public completion_engine {
       sq.sqe_tail = tail + 1;
       return &sq.sqes[tail & sq.ring_mask];
     }
+    return sqe_after_submit();
+  }
+
+  [[gnu::cold, gnu::noinline]] io_uring_sqe* sqe_after_submit() noexcept {
     (void)::io_uring_submit(&ring_);
     return ::io_uring_get_sqe(&ring_);
   }

@@ -465,9 +465,16 @@ class io_uring_engine final : public completion_engine {
 
   void on_receive(socket_input& in, std::int32_t res, std::uint32_t flags, bool more) noexcept {
     receive_queue& q = in.received;
+    bool handed = false;  // the bytes went straight to the waiter
     if ((flags & IORING_CQE_F_BUFFER) != 0) {
       const auto id = static_cast<std::uint16_t>(flags >> IORING_CQE_BUFFER_SHIFT);
-      if (res > 0) {
+      if (res > 0 && q.head == receive_queue::none && in.waiter != nullptr &&
+          in.wanted.op == io_request::kind::recv &&
+          static_cast<std::size_t>(res) <= in.wanted.size) {
+        // What serve_waiter would copy out of the queue, without queuing it first.
+        buffers_.copy_out(id, static_cast<std::size_t>(res), static_cast<std::byte*>(in.wanted.data));
+        handed = true;
+      } else if (res > 0) {
         buffers_.append(q, id, static_cast<std::size_t>(res));
       } else {
         buffers_.release(id);
@@ -487,6 +494,11 @@ class io_uring_engine final : public completion_engine {
       }
     } else if (q.queued >= received_buffers::socket_cap) {
       cancel_input(in, receive_tag);  // a reader that lags: the rest waits in the socket
+    }
+    if (handed) {
+      io_callback* cb = std::exchange(in.waiter, nullptr);
+      cb->complete(*cb, res);
+      return;
     }
     serve_waiter(in);
   }

@@ -73,6 +73,12 @@ class received_buffers {
     return n;
   }
 
+  // A filled buffer read whole before it was queued (a reader was waiting): copied, given back.
+  void copy_out(std::uint16_t id, std::size_t length, std::byte* dst) noexcept {
+    std::memcpy(dst, base_ + id * io_uring_buffer_ring::buffer_size, length);
+    ring_->release(id);
+  }
+
   // A filled buffer that is not queued (a late or empty completion) goes straight back.
   void release(std::uint16_t id) noexcept { ring_->release(id); }
   void release_all(receive_queue& q) noexcept;

@@ -77,9 +77,9 @@ class io_uring_buffer_ring {
       return false;
     }
     ::io_uring_buf_ring_init(entries_);
-    const int mask = ::io_uring_buf_ring_mask(count_);
+    mask_ = ::io_uring_buf_ring_mask(count_);
     for (std::uint16_t id = 0; id < count_; ++id) {
-      ::io_uring_buf_ring_add(entries_, memory_ + id * buffer_size, buffer_size, id, mask, id);
+      ::io_uring_buf_ring_add(entries_, memory_ + id * buffer_size, buffer_size, id, mask_, id);
     }
     ::io_uring_buf_ring_advance(entries_, count_);
     return true;
@@ -90,8 +90,7 @@ class io_uring_buffer_ring {
   std::uint16_t count() const noexcept { return entries_ == nullptr ? 0 : count_; }
 
   void release(std::uint16_t id) noexcept {
-    ::io_uring_buf_ring_add(entries_, memory_ + id * buffer_size, buffer_size, id,
-                            ::io_uring_buf_ring_mask(count_), 0);
+    ::io_uring_buf_ring_add(entries_, memory_ + id * buffer_size, buffer_size, id, mask_, 0);
     ::io_uring_buf_ring_advance(entries_, 1);
   }
 
@@ -102,6 +101,7 @@ class io_uring_buffer_ring {
   io_uring_buf_ring* entries_ = nullptr;
   std::byte* memory_ = nullptr;
   std::uint16_t count_ = 0;
+  int mask_ = 0;
 };
 
 }  // namespace corio::detail

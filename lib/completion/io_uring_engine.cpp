@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cassert>
 #include <cerrno>
 #include <chrono>
 #include <cstdint>
@@ -58,7 +59,10 @@ std::uint64_t input_data(const socket_input& in, std::uint64_t tag) noexcept {
 
 class io_uring_engine final : public completion_engine {
  public:
-  explicit io_uring_engine(const io_uring& ring) : ring_(ring) {}
+  // reap() and next_sqe() index the rings with 16-byte CQEs and 64-byte SQEs.
+  explicit io_uring_engine(const io_uring& ring) : ring_(ring) {
+    assert((ring.flags & (IORING_SETUP_CQE32 | IORING_SETUP_SQE128 | IORING_SETUP_SQPOLL)) == 0);
+  }
   io_uring_engine(const io_uring_engine&) = delete;
   io_uring_engine& operator=(const io_uring_engine&) = delete;
 
@@ -121,17 +125,33 @@ class io_uring_engine final : public completion_engine {
                      &in);
   }
 
+  // A request the kernel runs whole (a send, most often) queues its SQE with no call at all;
+  // reads answered from input received ahead, and accepts, are their own functions, so the
+  // registers they need are saved only on their way.
   result<std::optional<std::int32_t>> start(socket_input& in, const io_request& req,
                                             io_callback& cb) noexcept override {
-    if (req.op == io_request::kind::accept && multishot_accept_) {
-      if (auto now = answer_accept(in, req)) return now;
-      if (in.accepted.armed || arm_input(in, accept_tag)) return park(in, req, cb);
-    } else if (req.op == io_request::kind::recv && req.stream && buffers_.available()) {
-      if (auto now = answer_bytes(in, req)) return now;
-      if (in.received.armed) return park(in, req, cb);
-      if (!in.received.dry && arm_input(in, receive_tag)) return park(in, req, cb);
-      in.received.dry = false;  // this one receives directly; the next tries buffers again
+    if (req.op == io_request::kind::recv && req.stream && buffers_.available()) {
+      return start_stream_read(in, req, cb);
     }
+    if (req.op == io_request::kind::accept && multishot_accept_) return start_accept(in, req, cb);
+    if (auto r = submit(req, cb); !r) return r.error();
+    return std::optional<std::int32_t>();
+  }
+
+  [[gnu::noinline]] result<std::optional<std::int32_t>> start_stream_read(
+      socket_input& in, const io_request& req, io_callback& cb) noexcept {
+    if (auto now = answer_bytes(in, req)) return now;
+    if (in.received.armed) return park(in, req, cb);
+    if (!in.received.dry && arm_input(in, receive_tag)) return park(in, req, cb);
+    in.received.dry = false;  // this one receives directly; the next tries buffers again
+    if (auto r = submit(req, cb); !r) return r.error();
+    return std::optional<std::int32_t>();
+  }
+
+  [[gnu::noinline]] result<std::optional<std::int32_t>> start_accept(
+      socket_input& in, const io_request& req, io_callback& cb) noexcept {
+    if (auto now = answer_accept(in, req)) return now;
+    if (in.accepted.armed || arm_input(in, accept_tag)) return park(in, req, cb);
     if (auto r = submit(req, cb); !r) return r.error();
     return std::optional<std::int32_t>();
   }
@@ -159,7 +179,9 @@ class io_uring_engine final : public completion_engine {
 
   result<void> wait(std::optional<std::chrono::nanoseconds> timeout) override {
     const bool non_blocking = timeout && timeout->count() <= 0;
-    const auto deadline = std::chrono::steady_clock::now() + (timeout ? *timeout : timeout->zero());
+    // Read the clock only for a wait that has a deadline.
+    const auto deadline = timeout && !non_blocking ? std::chrono::steady_clock::now() + *timeout
+                                                   : std::chrono::steady_clock::time_point{};
     for (;;) {
       bool any = reap();
       if (any || non_blocking) {
@@ -261,10 +283,19 @@ class io_uring_engine final : public completion_engine {
     return (IO_URING_READ_ONCE(*ring_.sq.kflags) & (IORING_SQ_TASKRUN | IORING_SQ_CQ_OVERFLOW)) != 0;
   }
 
-  // An SQE, submitting the queue first when it is full.
+  // An SQE, submitting the queue first when it is full. liburing's get_sqe, without its
+  // per-call tests of SQE128 and SQPOLL, which init_ring never asks for.
   io_uring_sqe* next_sqe() noexcept {
-    io_uring_sqe* sqe = ::io_uring_get_sqe(&ring_);
-    if (sqe) return sqe;
+    io_uring_sq& sq = ring_.sq;
+    const unsigned tail = sq.sqe_tail;
+    if (tail - IO_URING_READ_ONCE(*sq.khead) < sq.ring_entries) [[likely]] {
+      sq.sqe_tail = tail + 1;
+      return &sq.sqes[tail & sq.ring_mask];
+    }
+    return sqe_after_submit();
+  }
+
+  [[gnu::cold, gnu::noinline]] io_uring_sqe* sqe_after_submit() noexcept {
     (void)::io_uring_submit(&ring_);
     return ::io_uring_get_sqe(&ring_);
   }
@@ -367,22 +398,41 @@ class io_uring_engine final : public completion_engine {
   }
 
   // Takes every CQE there is, one at a time (a callback may reap further down: wait_until);
-  // true when one of them was for an operation, an input or the waker.
+  // true when one of them was for an operation, an input or the waker. Like liburing's peek,
+  // an empty ring with completions held back as task work (or overflowed) enters the kernel
+  // once for them, so they join this batch. It reads the CQ ring itself: the peek also checks
+  // CQE32 and looks for its own timeout CQEs (kernels without EXT_ARG) at every CQE.
   bool reap() noexcept {
+    if (*ring_.cq.khead == io_uring_smp_load_acquire(ring_.cq.ktail) && !work_pending()) {
+      return false;  // a turn that finds nothing pays no more (few connections: half the turns)
+    }
+    return reap_some();
+  }
+
+  [[gnu::noinline]] bool reap_some() noexcept {
     bool any = false;
-    io_uring_cqe* cqe = nullptr;
-    while (::io_uring_peek_cqe(&ring_, &cqe) == 0 && cqe != nullptr) {
-      const std::uint64_t data = ::io_uring_cqe_get_data64(cqe);
-      const std::int32_t res = cqe->res;
-      const std::uint32_t flags = cqe->flags;
-      ::io_uring_cqe_seen(&ring_, cqe);
+    bool entered = false;
+    io_uring_cq& cq = ring_.cq;
+    for (;;) {
+      const unsigned head = *cq.khead;  // only this thread moves it
+      if (head == io_uring_smp_load_acquire(cq.ktail)) {
+        if (entered || !work_pending()) return any;
+        entered = true;
+        (void)::io_uring_get_events(&ring_);
+        continue;
+      }
+      entered = false;
+      const io_uring_cqe& cqe = cq.cqes[head & cq.ring_mask];
+      const std::uint64_t data = cqe.user_data;
+      const std::int32_t res = cqe.res;
+      const std::uint32_t flags = cqe.flags;
+      io_uring_smp_store_release(cq.khead, head + 1);
       if (data == cancel_data) continue;
       if ((flags & IORING_CQE_F_MORE) == 0) --in_flight_;
       if (closing_) continue;
       any = true;
       on_completion(data, res, flags);
     }
-    return any;
   }
 
   void on_completion(std::uint64_t data, std::int32_t res, std::uint32_t flags) noexcept {
@@ -415,9 +465,16 @@ class io_uring_engine final : public completion_engine {
 
   void on_receive(socket_input& in, std::int32_t res, std::uint32_t flags, bool more) noexcept {
     receive_queue& q = in.received;
+    bool handed = false;  // the bytes went straight to the waiter
     if ((flags & IORING_CQE_F_BUFFER) != 0) {
       const auto id = static_cast<std::uint16_t>(flags >> IORING_CQE_BUFFER_SHIFT);
-      if (res > 0) {
+      if (res > 0 && q.head == receive_queue::none && in.waiter != nullptr &&
+          in.wanted.op == io_request::kind::recv &&
+          static_cast<std::size_t>(res) <= in.wanted.size) {
+        // What serve_waiter would copy out of the queue, without queuing it first.
+        buffers_.copy_out(id, static_cast<std::size_t>(res), static_cast<std::byte*>(in.wanted.data));
+        handed = true;
+      } else if (res > 0) {
         buffers_.append(q, id, static_cast<std::size_t>(res));
       } else {
         buffers_.release(id);
@@ -437,6 +494,11 @@ class io_uring_engine final : public completion_engine {
       }
     } else if (q.queued >= received_buffers::socket_cap) {
       cancel_input(in, receive_tag);  // a reader that lags: the rest waits in the socket
+    }
+    if (handed) {
+      io_callback* cb = std::exchange(in.waiter, nullptr);
+      cb->complete(*cb, res);
+      return;
     }
     serve_waiter(in);
   }

@@ -12,6 +12,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <span>
 #include <vector>
 
@@ -44,8 +45,40 @@ class received_buffers {
   // The kernel refused a multishot receive (EINVAL before 6.0): receive directly from now on.
   void disable() noexcept { enabled_ = false; }
 
-  void append(receive_queue& q, std::uint16_t id, std::size_t length) noexcept;
-  std::size_t copy_to(receive_queue& q, std::span<std::byte> dst) noexcept;
+  // Inline, like copy_to's common case: both run once per message in the engine's hot path.
+  void append(receive_queue& q, std::uint16_t id, std::size_t length) noexcept {
+    filled_[id] = {static_cast<std::uint32_t>(length), receive_queue::none};
+    if (q.tail == receive_queue::none) {
+      q.head = id;
+    } else {
+      filled_[q.tail].next = id;
+    }
+    q.tail = id;
+    q.queued += length;
+    ++held_;
+  }
+
+  // The common case (one buffer queued, read whole: a request-response peer) is a memcpy and
+  // the buffer's return; the rest goes through the loop.
+  std::size_t copy_to(receive_queue& q, std::span<std::byte> dst) noexcept {
+    const std::uint16_t id = q.head;
+    if (id == receive_queue::none) return 0;
+    const std::size_t n = filled_[id].length - q.offset;
+    if (id != q.tail || n > dst.size()) return copy_some(q, dst);
+    std::memcpy(dst.data(), base_ + id * io_uring_buffer_ring::buffer_size + q.offset, n);
+    q.head = q.tail = receive_queue::none;
+    q.offset = 0;
+    q.queued = 0;
+    dequeue(id);
+    return n;
+  }
+
+  // A filled buffer read whole before it was queued (a reader was waiting): copied, given back.
+  void copy_out(std::uint16_t id, std::size_t length, std::byte* dst) noexcept {
+    std::memcpy(dst, base_ + id * io_uring_buffer_ring::buffer_size, length);
+    ring_->release(id);
+  }
+
   // A filled buffer that is not queued (a late or empty completion) goes straight back.
   void release(std::uint16_t id) noexcept { ring_->release(id); }
   void release_all(receive_queue& q) noexcept;
@@ -53,6 +86,12 @@ class received_buffers {
   std::size_t held() const noexcept { return held_; }
 
  private:
+  struct filled {
+    std::uint32_t length;  // bytes the kernel put there
+    std::uint16_t next;    // the next buffer queued on the same socket
+  };
+
+  std::size_t copy_some(receive_queue& q, std::span<std::byte> dst) noexcept;
   void dequeue(std::uint16_t id) noexcept {
     ring_->release(id);
     --held_;
@@ -60,9 +99,9 @@ class received_buffers {
 
   io_uring_buffer_ring* ring_ = nullptr;
   std::byte* base_ = nullptr;
+  filled* filled_ = nullptr;  // per buffer, in storage_
   bool enabled_ = false;
-  std::vector<std::uint16_t> next_;    // per buffer: the next one queued on the same socket
-  std::vector<std::uint32_t> length_;  // per buffer: bytes the kernel put there
+  std::vector<filled> storage_;
   std::size_t held_ = 0;
 };
 

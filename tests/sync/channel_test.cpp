@@ -160,6 +160,22 @@ TEST(channel, unbounded_try_send_always_succeeds_until_closed) {
   EXPECT_TRUE(is_closed(tx.blocking_send(1).error()));
 }
 
+
+// The queue's ring indexes by mask and grows by doubling: growing while its contents wrap
+// around the end must keep their order, at every size it passes through.
+TEST(channel, queue_keeps_order_when_it_grows_while_wrapped) {
+  auto [tx, rx] = corio::make_unbounded_channel<int>();
+  int sent = 0;
+  int received = 0;
+  for (int round = 0; round < 6; ++round) {
+    // Take a few from the front, then send more than that: the ring wraps, then must grow.
+    for (int i = 0; i < 3 && received < sent; ++i) ASSERT_EQ(*rx.try_recv(), received++);
+    const int more = 8 << round;
+    for (int i = 0; i < more; ++i) ASSERT_TRUE(tx.try_send(sent++));
+  }
+  while (received < sent) ASSERT_EQ(*rx.try_recv(), received++);
+  EXPECT_EQ(rx.try_recv().error(), std::errc::resource_unavailable_try_again);
+}
 TEST(channel, blocking_send_from_a_plain_thread_waits_for_room) {
   corio::block_on([]() -> corio::task<> {
     auto [tx0, rx] = corio::make_channel<int>(1);

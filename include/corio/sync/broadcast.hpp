@@ -109,9 +109,10 @@ class broadcast_state {
   result<std::size_t> send(U&& value) {
     std::lock_guard guard(lock);
     if (receivers_ == 0) return error::channel_closed;
-    std::optional<T>& slot = ring_[tail_ % ring_.size()];
+    std::optional<T>& slot = ring_[tail_slot_];
     slot = std::forward<U>(value);
     ++tail_;
+    if (++tail_slot_ == ring_.size()) tail_slot_ = 0;
     wake_all(&*slot);
     return receivers_;
   }
@@ -156,6 +157,8 @@ class broadcast_state {
 
   std::vector<std::optional<T>> ring_;
   std::uint64_t tail_ = 0;  // the position the next send writes
+  // tail_ % ring_.size(), kept by the send: a 64-bit division costs tens of cycles.
+  std::size_t tail_slot_ = 0;
   std::size_t receivers_ = 0;
   bool senders_gone_ = false;
   std::atomic<std::size_t> senders_{1};
@@ -171,9 +174,13 @@ class [[nodiscard]] broadcast_recv final : public operation, public waiter_hook 
       : state_(&state), next_(&next) {}
   broadcast_recv(const broadcast_recv&) = delete;
   broadcast_recv& operator=(const broadcast_recv&) = delete;
-  ~broadcast_recv() {
-    disarm();
-    if (waiting_) unlink();
+  // Inlined, like await_resume: out of line, the call and the vtable pointer stores cost more
+  // than the work. Armed only while waiting (await_resume disarms, ~operation again).
+  [[gnu::always_inline]] ~broadcast_recv() {
+    if (waiting_) {  // the frame died suspended here (its executor shut down)
+      disarm();
+      unlink();
+    }
   }
 
   bool await_ready() const noexcept { return false; }
@@ -188,7 +195,7 @@ class [[nodiscard]] broadcast_recv final : public operation, public waiter_hook 
     return true;
   }
 
-  broadcast_result<T> await_resume() {
+  [[gnu::always_inline]] broadcast_result<T> await_resume() {
     disarm();
     waiting_ = false;
     if (canceled()) return std::make_error_code(std::errc::operation_canceled);

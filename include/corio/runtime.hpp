@@ -32,6 +32,7 @@
 #include <exception>
 #include <memory>
 #include <mutex>
+#include <new>
 #include <stdexcept>
 #include <string>
 #include <stop_token>
@@ -85,12 +86,16 @@ bool post_to_worker(worker& w, remote_node& n) noexcept;
 executor& executor_of(worker& w) noexcept;
 
 // What a spawned task leaves for its handle. Shared by the task's frame and the handle (two
-// references), so either may go first; lives in the frame pool like the frames themselves.
+// references), so either may go first. It lives at the end of the block that holds the spawned
+// frame (spawned::promise_type::operator new): one frame-pool allocation for both, which the
+// last reference frees whole. So a finished task's frame memory stays until its handle goes.
 template <class T>
 class join_state {
  public:
-  static void* operator new(std::size_t size) { return frame_allocate(size); }
-  static void operator delete(void* p, std::size_t size) noexcept { frame_deallocate(p, size); }
+  join_state(void* block, std::size_t block_size) noexcept
+      : block_(block), block_size_(block_size) {}
+  join_state(const join_state&) = delete;
+  join_state& operator=(const join_state&) = delete;
 
   template <class... U>
   void set_value(U&&... v) {
@@ -98,13 +103,11 @@ class join_state {
   }
   void set_exception(std::exception_ptr e) noexcept { outcome_.set_exception(std::move(e)); }
 
-  // The task's side is over (it finished, or its executor destroyed it): wake a joiner.
+  // The task's side is over (it finished, or its executor destroyed it): wake a joiner. The
+  // task's reference is let go later, by its frame's operator delete (the block is shared).
   void finish() noexcept {
     finished_here_ = true;
-    if (finish_here()) {
-      release();
-      return;
-    }
+    if (finish_here()) return;
     std::uintptr_t prev;
     {
       // The joiner is woken under the lock: its cancel path withdraws under the same lock, so
@@ -124,9 +127,8 @@ class join_state {
     }
     if (prev == blocked) {
       woken_.store(1, std::memory_order_release);
-      woken_.notify_all();  // our reference keeps the state alive for this
+      woken_.notify_all();  // the frame's reference keeps the state alive for this
     }
-    release();
   }
 
   // finish() without the lock, when nobody can withdraw meanwhile: no joiner yet (a joiner
@@ -193,10 +195,17 @@ class join_state {
   task_stop& stop() noexcept { return stop_; }
 
   void release() noexcept {
-    if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
+    if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+      void* const block = block_;
+      const std::size_t size = block_size_;
+      this->~join_state();
+      frame_deallocate(block, size);
+    }
   }
 
  private:
+  ~join_state() = default;  // only through release()
+
   static constexpr std::uintptr_t running = 0;
   static constexpr std::uintptr_t finished = 1;
   static constexpr std::uintptr_t blocked = 2;  // a thread sleeps in wait_blocking()
@@ -207,7 +216,32 @@ class join_state {
   std::atomic<int> woken_{0};  // for a blocked thread
   std::mutex joiner_lock_;     // finish() waking the joiner vs the joiner withdrawing
   task_stop stop_;  // no std::stop_source: its state would be a heap allocation per task
+  void* block_;              // the frame-pool block holding the spawned frame and this
+  std::size_t block_size_;
   bool finished_here_ = false;  // for block_on's loop, on the task's own thread
+};
+
+// How spawned<T>'s promise ends: the task's result (or its end) goes to the join state.
+template <class T>
+class spawned_return {
+ public:
+  template <class U>
+  void return_value(U&& v) {
+    state_->set_value(std::forward<U>(v));
+  }
+
+ protected:
+  explicit spawned_return(join_state<T>* state) noexcept : state_(state) {}
+  join_state<T>* state_;
+};
+template <>
+class spawned_return<void> {
+ public:
+  void return_void() noexcept { state_->set_value(); }
+
+ protected:
+  explicit spawned_return(join_state<void>* state) noexcept : state_(state) {}
+  join_state<void>* state_;
 };
 
 // The frame spawn() runs: it awaits the user's task and reports to the join_state. It frees
@@ -215,11 +249,25 @@ class join_state {
 template <class T>
 class spawned {
  public:
-  class promise_type {
+  class promise_type : public spawned_return<T> {
+    using spawned_return<T>::state_;
+
    public:
-    promise_type(task<T>&, join_state<T>* state) noexcept : state_(state) {}
-    static void* operator new(std::size_t size) { return frame_allocate(size); }
-    static void operator delete(void* p, std::size_t size) noexcept { frame_deallocate(p, size); }
+    // The frame and its join state in one block (see join_state): operator new makes the
+    // state behind the frame and hands it out through `made`, to the caller and the promise.
+    static void* operator new(std::size_t size, task<T>&, join_state<T>** made) {
+      static_assert(alignof(join_state<T>) <= __STDCPP_DEFAULT_NEW_ALIGNMENT__);
+      const std::size_t block_size = state_offset(size) + sizeof(join_state<T>);
+      void* block = frame_allocate(block_size);
+      *made = ::new (static_cast<char*>(block) + state_offset(size)) join_state<T>(block, block_size);
+      return block;
+    }
+    // The frame is destroyed (the promise finished the state): the task's reference goes.
+    static void operator delete(void* block, std::size_t size) noexcept {
+      std::launder(reinterpret_cast<join_state<T>*>(static_cast<char*>(block) + state_offset(size)))
+          ->release();
+    }
+    promise_type(task<T>&, join_state<T>** made) noexcept : spawned_return<T>(*made) {}
 
     ~promise_type() {
       if (owner_) untrack(*owner_, link_);
@@ -243,7 +291,6 @@ class spawned {
     }
     std::suspend_always initial_suspend() const noexcept { return {}; }
     final_awaiter final_suspend() noexcept { return {*this}; }
-    void return_void() noexcept {}
     void unhandled_exception() noexcept { state_->set_exception(std::current_exception()); }
     stop_ref stop_token() const noexcept { return stop_ref(&state_->stop()); }
     task_trace* trace() noexcept { return &link_.trace; }
@@ -267,6 +314,10 @@ class spawned {
     }
 
    private:
+    static constexpr std::size_t state_offset(std::size_t frame_size) noexcept {
+      constexpr std::size_t align = alignof(join_state<T>);
+      return (frame_size + align - 1) / align * align;
+    }
     struct frame_node : remote_node {
       promise_type* promise = nullptr;
     };
@@ -276,7 +327,6 @@ class spawned {
       std::coroutine_handle<promise_type>::from_promise(of(n)).destroy();
     }
 
-    join_state<T>* state_;
     executor* owner_ = nullptr;
     spawn_link link_;
     frame_node node_{{}, this};
@@ -288,18 +338,15 @@ class spawned {
   explicit spawned(std::coroutine_handle<promise_type> f) noexcept : frame(f) {}
 };
 
+// `made` receives the task's join state, made with the frame (promise_type::operator new).
 template <class T>
-spawned<T> run_spawned(task<T> parameter, join_state<T>* state) {
+spawned<T> run_spawned(task<T> parameter, join_state<T>** made) {
+  (void)made;  // for the promise's operator new and constructor only
   // A local, not the parameter: a frame torn down early destroys its locals before the promise
-  // (which lets go of the join state), its parameters after. The operations the task waits on
+  // (which finishes the join state), its parameters after. The operations the task waits on
   // leave the stop state in the join state as they are destroyed, so they must go first.
   task<T> work = std::move(parameter);
-  if constexpr (std::is_void_v<T>) {
-    co_await std::move(work);
-    state->set_value();
-  } else {
-    state->set_value(co_await std::move(work));
-  }
+  co_return co_await std::move(work);
 }
 
 // Awaiting a join handle: an operation the finishing task completes (from any thread), and
@@ -449,8 +496,8 @@ template <class T>
 join_handle<T> spawn(task<T> work, source_site at = source_site::current()) {
   detail::executor* ex = detail::current_executor();
   if (!ex) throw std::logic_error("corio::spawn called outside a corio thread");
-  auto* state = new detail::join_state<T>();
-  auto frame = detail::run_spawned<T>(std::move(work), state).frame;
+  detail::join_state<T>* state = nullptr;
+  auto frame = detail::run_spawned<T>(std::move(work), &state).frame;
   frame.promise().set_spawn_site(at);
   frame.promise().start(*ex);
   return join_handle<T>(state);
@@ -571,8 +618,8 @@ class runtime {
   join_handle<T> spawn_on(std::size_t i, task<T> work,
                           source_site site = source_site::current()) {
     detail::worker& w = at(i);
-    auto* state = new detail::join_state<T>();
-    auto frame = detail::run_spawned<T>(std::move(work), state).frame;
+    detail::join_state<T>* state = nullptr;
+    auto frame = detail::run_spawned<T>(std::move(work), &state).frame;
     frame.promise().set_spawn_site(site);
     // Refused (stopping): the frame goes now, and the handle reports operation_canceled.
     if (!frame.promise().start_on(w)) frame.destroy();

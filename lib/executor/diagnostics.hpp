@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <thread>
 #include <utility>
 
 #include <corio/detail/executor.hpp>
@@ -97,13 +98,13 @@ class executor_diagnostics {
   }
   // The spawned-task list is read by the dump on other threads: the executor changes it only
   // under this lock (a spawn or an end, never per operation).
+  // No wait/notify: notify_one() is an atomic add on a process-wide waiter table, on every
+  // spawn and every end. The lock is held for a few stores (or one dump's walk), so a waiter
+  // just yields.
   void lock_tasks() noexcept {
-    while (tasks_lock_.test_and_set(std::memory_order_acquire)) tasks_lock_.wait(true);
+    while (tasks_lock_.test_and_set(std::memory_order_acquire)) std::this_thread::yield();
   }
-  void unlock_tasks() noexcept {
-    tasks_lock_.clear(std::memory_order_release);
-    tasks_lock_.notify_one();
-  }
+  void unlock_tasks() noexcept { tasks_lock_.clear(std::memory_order_release); }
 
   // ---- set once by the runtime, for the labels ----
   void set_worker(const runtime* rt, std::size_t index) noexcept {

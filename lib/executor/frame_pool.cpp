@@ -51,12 +51,15 @@ constinit thread_local pool_state pool{};
 // `pool` outlives every use, so the pointer never dangles.
 constinit thread_local pool_state* pool_here [[gnu::tls_model("initial-exec")]] = nullptr;
 
+// Out of line: the global-dynamic access to `pool` calls __tls_get_addr, which would make
+// every caller save registers on its hot path too.
+[[gnu::noinline]] pool_state& first_use() noexcept {
+  pool_here = &pool;
+  return pool;
+}
 pool_state& this_pool() noexcept {
   pool_state* p = pool_here;
-  if (p == nullptr) [[unlikely]] {
-    p = &pool;
-    pool_here = p;
-  }
+  if (p == nullptr) [[unlikely]] return first_use();
   return *p;
 }
 std::atomic<std::size_t> retain_limit{std::size_t{4} << 20};
@@ -109,9 +112,12 @@ void* frame_allocate(std::size_t size) {
   return frame;
 }
 
-void frame_deallocate(void* frame, std::size_t size) noexcept {
-  pool_state& p = this_pool();
-  ++p.counters.deallocations;
+namespace {
+
+// frame_deallocate's every other case, out of line so that the usual one (a live pool under
+// its cap) saves no registers: a large frame, the first retain of a thread, an exited thread,
+// a list over the cap.
+[[gnu::noinline]] void deallocate_slow(pool_state& p, void* frame, std::size_t size) noexcept {
   if (size == 0 || size > max_pooled_size) {
     ::operator delete(frame);
     return;
@@ -127,12 +133,35 @@ void frame_deallocate(void* frame, std::size_t size) noexcept {
     ::operator delete(frame);
     return;
   }
-  if (p.life == phase::fresh) [[unlikely]] go_live(p);
+  if (p.life == phase::fresh) go_live(p);
   free_block* b = static_cast<free_block*>(frame);
   b->next = p.heads[c];
   p.heads[c] = b;
   p.counters.retained_bytes += bytes;
   ASAN_POISON_MEMORY_REGION(b, bytes);
+}
+
+}  // namespace
+
+void frame_deallocate(void* frame, std::size_t size) noexcept {
+  pool_state& p = this_pool();
+  ++p.counters.deallocations;
+  // size - 1 wraps for 0, so one comparison keeps both 0 and large frames out.
+  if (size - 1 < max_pooled_size && p.life == phase::live) [[likely]] {
+    const std::size_t c = class_of(size);
+    const std::size_t bytes = class_bytes(c);
+    free_block* const head = p.heads[c];
+    if (head == nullptr ||
+        p.counters.retained_bytes + bytes <= retain_limit.load(std::memory_order_relaxed)) {
+      free_block* b = static_cast<free_block*>(frame);
+      b->next = head;
+      p.heads[c] = b;
+      p.counters.retained_bytes += bytes;
+      ASAN_POISON_MEMORY_REGION(b, bytes);
+      return;
+    }
+  }
+  deallocate_slow(p, frame, size);
 }
 
 frame_pool_counters frame_pool_stats() noexcept { return this_pool().counters; }

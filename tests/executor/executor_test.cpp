@@ -523,6 +523,85 @@ TEST_P(executor_test, many_spawned_tasks_all_complete) {
   EXPECT_EQ(done, 10000);
 }
 
+// A spawned frame and its join state share one frame-pool block (runtime.hpp): the task's
+// frame goes when it ends, the block when the last of the frame and the handle lets go.
+std::size_t frames_made(const corio::detail::frame_pool_counters& c) noexcept {
+  return c.pooled_allocations + c.system_allocations;
+}
+
+[[gnu::noinline]] corio::task<counted> hand_back(counted c) { co_return c; }
+
+TEST_P(executor_test, a_finished_tasks_result_stays_with_its_handle_until_the_handle_goes) {
+  counted::reset_counts();
+  using corio::detail::frame_pool_stats;
+  auto root = [&]() -> corio::task<> {
+    const auto before = frame_pool_stats();
+    {
+      auto h = corio::spawn(hand_back(counted{}));
+      for (int i = 0; i < 100 && !h.is_finished(); ++i) co_await corio::yield();
+      EXPECT_TRUE(h.is_finished());
+      const auto finished = frame_pool_stats();
+      // Two blocks: the task's frame, and the spawned frame with its join state.
+      EXPECT_EQ(frames_made(finished) - frames_made(before), 2u);
+      // Only the task's frame is back (its parameter destroyed): the result is in the block.
+      EXPECT_EQ(finished.deallocations - before.deallocations, 1u);
+      EXPECT_EQ(counted::alive(), 1);
+    }  // dropped unawaited: the result goes with the block
+    const auto after = frame_pool_stats();
+    EXPECT_EQ(after.deallocations - before.deallocations, 2u);
+    EXPECT_EQ(counted::alive(), 0);
+  };
+  corio::block_on(root(), on(GetParam()));
+}
+
+TEST_P(executor_test, a_task_detached_while_running_frees_its_block_when_it_ends) {
+  counted::reset_counts();
+  using corio::detail::frame_pool_stats;
+  auto root = [&]() -> corio::task<> {
+    const auto before = frame_pool_stats();
+    auto slow = []() -> corio::task<counted> {
+      co_await corio::yield();
+      co_return counted{};
+    };
+    auto h = corio::spawn(slow());
+    h.detach();
+    EXPECT_EQ(frame_pool_stats().deallocations, before.deallocations);  // still running
+    for (int i = 0; i < 100 && frame_pool_stats().deallocations - before.deallocations < 2; ++i) {
+      co_await corio::yield();
+    }
+    const auto after = frame_pool_stats();
+    EXPECT_EQ(frames_made(after) - frames_made(before), 2u);
+    EXPECT_EQ(after.deallocations - before.deallocations, 2u);
+    EXPECT_EQ(counted::alive(), 0);
+    // Awaited the usual way, the value still comes through.
+    auto again = corio::spawn(hand_back(counted{}));
+    EXPECT_GE((co_await again).id, 0);
+  };
+  corio::block_on(root(), on(GetParam()));
+  EXPECT_EQ(counted::alive(), 0);
+}
+
+TEST_P(executor_test, a_handle_kept_past_executor_shutdown_frees_the_destroyed_tasks_block) {
+  counted::reset_counts();
+  using corio::detail::frame_pool_stats;
+  auto forever = [](counted c) -> corio::task<counted> {
+    (void)co_await corio::sleep_for(1h);  // never resumes: destroyed at shutdown
+    co_return c;
+  };
+  std::optional<corio::join_handle<counted>> kept;
+  auto root = [&]() -> corio::task<> {
+    kept.emplace(corio::spawn(forever(counted{})));
+    co_return;
+  };
+  corio::block_on(root(), on(GetParam()));
+  EXPECT_EQ(counted::alive(), 0);  // the frame's parameter, destroyed at shutdown
+  ASSERT_TRUE(kept->is_finished());
+  EXPECT_THROW((void)kept->join(), std::system_error);
+  const auto held = frame_pool_stats().deallocations;
+  kept.reset();
+  EXPECT_EQ(frame_pool_stats().deallocations, held + 1) << "the handle lets go of the block";
+}
+
 std::string backend_name(const ::testing::TestParamInfo<corio::backend_kind>& info) {
   return std::string(corio::to_string(info.param));
 }

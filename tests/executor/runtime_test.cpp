@@ -261,7 +261,12 @@ TEST_P(runtime, stop_with_pending_io_and_sleeps_on_every_worker) {
       auto accepted = co_await listener.accept();  // the client's connection
       (void)co_await ready.send(kind);
       std::array<std::byte, 16> buf;
-      for (int round = 0; round < (stubborn ? 1'000'000 : 1); ++round) {
+      // A stubborn task must still be waiting when the grace period ends, however fast the
+      // machine: it spins for a time far past the grace (and the test's 2 s limit), not a
+      // count of rounds that a quiet core could finish within 200 ms.
+      const auto give_up = std::chrono::steady_clock::now() + 30s;
+      for (int round = 0; stubborn ? std::chrono::steady_clock::now() < give_up : round < 1;
+           ++round) {
         switch (kind) {
           case 0: (void)co_await corio::sleep_for(1h); break;
           case 1: (void)co_await listener.accept(); break;

@@ -196,8 +196,6 @@ inline std::error_code kernel_error(std::int32_t res) noexcept {
 // `Raw` is a corio::net socket; it and `reg` belong to the calling socket object, which must
 // neither move nor die while the operation is pending.
 
-using io_direction = io_operation::direction;
-
 template <class Raw>
 struct read_some_call {
   Raw* raw;

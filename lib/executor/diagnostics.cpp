@@ -27,6 +27,7 @@
 #include <corio/runtime.hpp>
 
 #include "driver/signals.hpp"
+#include "os/thread_name.hpp"
 
 namespace corio {
 namespace detail {
@@ -273,6 +274,7 @@ void report_stall(executor_diagnostics& d, steady::duration stalled, std::uint32
 }
 
 void watch() {
+  sys::name_this_thread("corio-watchdog");
   registry& r = reg();
   std::unique_lock lk(r.lock);
   std::optional<steady::time_point> stop_asked;

@@ -18,10 +18,12 @@
 #include <latch>
 #include <mutex>
 #include <stdexcept>
+#include <string>
 #include <thread>
 #include <vector>
 
 #include "executor/executor.hpp"
+#include "os/thread_name.hpp"
 
 namespace corio {
 namespace detail {
@@ -112,6 +114,7 @@ struct runtime::state {
 namespace {
 
 void run_worker(runtime& rt, runtime::state& s, detail::worker& w, std::size_t index) {
+  sys::name_this_thread("corio-worker-" + std::to_string(index));
   auto made = detail::executor::create(s.options.backend);
   if (!made) {
     {

@@ -25,6 +25,8 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -124,6 +126,32 @@ TEST_P(diagnostics, stall_on_a_runtime_worker_names_that_worker) {
   EXPECT_NE(text.find("worker 1 (thread"), std::string::npos) << text;
   EXPECT_NE(text.find(at_line(spawn_line) + " in "), std::string::npos) << text;
   EXPECT_NE(text.find(at_line(stuck_suspend_line) + "\n"), std::string::npos) << text;
+}
+
+// Thread names (lib/os/thread_name.hpp): what top -H, gdb and the bench's per-thread system
+// call count go by.
+std::string this_thread_name() {
+  std::ifstream comm("/proc/self/task/" + std::to_string(::gettid()) + "/comm");
+  std::string name;
+  std::getline(comm, name);
+  return name;
+}
+
+corio::task<std::string> own_thread_name() { co_return this_thread_name(); }
+
+TEST_P(diagnostics, runtime_threads_carry_their_role_in_their_names) {
+  corio::runtime rt(options(2));
+  EXPECT_EQ(rt.spawn_on(0, own_thread_name()).join(), "corio-worker-0");
+  EXPECT_EQ(rt.spawn_on(1, own_thread_name()).join(), "corio-worker-1");
+  // The watchdog runs while any executor exists (it was started by the first one ever).
+  bool watchdog_named = false;
+  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+    std::ifstream comm(task.path() / "comm");
+    std::string name;
+    std::getline(comm, name);
+    watchdog_named = watchdog_named || name == "corio-watchdog";
+  }
+  EXPECT_TRUE(watchdog_named);
 }
 
 TEST_P(diagnostics, a_worker_that_keeps_turning_is_not_reported) {

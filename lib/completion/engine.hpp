@@ -49,6 +49,12 @@ class completion_engine {
   // (bytes or -errno), and `cb` is not called. nullopt: `cb` is called once, later.
   virtual result<std::optional<std::int32_t>> start(socket_input& in, const io_request& req,
                                                     io_callback& cb) noexcept = 0;
+  // A stream read answered from input received ahead, without making an operation: the
+  // answer (bytes, 0 at the end, -errno), or nullopt when nothing is there (or another
+  // operation waits on the socket) and the read must start() as usual.
+  virtual std::optional<std::int32_t> take_received(socket_input&, void*, std::size_t) noexcept {
+    return std::nullopt;
+  }
   // Waits once for readiness of `fd` (one-shot poll); `cb` gets the poll's result.
   virtual result<void> start_poll(int fd, bool writable, io_callback& cb) noexcept = 0;
   // Withdraws `cb`'s request. True: withdrawn now (it waited on the socket's input), no

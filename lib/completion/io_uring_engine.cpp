@@ -138,6 +138,15 @@ class io_uring_engine final : public completion_engine {
     return std::optional<std::int32_t>();
   }
 
+  std::optional<std::int32_t> take_received(socket_input& in, void* data,
+                                            std::size_t size) noexcept override {
+    if (in.waiter != nullptr || !buffers_.available()) return std::nullopt;
+    io_request req;
+    req.data = data;
+    req.size = size;
+    return answer_bytes(in, req);
+  }
+
   [[gnu::noinline]] result<std::optional<std::int32_t>> start_stream_read(
       socket_input& in, const io_request& req, io_callback& cb) noexcept {
     if (auto now = answer_bytes(in, req)) return now;

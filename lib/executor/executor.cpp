@@ -309,6 +309,20 @@ void executor::fire_timers() noexcept {
   }
 }
 
+// Defined here, beside their one caller (dispatch), so that they inline into it: a readiness
+// event that completes an operation is the hot path of every socket wait.
+void operation::complete_inline() noexcept {
+  if (state_.fetch_or(done_bit, std::memory_order_acq_rel) & cancel_bit) return;
+  owner_->resume_now(awaiting_);
+}
+
+void io_operation::on_ready(io_operation*& waiting_here) noexcept {
+  if (!perform()) return;
+  waiting_here = nullptr;  // what unlink() would do, knowing the direction already
+  slot_ = nullptr;
+  complete_inline();
+}
+
 void executor::dispatch(const event& e) noexcept {
   const auto key = static_cast<std::uint64_t>(e.token());
   if (key == waker_key) return;  // it only ended the wait; drain_remote() takes the work
@@ -319,11 +333,12 @@ void executor::dispatch(const event& e) noexcept {
   if (f & read_side) {
     if (slot->reader) {
       const std::uint32_t generation = slot->generation;
-      slot->reader->on_ready();  // may resume a coroutine, which may close (and reuse) the slot
+      // May resume a coroutine, which may close (and reuse) the slot.
+      slot->reader->on_ready(slot->reader);
       if (slot->generation != generation) return;
     }
   }
-  if ((f & write_side) && slot->writer) slot->writer->on_ready();
+  if ((f & write_side) && slot->writer) slot->writer->on_ready(slot->writer);
 }
 
 }  // namespace corio::detail

@@ -112,6 +112,9 @@ class executor {
                                             io_callback& cb) noexcept {
     return engine_->start(slot.input, req, cb);
   }
+  std::optional<std::int32_t> take_received(io_slot& slot, void* data, std::size_t size) noexcept {
+    return engine_->take_received(slot.input, data, size);
+  }
   result<void> start_poll(int fd, bool writable, io_callback& cb) noexcept {
     return engine_->start_poll(fd, writable, cb);
   }

@@ -128,11 +128,6 @@ void operation::drop_stop_callback() noexcept {
   std::launder(reinterpret_cast<stop_callback_type*>(stop_callback_))->~stop_callback_type();
 }
 
-void operation::complete_inline() noexcept {
-  if (state_.fetch_or(done_bit, std::memory_order_acq_rel) & cancel_bit) return;
-  owner_->resume_now(awaiting_);
-}
-
 bool operation::complete_remote() noexcept {
   std::uint8_t expected = 0;
   if (!state_.compare_exchange_strong(expected, done_bit, std::memory_order_acq_rel)) return false;
@@ -198,6 +193,11 @@ void io_registration::hand_over() noexcept {
   reset();
 }
 
+std::optional<std::int32_t> io_registration::take_received(void* data, std::size_t size) noexcept {
+  if (!slot_ || owner_ != executor::current()) return std::nullopt;  // submit() says why
+  return owner_->take_received(*slot_, data, size);
+}
+
 void io_registration::reset() noexcept {
   if (slot_) owner_->deregister(std::exchange(slot_, nullptr));
   owner_ = nullptr;
@@ -220,12 +220,6 @@ bool io_operation::link(io_registration& reg, direction dir) noexcept {
   waiter = this;
   complete = &answered;
   return true;
-}
-
-void io_operation::on_ready() noexcept {
-  if (!perform()) return;
-  io_operation::unlink();  // not virtual: nothing below overrides it
-  complete_inline();
 }
 
 bool io_operation::suspend(std::coroutine_handle<> awaiting, const stop_ref& stop,

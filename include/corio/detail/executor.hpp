@@ -203,6 +203,10 @@ class io_registration {
   void hand_over() noexcept;
   // True when operations on this fd go to a completion engine whole.
   bool completion_based() const noexcept { return completions_; }
+  // Completion engines: a stream read answered from the bytes the socket received ahead,
+  // with no operation made (nothing waits, nothing is submitted): bytes, 0 at the end of
+  // the stream, -errno; nullopt when there are none and the read must be submitted.
+  std::optional<std::int32_t> take_received(void* data, std::size_t size) noexcept;
   // Readiness backends: what the reactor last said (a syscall in a direction whose side bits
   // are clear would say EAGAIN). Null when there is none to go by (a completion engine, or no
   // registration): then the syscall is simply tried.
@@ -253,10 +257,11 @@ class io_operation : public operation, private io_callback {
   virtual bool prepare(io_request&) noexcept { return false; }
   // Takes an answer (bytes, a new fd, or -errno); true when finished.
   virtual bool consume(std::int32_t) noexcept { return true; }
-  // The executor's call on a readiness event: retry, and on a result leave the slot and resume
-  // the awaiting coroutine right here (no trip through the ready queue). Nothing of the
-  // operation is touched after that: the resumed coroutine may have destroyed it.
-  void on_ready() noexcept;
+  // The executor's call on a readiness event: retry, and on a result leave the slot (where it
+  // waits: `waiting_here`) and resume the awaiting coroutine right here (no trip through the
+  // ready queue). Nothing of the operation is touched after that: the resumed coroutine may
+  // have destroyed it.
+  void on_ready(io_operation*& waiting_here) noexcept;
   // The executor's call when the socket this operation waits on is closed: it ends with
   // error::operation_aborted (or with a result the kernel delivered first).
   void on_socket_closed() noexcept;

@@ -91,7 +91,12 @@ class [[nodiscard]] io_awaiter {
       if ((ready->bits & io_readiness::side(reads)) && perform()) return false;
     } else {
       if constexpr (whole) {
-        if (reg_->completion_based()) return wait(h, stop, true);
+        if (reg_->completion_based()) {
+          if constexpr (requires { call_.unread(); }) {
+            if (take_received()) return false;
+          }
+          return wait(h, stop, true);
+        }
       }
       // No readiness to go by (an engine's one-shot poll, or no registration): try first.
       if (perform()) return false;
@@ -159,6 +164,18 @@ class [[nodiscard]] io_awaiter {
     return op_.suspend(h, stop, *reg_, Dir);
   }
 
+  // Completion engines: a stream read that finds bytes the socket received ahead takes them
+  // here, with no operation made and nothing submitted (most reads of a busy connection).
+  bool take_received() noexcept {
+    const std::span<std::byte> room = call_.unread();
+    const std::optional<std::int32_t> n = reg_->take_received(room.data(), room.size());
+    if (!n) return false;
+    std::optional<result_type> r = call_.consume(*n);
+    if (!r) return false;  // read_exact: a part came; the rest is submitted
+    result_.emplace(std::move(*r));
+    return true;
+  }
+
   bool perform() noexcept {
     result_type r = call_();
     if (!r && would_block(r.error())) {
@@ -206,6 +223,7 @@ struct read_some_call {
   bool ran_dry(const result<std::size_t>& r) const noexcept {
     return r && *r > 0 && *r < buf.size();
   }
+  std::span<std::byte> unread() const noexcept { return buf; }  // a stream's bytes
   void prepare(io_request& r) noexcept {
     r.op = io_request::kind::recv;
     r.stream = true;
@@ -242,6 +260,7 @@ struct read_exact_call {
   Raw* raw;
   std::span<std::byte> buf;
   std::size_t done = 0;
+  std::span<std::byte> unread() const noexcept { return buf.subspan(done); }
   result<void> operator()() {
     while (done < buf.size()) {
       auto n = raw->read(buf.subspan(done));
@@ -402,6 +421,7 @@ struct recv_call : read_some_call<Raw> {
   result<std::size_t> operator()() { return this->raw->recv(this->buf); }
   // A short datagram says nothing about the next one queued behind it.
   bool ran_dry(const result<std::size_t>&) const noexcept { return false; }
+  void unread() = delete;  // datagrams are not received ahead: every recv is submitted
   void prepare(io_request& r) noexcept {
     read_some_call<Raw>::prepare(r);
     r.stream = false;  // a datagram keeps its boundaries

@@ -10,8 +10,8 @@
 //   wait() on the thread that owns the engine.
 // - The kernel owns a request's buffers until its callback ran, even after cancel(); the
 //   operation's owner may release them only then (wait_until helps a frame that is going away).
-// - One wait() (enter(), then run_completions()) reaps every completion it finds and runs
-//   their callbacks; they may start new requests. A wake (the waker) only ends the wait.
+// - One wait() reaps every completion it finds and runs their callbacks; they may start new
+//   requests. A wake (the waker) only ends the wait.
 // - close() ends the socket's own input (buffered receive, queued connections) and asks the
 //   kernel to end every request on the fd; their callbacks follow with -ECANCELED (or the
 //   result that beat the cancel).
@@ -55,23 +55,8 @@ class completion_engine {
   // callback follows. False: the kernel has it; its callback follows (-ECANCELED or a result).
   virtual bool cancel(socket_input& in, io_callback& cb) noexcept = 0;
 
-  // Hands queued requests to the kernel and blocks up to `timeout` (forever when empty) until
-  // a completion is there to run; runs no callback. Split from run_completions() so that the
-  // executor runs callbacks (which resume coroutines inline) only once it no longer counts as
-  // parked, where its stall watchdog sees them.
-  virtual result<void> enter(std::optional<std::chrono::nanoseconds> timeout) = 0;
-  // Reaps every completion there is and runs its callback. Re-entrant: a callback may reach
-  // wait_until (a frame destroyed with its request pending), which reaps further; each
-  // completion still runs exactly once.
-  virtual void run_completions() noexcept = 0;
-  // Requests queued that no enter() has handed to the kernel yet.
-  virtual bool requests_queued() const noexcept = 0;
-  // enter(), then run_completions().
-  result<void> wait(std::optional<std::chrono::nanoseconds> timeout) {
-    auto r = enter(timeout);
-    if (r) run_completions();
-    return r;
-  }
+  // Reaps and runs callbacks; blocks up to `timeout` (forever when empty) when there are none.
+  virtual result<void> wait(std::optional<std::chrono::nanoseconds> timeout) = 0;
   // Runs completions (only: timers and ready tasks wait) until `done(arg)`; false if the
   // kernel did not answer within seconds.
   virtual bool wait_until(bool (*done)(const void*), const void* arg) noexcept = 0;

@@ -5,14 +5,12 @@
 //   the CQE's result. Tags 1 and 2: a socket's multishot receive or accept; the socket_input's
 //   generation rides in the top byte, so a late completion for a socket that closed (and a
 //   slot reused since) misses. Tag 3: the engine's own (cancels, the waker's poll).
-// - Requests are only queued; enter() hands them to the kernel in the io_uring_enter that
+// - Requests are only queued; wait() hands them to the kernel in the io_uring_enter that
 //   waits, so a loop turn costs one system call (none when there is neither anything to submit
 //   nor a reason to block).
-// - One reaping loop (reap()) serves run_completions(), wait_until() and the destructor; enter()
-//   runs no callback. It takes one CQE at a time and moves the ring's head past it before its
-//   callback runs, reading the tail again each time, so a callback may start requests, and a
-//   frame that is going away may wait for its request (wait_until, a nested reap) from
-//   anywhere: the outer loop carries on after what the nested one took.
+// - One reaping loop (reap()) serves wait(), wait_until() and the destructor. It takes one CQE
+//   at a time, so a callback may start requests, and a frame that is going away may wait for
+//   its request (wait_until) from anywhere.
 // - A stream socket receives ahead: one multishot receive per socket fills the provided-buffer
 //   ring, each filled buffer is queued on the socket until a read copies it out and hands it
 //   straight back. A read that finds bytes queued is answered at once; one that finds none
@@ -179,17 +177,19 @@ class io_uring_engine final : public completion_engine {
     return false;
   }
 
-  result<void> enter(std::optional<std::chrono::nanoseconds> timeout) override {
+  result<void> wait(std::optional<std::chrono::nanoseconds> timeout) override {
     const bool non_blocking = timeout && timeout->count() <= 0;
     // Read the clock only for a wait that has a deadline.
     const auto deadline = timeout && !non_blocking ? std::chrono::steady_clock::now() + *timeout
                                                    : std::chrono::steady_clock::time_point{};
     for (;;) {
-      if (completions_waiting() || non_blocking) {
+      bool any = reap();
+      if (any || non_blocking) {
         // Hand queued requests over without blocking; no system call when there are none.
         if (::io_uring_sq_ready(&ring_) > 0 || work_pending()) {
           const int r = ::io_uring_submit_and_get_events(&ring_);
           if (r < 0 && r != -EINTR && r != -EBUSY && r != -EAGAIN) return os_error(r);
+          (void)reap();
         }
         return {};
       }
@@ -212,13 +212,9 @@ class io_uring_engine final : public completion_engine {
       }
       // EINTR (a signal handler ran) waits again for the time left, like epoll.cpp.
       if (r < 0 && r != -ETIME && r != -EINTR && r != -EAGAIN && r != -EBUSY) return os_error(r);
-      // Loop: only the engine's own completions (cancels) means wait again.
+      // Loop: reap what came; only the engine's own completions means wait again.
     }
   }
-
-  void run_completions() noexcept override { (void)reap(); }
-
-  bool requests_queued() const noexcept override { return ::io_uring_sq_ready(&ring_) > 0; }
 
   bool wait_until(bool (*done)(const void*), const void* arg) noexcept override {
     const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
@@ -399,19 +395,6 @@ class io_uring_engine final : public completion_engine {
     ::io_uring_sqe_set_data64(sqe, waker_data);
     ++in_flight_;
     return {};
-  }
-
-  // Whether a completion waits that run_completions() would act on (one for an operation, an
-  // input or the waker: a wake ends the wait). A cancel's own completions at the head are
-  // taken here, so that a wait they alone ended blocks again instead of making an empty turn.
-  bool completions_waiting() noexcept {
-    io_uring_cq& cq = ring_.cq;
-    for (;;) {
-      const unsigned head = *cq.khead;
-      if (head == io_uring_smp_load_acquire(cq.ktail)) return false;
-      if (cq.cqes[head & cq.ring_mask].user_data != cancel_data) return true;
-      io_uring_smp_store_release(cq.khead, head + 1);
-    }
   }
 
   // Takes every CQE there is, one at a time (a callback may reap further down: wait_until);

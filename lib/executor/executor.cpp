@@ -253,29 +253,15 @@ result<void> executor::run_until(const bool& done) {
     resumed_since_poll_ += queued - n;
     if (!ready_.empty() && resumed_since_poll_ < resumes_per_io_poll_) continue;
     resumed_since_poll_ = 0;
-    const bool busy = !ready_.empty();
-    if (auto r = park(busy); !r) {
+    if (auto r = park(!ready_.empty()); !r) {
       diag_.run_ended();
       return r;
     }
     fire_timers();
-    // Operations that readiness or the engine completes resume their coroutines right here
-    // (resume_now). After park(), not inside it: the diagnostics count a parked executor as
-    // idle, and a task resumed here that then stalls must be reported.
+    // Operations that readiness completes resume their coroutines right here (resume_now).
     done_ = &done;
     dispatching_ = true;
-    if (engine_) {
-      engine_->run_completions();
-      // Busy (the engine is asked only every resumes_per_io_poll resumes): requests those
-      // callbacks started (the rest of a partial write, a re-armed receive) go to the kernel
-      // now, with one more non-blocking round, rather than a whole poll interval later.
-      if (busy && engine_->requests_queued()) {
-        // A failed enter fails again at the next park(), which reports it.
-        if (engine_->enter(std::chrono::nanoseconds::zero())) engine_->run_completions();
-      }
-    } else {
-      for (const event& e : events_) dispatch(e);
-    }
+    for (const event& e : events_) dispatch(e);
     dispatching_ = false;
   }
   diag_.run_ended();
@@ -283,24 +269,12 @@ result<void> executor::run_until(const bool& done) {
 }
 
 void executor::abandon(const io_operation& op) noexcept {
-  // Completions reaped meanwhile schedule their coroutines: this runs inside a frame's
-  // destructor (perhaps of a coroutine resumed from the engine's reap), no place to resume an
-  // unrelated coroutine.
-  const bool was_dispatching = std::exchange(dispatching_, false);
   // The kernel would otherwise write into freed memory: stopping is the only safe choice left.
   if (!engine_->wait_until([](const void* p) { return !static_cast<const io_operation*>(p)->pending(); },
                            &op)) {
     std::fputs("corio: the kernel did not release an abandoned operation\n", stderr);
     std::abort();
   }
-  dispatching_ = was_dispatching;
-}
-
-void executor::hand_over(io_slot& slot) noexcept {
-  if (!engine_) return;
-  const bool was_dispatching = std::exchange(dispatching_, false);  // as in abandon()
-  engine_->hand_over(slot.input);
-  dispatching_ = was_dispatching;
 }
 
 result<void> executor::park(bool has_work) {
@@ -316,7 +290,7 @@ result<void> executor::park(bool has_work) {
   result<void> r;
   if (engine_) {
     events_.clear();
-    r = engine_->enter(timeout);  // the callbacks run after, in run_until
+    r = engine_->wait(timeout);
   } else {
     r = readiness_->wait(events_, timeout);
   }

@@ -94,9 +94,8 @@ class executor {
   bool completion_based() const noexcept { return engine_ != nullptr; }
 
   void schedule(std::coroutine_handle<> h) { ready_.push(h); }
-  // Resumes `h` now if the loop is dispatching readiness or completions (the caller, an
-  // operation's completion from dispatch() or the engine's reap, is then at the bottom of the
-  // loop's stack); else it is scheduled. Once
+  // Resumes `h` now if the loop is dispatching readiness (the caller, an operation's completion
+  // from dispatch(), is then at the bottom of the loop's stack); else it is scheduled. Once
   // run_until's `done` is set nothing more is resumed in this turn, as the ready loop does.
   void resume_now(std::coroutine_handle<> h) {
     if (!dispatching_ || *done_) return schedule(h);
@@ -122,7 +121,9 @@ class executor {
   void abandon(const io_operation& op) noexcept;
   // Before a registered socket is handed to another thread (release()): its receive-ahead
   // ends here, so this thread takes no more of its bytes. Bytes already queued are dropped.
-  void hand_over(io_slot& slot) noexcept;
+  void hand_over(io_slot& slot) noexcept {
+    if (engine_) engine_->hand_over(slot.input);
+  }
   std::size_t receive_buffers_held() const noexcept {
     return engine_ ? engine_->buffers_held() : 0;
   }
@@ -176,7 +177,7 @@ class executor {
   // run_until. Side by side: the loop reads both every turn.
   std::size_t resumed_since_poll_ = 0;
   std::size_t resumes_per_io_poll_ = 61;  // runtime_options::resumes_per_io_poll
-  bool dispatching_ = false;     // inside run_until's dispatch of readiness or completions
+  bool dispatching_ = false;     // inside run_until's dispatch of readiness events
   const bool* done_ = nullptr;   // run_until's
 
   std::vector<std::unique_ptr<io_slot[]>> slot_chunks_;

@@ -322,9 +322,7 @@ void io_operation::on_answer(std::int32_t result) noexcept {
     for (;;) {
       if (consume(result)) {
         unlink();
-        // From the engine's reap in the run loop: resumed right here (executor::resume_now),
-        // and nothing of the operation is touched after.
-        complete_inline();
+        complete_local();
         return;
       }
       auto r = start();  // more to do (a partial write): start the rest
@@ -336,7 +334,7 @@ void io_operation::on_answer(std::int32_t result) noexcept {
   // One-shot readiness: the syscall reports whatever the poll saw (an error, a hang-up).
   if (perform()) {
     unlink();
-    complete_inline();
+    complete_local();
   } else if (result < 0) {
     finish_with_error({-result, std::system_category()});
   } else if (auto r = start(); !r) {

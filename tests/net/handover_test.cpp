@@ -161,6 +161,56 @@ TEST_P(handover, a_piece_larger_than_the_waiting_read_keeps_its_rest_for_the_nex
   }());
 }
 
+// A read_exact that finds part of its bytes already there (queued on io_uring: taken without
+// making an operation) takes them, then waits for the rest, which lands behind them.
+TEST_P(handover, a_read_exact_takes_what_is_queued_then_waits_for_the_rest) {
+  run([]() -> task<> {
+    auto p = co_await connect_pair();
+    CO_ASSERT_OK(p);
+    std::array<std::byte, 10> small;
+    small.fill(poison);
+    bool started = false;
+    auto first = corio::spawn([](tcp_stream& s, std::span<std::byte> b,
+                                 bool& started) -> task<corio::result<std::size_t>> {
+      started = true;
+      co_return co_await s.read(b);
+    }(p->near, small, started));
+    for (int i = 0; i < 100 && !started; ++i) co_await corio::yield();
+    CO_ASSERT_TRUE(started);
+    CO_ASSERT_TRUE(send_piece(p->far, 0, 30));
+    CO_ASSERT_TRUE(co_await finishes_within(first, 100'000));
+    auto got = co_await first;
+    CO_ASSERT_OK(got);
+    CO_ASSERT_TRUE(*got == small.size());
+
+    std::array<std::byte, 50> exact;
+    exact.fill(poison);
+    started = false;
+    auto reader = corio::spawn([](tcp_stream& s, std::span<std::byte> b,
+                                  bool& started) -> task<corio::result<void>> {
+      started = true;
+      co_return co_await s.read_exact(b);
+    }(p->near, exact, started));
+    for (int i = 0; i < 100 && !started; ++i) co_await corio::yield();
+    CO_ASSERT_TRUE(started);
+    // The 20 bytes left over came at once; the read waits for the other 30.
+    CO_ASSERT_TRUE(co_await arrives(exact[19]));
+    EXPECT_EQ(exact[20], poison);
+    CO_ASSERT_TRUE(!reader.is_finished());
+    CO_ASSERT_TRUE(send_piece(p->far, 30, 30));
+    CO_ASSERT_TRUE(co_await finishes_within(reader, 100'000));
+    auto r = co_await reader;
+    CO_ASSERT_OK(r);
+    for (std::size_t k = 0; k < exact.size(); ++k) {
+      if (exact[k] != pattern(10 + k)) {
+        ADD_FAILURE() << "byte " << k << " is not the stream's byte " << 10 + k;
+        break;
+      }
+    }
+    EXPECT_EQ(buffers_held(), 0u);
+  }());
+}
+
 CORIO_INSTANTIATE_BACKENDS(handover);
 
 }  // namespace

@@ -107,18 +107,19 @@ class join_state {
   // task's reference is let go later, by its frame's operator delete (the block is shared).
   void finish() noexcept {
     finished_here_ = true;
-    if (finish_here(nullptr)) return;
+    if (finish_here(nullptr, nullptr)) return;
     finish_locked();
   }
 
   // finish() from the task's final suspend on its own thread: a joiner of this thread is not
   // scheduled but handed back, for the caller to resume by symmetric transfer once the task's
   // frame is gone (no trip through the ready queue). std::noop_coroutine() when there is none
-  // here to resume (no joiner, one on another thread, or a cancel got to it first).
-  std::coroutine_handle<> finish_to_joiner() noexcept {
+  // here to resume (no joiner, one on another thread, or a cancel got to it first). `here` is
+  // the calling thread's executor.
+  std::coroutine_handle<> finish_to_joiner(executor* here) noexcept {
     finished_here_ = true;
     std::coroutine_handle<> next = std::noop_coroutine();
-    if (!finish_here(&next)) finish_locked();
+    if (!finish_here(&next, here)) finish_locked();
     return next;
   }
 
@@ -205,13 +206,14 @@ class join_state {
   // finish() without the lock, when nobody can withdraw meanwhile: no joiner yet (a joiner
   // that links after the exchange below finds `finished`), or a joiner of this very thread
   // (its withdraw runs only on its own thread, which is here). False: the locked path. With
-  // `transfer`, a joiner completed here is handed back through it instead of scheduled.
-  bool finish_here(std::coroutine_handle<>* transfer) noexcept {
+  // `transfer`, a joiner completed here is handed back through it instead of scheduled. `here`:
+  // the calling thread's executor, when the caller knows it already.
+  bool finish_here(std::coroutine_handle<>* transfer, executor* here) noexcept {
     std::uintptr_t seen = status_.load(std::memory_order_acquire);
     while (true) {
       if (seen == blocked) return false;
       auto* joiner = reinterpret_cast<operation*>(seen);
-      if (seen > blocked && joiner->owner() != current_executor()) return false;
+      if (seen > blocked && joiner->owner() != (here ? here : current_executor())) return false;
       if (status_.compare_exchange_weak(seen, finished, std::memory_order_acq_rel,
                                         std::memory_order_acquire)) {
         break;
@@ -308,14 +310,15 @@ class spawned {
       std::coroutine_handle<> await_suspend(
           std::coroutine_handle<promise_type> self) const noexcept {
         promise_type& promise = p;  // this awaiter lives in the frame: nothing of it after destroy
-        if (promise.owner_ && promise.owner_ != current_executor()) {
+        executor* const here = current_executor();
+        if (promise.owner_ != here) {
           promise.node_.run = &destroy_at_home;
           post(*promise.owner_, promise.node_);
           return std::noop_coroutine();
         }
-        if (promise.owner_) untrack(*promise.owner_, promise.link_);
+        untrack(*here, promise.link_);
         promise.reported_ = true;
-        const std::coroutine_handle<> next = promise.state_->finish_to_joiner();
+        const std::coroutine_handle<> next = promise.state_->finish_to_joiner(here);
         // The block stays while the handle holds the state, so the joiner finds its result.
         self.destroy();
         return next;

@@ -107,47 +107,20 @@ class join_state {
   // task's reference is let go later, by its frame's operator delete (the block is shared).
   void finish() noexcept {
     finished_here_ = true;
-    if (finish_here()) return;
-    std::uintptr_t prev;
-    {
-      // The joiner is woken under the lock: its cancel path withdraws under the same lock, so
-      // once withdraw() returned nothing here touches the joiner, whose frame may then go.
-      std::lock_guard guard(joiner_lock_);
-      prev = status_.exchange(finished, std::memory_order_acq_rel);
-      if (prev > blocked) {
-        auto* joiner = reinterpret_cast<operation*>(prev);
-        if (joiner->owner() == current_executor()) {
-          joiner->complete_local();  // a cancel that raced it sees `done`: this result stands
-        } else {
-          // False when its cancel won: the joiner resumes cancelled and the outcome stays here
-          // for the next await.
-          (void)joiner->complete_remote();
-        }
-      }
-    }
-    if (prev == blocked) {
-      woken_.store(1, std::memory_order_release);
-      woken_.notify_all();  // the frame's reference keeps the state alive for this
-    }
+    if (finish_here(nullptr, nullptr)) return;
+    finish_locked();
   }
 
-  // finish() without the lock, when nobody can withdraw meanwhile: no joiner yet (a joiner
-  // that links after the exchange below finds `finished`), or a joiner of this very thread
-  // (its withdraw runs only on its own thread, which is here). False: the locked path.
-  bool finish_here() noexcept {
-    std::uintptr_t seen = status_.load(std::memory_order_acquire);
-    while (true) {
-      if (seen == blocked) return false;
-      auto* joiner = reinterpret_cast<operation*>(seen);
-      if (seen > blocked && joiner->owner() != current_executor()) return false;
-      if (status_.compare_exchange_weak(seen, finished, std::memory_order_acq_rel,
-                                        std::memory_order_acquire)) {
-        break;
-      }
-    }
-    // a cancel that raced it sees `done`: this result stands
-    if (seen > blocked) reinterpret_cast<operation*>(seen)->complete_local();
-    return true;
+  // finish() from the task's final suspend on its own thread: a joiner of this thread is not
+  // scheduled but handed back, for the caller to resume by symmetric transfer once the task's
+  // frame is gone (no trip through the ready queue). std::noop_coroutine() when there is none
+  // here to resume (no joiner, one on another thread, or a cancel got to it first). `here` is
+  // the calling thread's executor.
+  std::coroutine_handle<> finish_to_joiner(executor* here) noexcept {
+    finished_here_ = true;
+    std::coroutine_handle<> next = std::noop_coroutine();
+    if (!finish_here(&next, here)) finish_locked();
+    return next;
   }
 
   bool is_finished() const noexcept {
@@ -205,6 +178,58 @@ class join_state {
 
  private:
   ~join_state() = default;  // only through release()
+
+  void finish_locked() noexcept {
+    std::uintptr_t prev;
+    {
+      // The joiner is woken under the lock: its cancel path withdraws under the same lock, so
+      // once withdraw() returned nothing here touches the joiner, whose frame may then go.
+      std::lock_guard guard(joiner_lock_);
+      prev = status_.exchange(finished, std::memory_order_acq_rel);
+      if (prev > blocked) {
+        auto* joiner = reinterpret_cast<operation*>(prev);
+        if (joiner->owner() == current_executor()) {
+          joiner->complete_local();  // a cancel that raced it sees `done`: this result stands
+        } else {
+          // False when its cancel won: the joiner resumes cancelled and the outcome stays here
+          // for the next await.
+          (void)joiner->complete_remote();
+        }
+      }
+    }
+    if (prev == blocked) {
+      woken_.store(1, std::memory_order_release);
+      woken_.notify_all();  // the frame's reference keeps the state alive for this
+    }
+  }
+
+  // finish() without the lock, when nobody can withdraw meanwhile: no joiner yet (a joiner
+  // that links after the exchange below finds `finished`), or a joiner of this very thread
+  // (its withdraw runs only on its own thread, which is here). False: the locked path. With
+  // `transfer`, a joiner completed here is handed back through it instead of scheduled. `here`:
+  // the calling thread's executor, when the caller knows it already.
+  bool finish_here(std::coroutine_handle<>* transfer, executor* here) noexcept {
+    std::uintptr_t seen = status_.load(std::memory_order_acquire);
+    while (true) {
+      if (seen == blocked) return false;
+      auto* joiner = reinterpret_cast<operation*>(seen);
+      if (seen > blocked && joiner->owner() != (here ? here : current_executor())) return false;
+      if (status_.compare_exchange_weak(seen, finished, std::memory_order_acq_rel,
+                                        std::memory_order_acquire)) {
+        break;
+      }
+    }
+    // a cancel that raced it sees `done`: this result stands
+    if (seen > blocked) {
+      auto* joiner = reinterpret_cast<operation*>(seen);
+      if (transfer) {
+        *transfer = joiner->complete_for_transfer();
+      } else {
+        joiner->complete_local();
+      }
+    }
+    return true;
+  }
 
   static constexpr std::uintptr_t running = 0;
   static constexpr std::uintptr_t finished = 1;
@@ -270,18 +295,33 @@ class spawned {
     promise_type(task<T>&, join_state<T>** made) noexcept : spawned_return<T>(*made) {}
 
     ~promise_type() {
+      if (reported_) return;  // by the final awaiter
       if (owner_) untrack(*owner_, link_);
       state_->finish();
     }
 
-    // A task that moved to another worker (switch_to) ends there; its frame goes home first,
-    // because only the owner thread may untrack it.
+    // At home, the task reports its end, frees its frame and continues into a joiner of this
+    // thread by symmetric transfer (a spawn + join costs no trip through the ready queue). A
+    // task that moved to another worker (switch_to) ends there; its frame goes home first,
+    // because only the owner thread may untrack it, and reports from its destructor there.
     struct final_awaiter {
       promise_type& p;
-      bool await_ready() const noexcept { return !p.owner_ || p.owner_ == current_executor(); }
-      void await_suspend(std::coroutine_handle<promise_type>) const noexcept {
-        p.node_.run = &destroy_at_home;
-        post(*p.owner_, p.node_);
+      bool await_ready() const noexcept { return false; }
+      std::coroutine_handle<> await_suspend(
+          std::coroutine_handle<promise_type> self) const noexcept {
+        promise_type& promise = p;  // this awaiter lives in the frame: nothing of it after destroy
+        executor* const here = current_executor();
+        if (promise.owner_ != here) {
+          promise.node_.run = &destroy_at_home;
+          post(*promise.owner_, promise.node_);
+          return std::noop_coroutine();
+        }
+        untrack(*here, promise.link_);
+        promise.reported_ = true;
+        const std::coroutine_handle<> next = promise.state_->finish_to_joiner(here);
+        // The block stays while the handle holds the state, so the joiner finds its result.
+        self.destroy();
+        return next;
       }
       void await_resume() const noexcept {}
     };
@@ -330,6 +370,7 @@ class spawned {
     executor* owner_ = nullptr;
     spawn_link link_;
     frame_node node_{{}, this};
+    bool reported_ = false;  // the final awaiter untracked it and finished the state
   };
 
   std::coroutine_handle<promise_type> frame;

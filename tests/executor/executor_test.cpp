@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cstdint>
 #include <fstream>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -112,6 +113,84 @@ TEST_P(executor_test, joining_a_task_that_already_finished_does_not_suspend) {
     co_return co_await h;
   };
   EXPECT_EQ(corio::block_on(root(), on(GetParam())), 7);
+}
+
+// A task that ends on its joiner's thread continues the joiner at once (symmetric transfer
+// from its final suspend), ahead of tasks that were ready before: no trip through the queue.
+TEST_P(executor_test, a_joiner_on_the_tasks_thread_continues_as_soon_as_the_task_ends) {
+  std::vector<std::string> order;
+  auto note = [&](std::string what) -> corio::task<int> {
+    order.push_back(std::move(what));
+    co_return 7;
+  };
+  auto root = [&]() -> corio::task<> {
+    auto joined = corio::spawn(note("task"));
+    auto other = corio::spawn(note("other"));  // ready before the joiner is woken
+    EXPECT_EQ(co_await joined, 7);
+    order.push_back("joiner");
+    (void)co_await other;
+  };
+  corio::block_on(root(), on(GetParam()));
+  EXPECT_EQ(order, (std::vector<std::string>{"task", "joiner", "other"}));
+}
+
+// The joined task stops its joiner, then ends, both before the joiner's thread turns: the
+// cancel is on its way when the end completes the join, so the result stands (as for any
+// operation whose result raced a cancel) and the joiner resumes exactly once, from the cancel
+// path, not also directly from the task's end.
+TEST_P(executor_test, a_cancel_racing_the_end_of_a_joined_task_resumes_the_joiner_once) {
+  std::optional<corio::join_handle<int>> joiner;
+  int resumed = 0;
+  auto stops_its_joiner = [&]() -> corio::task<int> {
+    EXPECT_TRUE(joiner->request_stop());
+    co_return 42;
+  };
+  auto joins = [&]() -> corio::task<int> {
+    const int v = co_await corio::spawn(stops_its_joiner());
+    ++resumed;
+    co_return v;
+  };
+  auto root = [&]() -> corio::task<int> {
+    joiner.emplace(corio::spawn(joins()));
+    const int v = co_await *joiner;
+    // A second resume of the joiner would come from the cancel, posted to this executor:
+    // it is drained before the next turn.
+    for (int i = 0; i < 3; ++i) co_await corio::yield();
+    co_return v;
+  };
+  EXPECT_EQ(corio::block_on(root(), on(GetParam())), 42);
+  EXPECT_EQ(resumed, 1);
+}
+
+// A task ending with an exception hands it to a joiner it continues directly, and one that
+// ends after its handle was detached frees its block without waking anyone.
+TEST_P(executor_test, a_directly_continued_joiner_gets_the_exception_detached_ends_quietly) {
+  using corio::detail::frame_pool_stats;
+  auto fails = []() -> corio::task<int> {
+    throw std::runtime_error("failed");
+    co_return 0;
+  };
+  bool ran = false;
+  auto quiet = [&]() -> corio::task<> {
+    ran = true;
+    co_return;
+  };
+  auto root = [&]() -> corio::task<int> {
+    const auto before = frame_pool_stats().deallocations;
+    corio::spawn(quiet()).detach();
+    auto h = corio::spawn(fails());
+    try {
+      (void)co_await h;
+    } catch (const std::runtime_error&) {
+      EXPECT_TRUE(ran);
+      // the detached task's block and frame, and the failed task's frame (its block stays
+      // with h)
+      EXPECT_EQ(frame_pool_stats().deallocations, before + 3);
+      co_return 1;
+    }
+    co_return 0;
+  };
+  EXPECT_EQ(corio::block_on(root(), on(GetParam())), 1);
 }
 
 TEST_P(executor_test, detached_task_keeps_running) {

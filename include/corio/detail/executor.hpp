@@ -89,6 +89,15 @@ class operation {
   // Completes on the owner thread from the executor's own dispatch, where resuming at once is
   // safe: like complete_local(), but the coroutine runs now instead of on the next turn.
   void complete_inline() noexcept;
+  // Completes on the owner thread for a caller that resumes the coroutine itself, by symmetric
+  // transfer: the coroutine to resume, or std::noop_coroutine() when a cancel got there first
+  // (the cancel path resumes it, and this result stands).
+  std::coroutine_handle<> complete_for_transfer() noexcept {
+    if (state_.fetch_or(done_bit, std::memory_order_acq_rel) & cancel_bit) {
+      return std::noop_coroutine();
+    }
+    return awaiting_;
+  }
 
   // Called first in await_resume: after it no stop request can touch the operation.
   void disarm() noexcept {

@@ -311,16 +311,18 @@ class spawned {
           std::coroutine_handle<promise_type> self) const noexcept {
         promise_type& promise = p;  // this awaiter lives in the frame: nothing of it after destroy
         executor* const here = current_executor();
-        if (promise.owner_ != here) {
+        if (promise.owner_ && promise.owner_ != here) {
           promise.node_.run = &destroy_at_home;
           post(*promise.owner_, promise.node_);
           return std::noop_coroutine();
         }
-        untrack(*here, promise.link_);
+        if (promise.owner_) untrack(*promise.owner_, promise.link_);
         promise.reported_ = true;
         const std::coroutine_handle<> next = promise.state_->finish_to_joiner(here);
         // The block stays while the handle holds the state, so the joiner finds its result.
         self.destroy();
+        // The stall report names the task that runs: the joiner now, not the frame just freed.
+        if (here && next != std::noop_coroutine()) note_resuming(*here, next.address());
         return next;
       }
       void await_resume() const noexcept {}

@@ -423,6 +423,7 @@ tick deadline_at(executor& ex, std::chrono::steady_clock::time_point t) noexcept
   return ex.deadline_at(t);
 }
 void track(executor& ex, spawn_link& link) noexcept { ex.track(link); }
+void note_resuming(executor& ex, void* frame) noexcept { ex.diagnostics().resuming(frame); }
 void untrack(executor& ex, spawn_link& link) noexcept { ex.untrack(link); }
 
 result<executor_scope> executor_scope::create(backend_kind kind) {

@@ -117,6 +117,35 @@ TEST_P(diagnostics, stall_report_names_the_task_its_sites_and_the_worker) {
   EXPECT_NE(text.find(at_line(stuck_suspend_line) + "\n"), std::string::npos) << text;
 }
 
+corio::task<int> ends_at_once() { co_return 7; }
+
+unsigned join_suspend_line = 0;
+
+// Joins a task that ends on this thread (the join continues this task directly, with no trip
+// through the executor), then holds the worker.
+corio::task<bool> join_then_hold_worker() {
+  auto h = corio::spawn(ends_at_once());
+  join_suspend_line = __LINE__ + 1;
+  const int v = co_await h;
+  if (v != 7) co_return false;
+  const auto give_up = clock_type::now() + 10s;
+  while (report_count.load(std::memory_order_acquire) == 0) {
+    if (clock_type::now() > give_up) co_return false;
+  }
+  co_return true;
+}
+
+TEST_P(diagnostics, stall_after_a_join_continued_directly_names_the_joiner) {
+  corio::runtime rt(options(1));
+  const unsigned spawn_line = __LINE__ + 1;
+  auto h = rt.spawn_on(0, join_then_hold_worker());
+  ASSERT_TRUE(h.join()) << "no stall report within 10 s";
+  const std::string text = captured();
+  EXPECT_NE(text.find(at_line(spawn_line) + " in "), std::string::npos) << text;
+  EXPECT_NE(text.find(": running, last co_await "), std::string::npos) << text;
+  EXPECT_NE(text.find(at_line(join_suspend_line) + "\n"), std::string::npos) << text;
+}
+
 TEST_P(diagnostics, stall_on_a_runtime_worker_names_that_worker) {
   corio::runtime rt(options(2));
   const unsigned spawn_line = __LINE__ + 1;

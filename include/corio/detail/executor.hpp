@@ -366,6 +366,9 @@ std::chrono::steady_clock::time_point clock_now() noexcept;
 tick deadline_after(executor& ex, std::chrono::nanoseconds d) noexcept;
 tick deadline_at(executor& ex, std::chrono::steady_clock::time_point t) noexcept;
 void track(executor& ex, spawn_link& link) noexcept;
+// For the stall report: `frame` runs next on `ex`'s thread, continued directly (symmetric
+// transfer) rather than resumed by the executor, which would note it itself.
+void note_resuming(executor& ex, void* frame) noexcept;
 void untrack(executor& ex, spawn_link& link) noexcept;
 
 // Owns an executor installed as the calling thread's current one, for block_on.

@@ -87,15 +87,20 @@ std::string at_line(unsigned line) { return "diagnostics_test.cpp:" + std::to_st
 
 unsigned stuck_suspend_line = 0;
 
+// Spins (holding the worker) until the watchdog reported; false after 10 s without a report.
+bool spin_until_reported() {
+  const auto give_up = clock_type::now() + 10s;
+  while (report_count.load(std::memory_order_acquire) == 0) {
+    if (clock_type::now() > give_up) return false;
+  }
+  return true;
+}
+
 // Holds its worker until the watchdog reported (or 10 s passed: then the test fails).
 corio::task<bool> hold_worker() {
   stuck_suspend_line = __LINE__ + 1;
   co_await corio::yield();
-  const auto give_up = clock_type::now() + 10s;
-  while (report_count.load(std::memory_order_acquire) == 0) {
-    if (clock_type::now() > give_up) co_return false;
-  }
-  co_return true;
+  co_return spin_until_reported();
 }
 
 TEST_P(diagnostics, stall_report_names_the_task_its_sites_and_the_worker) {
@@ -127,12 +132,7 @@ corio::task<bool> join_then_hold_worker() {
   auto h = corio::spawn(ends_at_once());
   join_suspend_line = __LINE__ + 1;
   const int v = co_await h;
-  if (v != 7) co_return false;
-  const auto give_up = clock_type::now() + 10s;
-  while (report_count.load(std::memory_order_acquire) == 0) {
-    if (clock_type::now() > give_up) co_return false;
-  }
-  co_return true;
+  co_return v == 7 && spin_until_reported();
 }
 
 TEST_P(diagnostics, stall_after_a_join_continued_directly_names_the_joiner) {

@@ -66,6 +66,41 @@ task<bool> arrives(const std::byte& b) {
   co_return false;
 }
 
+// Readers spawned as tasks of their own; each sets `started` as it begins.
+task<corio::result<std::size_t>> read_into(tcp_stream& s, std::span<std::byte> b, bool& started) {
+  started = true;
+  co_return co_await s.read(b);
+}
+
+task<corio::result<void>> read_exact_into(tcp_stream& s, std::span<std::byte> b, bool& started) {
+  started = true;
+  co_return co_await s.read_exact(b);
+}
+
+// Yields (bounded) until the spawned reader began: back here with `started` set, on this one
+// thread, it is suspended in its read.
+task<bool> until_started(const bool& started) {
+  for (int i = 0; i < 100 && !started; ++i) co_await corio::yield();
+  co_return started;
+}
+
+// A read with room for 10 bytes waits; a piece of `piece` bytes (the stream's first) arrives.
+// True when the read got exactly the first 10.
+task<bool> small_read_takes_ten_of(pair& p, std::size_t piece) {
+  std::array<std::byte, 10> small;
+  small.fill(poison);
+  bool started = false;
+  auto reader = corio::spawn(read_into(p.near, small, started));
+  if (!co_await until_started(started) || !send_piece(p.far, 0, piece)) co_return false;
+  if (!co_await finishes_within(reader, 100'000)) co_return false;
+  auto got = co_await reader;
+  if (!got || *got != small.size()) co_return false;
+  for (std::size_t k = 0; k < small.size(); ++k) {
+    if (small[k] != pattern(k)) co_return false;
+  }
+  co_return true;
+}
+
 // read_exact waits for 300 bytes; they come in five pieces, each sent only once the one
 // before reached the buffer, so each piece finds the reader waiting with room to spare.
 TEST_P(handover, a_waiting_read_exact_gets_each_piece_in_order) {
@@ -75,14 +110,8 @@ TEST_P(handover, a_waiting_read_exact_gets_each_piece_in_order) {
     std::array<std::byte, 300> buf;
     buf.fill(poison);
     bool started = false;
-    auto reader = corio::spawn([](tcp_stream& s, std::span<std::byte> b,
-                                  bool& started) -> task<corio::result<void>> {
-      started = true;
-      co_return co_await s.read_exact(b);
-    }(p->near, buf, started));
-    for (int i = 0; i < 100 && !started; ++i) co_await corio::yield();
-    // Back here with `started` set, the reader is suspended in read_exact (one thread).
-    CO_ASSERT_TRUE(started);
+    auto reader = corio::spawn(read_exact_into(p->near, buf, started));
+    CO_ASSERT_TRUE(co_await until_started(started));
     constexpr std::array<std::size_t, 5> pieces{1, 64, 35, 100, 100};
     std::size_t sent = 0;
     for (std::size_t n : pieces) {
@@ -112,22 +141,7 @@ TEST_P(handover, a_piece_larger_than_the_waiting_read_keeps_its_rest_for_the_nex
   run([]() -> task<> {
     auto p = co_await connect_pair();
     CO_ASSERT_OK(p);
-    std::array<std::byte, 10> small;
-    small.fill(poison);
-    bool started = false;
-    auto reader = corio::spawn([](tcp_stream& s, std::span<std::byte> b,
-                                  bool& started) -> task<corio::result<std::size_t>> {
-      started = true;
-      co_return co_await s.read(b);
-    }(p->near, small, started));
-    for (int i = 0; i < 100 && !started; ++i) co_await corio::yield();
-    CO_ASSERT_TRUE(started);
-    CO_ASSERT_TRUE(send_piece(p->far, 0, 100));
-    CO_ASSERT_TRUE(co_await finishes_within(reader, 100'000));
-    auto first = co_await reader;
-    CO_ASSERT_OK(first);
-    EXPECT_EQ(*first, small.size());
-    for (std::size_t k = 0; k < small.size(); ++k) EXPECT_EQ(small[k], pattern(k)) << k;
+    CO_ASSERT_TRUE(co_await small_read_takes_ten_of(*p, 100));
     if (corio::detail::executor::current()->completion_based()) {
       EXPECT_GE(buffers_held(), 1u) << "the rest should wait in a receive buffer";
     }
@@ -143,14 +157,9 @@ TEST_P(handover, a_piece_larger_than_the_waiting_read_keeps_its_rest_for_the_nex
 
     // Nothing queued now: the next read waits, and the next piece comes whole.
     rest.fill(poison);
-    started = false;
-    auto again = corio::spawn([](tcp_stream& s, std::span<std::byte> b,
-                                 bool& started) -> task<corio::result<std::size_t>> {
-      started = true;
-      co_return co_await s.read(b);
-    }(p->near, rest, started));
-    for (int i = 0; i < 100 && !started; ++i) co_await corio::yield();
-    CO_ASSERT_TRUE(started);
+    bool started = false;
+    auto again = corio::spawn(read_into(p->near, rest, started));
+    CO_ASSERT_TRUE(co_await until_started(started));
     CO_ASSERT_TRUE(!again.is_finished());
     CO_ASSERT_TRUE(send_piece(p->far, 100, 50));
     CO_ASSERT_TRUE(co_await finishes_within(again, 100'000));
@@ -167,32 +176,13 @@ TEST_P(handover, a_read_exact_takes_what_is_queued_then_waits_for_the_rest) {
   run([]() -> task<> {
     auto p = co_await connect_pair();
     CO_ASSERT_OK(p);
-    std::array<std::byte, 10> small;
-    small.fill(poison);
-    bool started = false;
-    auto first = corio::spawn([](tcp_stream& s, std::span<std::byte> b,
-                                 bool& started) -> task<corio::result<std::size_t>> {
-      started = true;
-      co_return co_await s.read(b);
-    }(p->near, small, started));
-    for (int i = 0; i < 100 && !started; ++i) co_await corio::yield();
-    CO_ASSERT_TRUE(started);
-    CO_ASSERT_TRUE(send_piece(p->far, 0, 30));
-    CO_ASSERT_TRUE(co_await finishes_within(first, 100'000));
-    auto got = co_await first;
-    CO_ASSERT_OK(got);
-    CO_ASSERT_TRUE(*got == small.size());
+    CO_ASSERT_TRUE(co_await small_read_takes_ten_of(*p, 30));
 
     std::array<std::byte, 50> exact;
     exact.fill(poison);
-    started = false;
-    auto reader = corio::spawn([](tcp_stream& s, std::span<std::byte> b,
-                                  bool& started) -> task<corio::result<void>> {
-      started = true;
-      co_return co_await s.read_exact(b);
-    }(p->near, exact, started));
-    for (int i = 0; i < 100 && !started; ++i) co_await corio::yield();
-    CO_ASSERT_TRUE(started);
+    bool started = false;
+    auto reader = corio::spawn(read_exact_into(p->near, exact, started));
+    CO_ASSERT_TRUE(co_await until_started(started));
     // The 20 bytes left over came at once; the read waits for the other 30.
     CO_ASSERT_TRUE(co_await arrives(exact[19]));
     EXPECT_EQ(exact[20], poison);

@@ -107,7 +107,7 @@ class join_state {
   // task's reference is let go later, by its frame's operator delete (the block is shared).
   void finish() noexcept {
     finished_here_ = true;
-    if (finish_here(nullptr, nullptr)) return;
+    if (finish_here(nullptr, current_executor())) return;
     finish_locked();
   }
 
@@ -207,13 +207,13 @@ class join_state {
   // that links after the exchange below finds `finished`), or a joiner of this very thread
   // (its withdraw runs only on its own thread, which is here). False: the locked path. With
   // `transfer`, a joiner completed here is handed back through it instead of scheduled. `here`:
-  // the calling thread's executor, when the caller knows it already.
+  // the calling thread's executor.
   bool finish_here(std::coroutine_handle<>* transfer, executor* here) noexcept {
     std::uintptr_t seen = status_.load(std::memory_order_acquire);
     while (true) {
       if (seen == blocked) return false;
       auto* joiner = reinterpret_cast<operation*>(seen);
-      if (seen > blocked && joiner->owner() != (here ? here : current_executor())) return false;
+      if (seen > blocked && joiner->owner() != here) return false;
       if (status_.compare_exchange_weak(seen, finished, std::memory_order_acq_rel,
                                         std::memory_order_acquire)) {
         break;

@@ -89,6 +89,10 @@ class event {
   std::uint8_t flags_ = 0;
 };
 
+namespace detail {
+class backend;
+}  // namespace detail
+
 // A reusable buffer of events, filled by poll::wait. Its capacity bounds one wait's batch and
 // never grows, so waiting does not allocate.
 class events {
@@ -112,6 +116,7 @@ class events {
   }
 
  private:
+  friend class detail::backend;  // fills the buffer in place (backend.hpp)
   std::vector<event> buffer_;
   std::size_t size_ = 0;
 };

@@ -311,8 +311,8 @@ void executor::fire_timers() noexcept {
 
 // Defined here, beside their one caller (dispatch), so that they inline into it: a readiness
 // event that completes an operation is the hot path of every socket wait.
-void operation::complete_inline() noexcept {
-  if (state_.fetch_or(done_bit, std::memory_order_acq_rel) & cancel_bit) return;
+[[gnu::always_inline]] inline void operation::complete_inline() noexcept {
+  if (mark_done() & cancel_bit) return;
   owner_->resume_now(awaiting_);
 }
 
@@ -323,7 +323,7 @@ void io_operation::on_ready(io_operation*& waiting_here) noexcept {
   complete_inline();
 }
 
-void executor::dispatch(const event& e) noexcept {
+[[gnu::always_inline]] inline void executor::dispatch(const event& e) noexcept {
   const auto key = static_cast<std::uint64_t>(e.token());
   if (key == waker_key) return;  // it only ended the wait; drain_remote() takes the work
   io_slot* slot = slot_at(static_cast<std::uint32_t>(key));

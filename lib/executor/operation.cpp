@@ -119,7 +119,7 @@ std::stop_token task_stop::token() {
 }
 
 void operation::complete_local() noexcept {
-  if (state_.fetch_or(done_bit, std::memory_order_acq_rel) & cancel_bit) return;
+  if (mark_done() & cancel_bit) return;
   owner_->schedule(awaiting_);
 }
 

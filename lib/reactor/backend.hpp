@@ -43,6 +43,13 @@ class backend {
 
   // At most one per backend; a second call fails with already_registered.
   virtual result<std::shared_ptr<wake_handle>> make_waker(token t) = 0;
+
+ protected:
+  // For a wait that knows it makes at most out.capacity() events (one per kernel event): it
+  // writes them in place and sets the count once, instead of a bounds test and a size update
+  // per event (push). Everything before the count is overwritten.
+  static event* room(events& out) noexcept { return out.buffer_.data(); }
+  static void filled(events& out, std::size_t n) noexcept { out.size_ = n; }
 };
 
 // One factory per built backend file; make_backend chooses among them.

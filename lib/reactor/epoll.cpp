@@ -131,17 +131,21 @@ class epoll_backend final : public backend {
       }
       n = sys::nocancel::epoll_wait(epfd_, ready_.data(), max, to_epoll_timeout(left));
     }
-    // Each epoll_event becomes at most one event, so `out` (capacity >= n) never overflows.
-    // (A local pointer: the byte each push stores could alias ready_'s own.)
+    // Each epoll_event becomes at most one event and n <= max <= out.capacity(), so the
+    // events are written in place. (Local pointers: a store through one could otherwise alias
+    // ready_'s own members.)
     const epoll_event* const got = ready_.data();
+    event* const made = room(out);
+    std::size_t count = 0;
     for (int k = 0; k < n; ++k) {
       const epoll_event& ev = got[k];
       if (ev.data.u64 == reserved_token) {
-        if (waker_ && waker_->drain()) out.push(event(waker_token_, event::readable));
+        if (waker_ && waker_->drain()) made[count++] = event(waker_token_, event::readable);
         continue;
       }
-      out.push(event(token{ev.data.u64}, to_flags(ev.events)));
+      made[count++] = event(token{ev.data.u64}, to_flags(ev.events));
     }
+    filled(out, count);
     return {};
   }
 

@@ -88,12 +88,13 @@ class operation {
 
   // Completes on the owner thread from the executor's own dispatch, where resuming at once is
   // safe: like complete_local(), but the coroutine runs now instead of on the next turn.
-  void complete_inline() noexcept;
+  // Defined in lib/executor/executor.cpp, its only user, and inlined there.
+  inline void complete_inline() noexcept;
   // Completes on the owner thread for a caller that resumes the coroutine itself, by symmetric
   // transfer: the coroutine to resume, or std::noop_coroutine() when a cancel got there first
   // (the cancel path resumes it, and this result stands).
   std::coroutine_handle<> complete_for_transfer() noexcept {
-    if (state_.fetch_or(done_bit, std::memory_order_acq_rel) & cancel_bit) {
+    if (mark_done() & cancel_bit) {
       return std::noop_coroutine();
     }
     return awaiting_;
@@ -133,6 +134,12 @@ class operation {
     void operator()() const noexcept { op->request_cancel(); }
   };
 
+  // Sets done_bit and returns the state before. An add, not an OR: done_bit is set once (one
+  // completer) and cancel_bit once, so they are the same here, but an add whose result is
+  // used is one `lock xadd`, where an OR needs a compare-exchange loop.
+  std::uint8_t mark_done() noexcept {
+    return state_.fetch_add(done_bit, std::memory_order_acq_rel);
+  }
   void request_cancel() noexcept;
   // Out of line: std::stop_callback's destructor is large, and disarm() is inlined into every
   // co_await; the task's own stop state (stop_task_) is the usual case.

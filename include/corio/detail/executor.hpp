@@ -13,6 +13,7 @@
 #pragma once
 
 #include <atomic>
+#include <cassert>
 #include <chrono>
 #include <concepts>
 #include <coroutine>
@@ -138,7 +139,9 @@ class operation {
   // completer) and cancel_bit once, so they are the same here, but an add whose result is
   // used is one `lock xadd`, where an OR needs a compare-exchange loop.
   std::uint8_t mark_done() noexcept {
-    return state_.fetch_add(done_bit, std::memory_order_acq_rel);
+    const std::uint8_t before = state_.fetch_add(done_bit, std::memory_order_acq_rel);
+    assert(!(before & done_bit) && "an operation completed twice");
+    return before;
   }
   void request_cancel() noexcept;
   // Out of line: std::stop_callback's destructor is large, and disarm() is inlined into every

@@ -207,9 +207,8 @@ bool task_line(const std::string& dump, std::string_view state, unsigned line) {
     const std::size_t begin = dump.rfind('\n', at);
     const std::string_view task(dump.data() + begin, at - begin);
     const std::size_t s = task.find(": " + std::string(state) + " for ~");
-    if (s != std::string_view::npos && task.find(" ms, last co_await ", s) != std::string_view::npos) {
-      return true;
-    }
+    if (s == std::string_view::npos) continue;
+    if (task.find(" ms, last co_await ", s) != std::string_view::npos) return true;
   }
   return false;
 }
@@ -223,10 +222,11 @@ TEST_P(diagnostics, dump_lists_every_task_with_its_state) {
           l.sleeper = __LINE__ + 1;
           (void)co_await corio::sleep_for(1h);
         }(l));
-        auto waiter = corio::spawn([](corio::manual_reset_event& e, dump_lines& l) -> corio::task<> {
-          l.waiter = __LINE__ + 1;
-          (void)co_await e.wait();
-        }(never, l));
+        auto waiter = corio::spawn(
+            [](corio::manual_reset_event& e, dump_lines& l) -> corio::task<> {
+              l.waiter = __LINE__ + 1;
+              (void)co_await e.wait();
+            }(never, l));
         auto joiner = corio::spawn([](corio::join_handle<>& s, dump_lines& l) -> corio::task<> {
           l.joiner = __LINE__ + 1;
           co_await s;

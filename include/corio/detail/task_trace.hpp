@@ -1,14 +1,14 @@
 // What the diagnostics (corio/diagnostics.hpp) know about a spawned task: where it was spawned,
 // where it last suspended, on what, and since when. Written on the task's own thread by plain
-// relaxed stores (three per co_await that suspends, no clock read); read racily but safely by the
-// dump and the stall watchdog on other threads.
+// relaxed stores (three per co_await that suspends; the time is a load of the watchdog's coarse
+// clock); read racily but safely by the dump and the stall watchdog on other threads.
 //
 // The suspend site comes from task's await_transform (await_tracing, below), whose defaulted
-// arguments are evaluated at the co_await expression. Where the compiler has
-// __builtin_source_location (g++; clang from 15), a site is one pointer to a static record, so a
-// co_await's site and what it waits on fit one word of constant: the awaiter stores one word per
-// co_await and a suspension copies it. clang 14 with libstdc++ has no std::source_location:
-// there a site is a file and a line, one more store each way.
+// arguments are evaluated at the co_await expression. With __builtin_source_location under
+// libstdc++ (g++; clang from 15) a site is one pointer to a static record, so a co_await's site
+// and what it waits on fit one word of constant: the awaiter stores one word per co_await and a
+// suspension copies it. clang 14 has no __builtin_source_location: there a site is a file and a
+// line, one more store each way.
 #pragma once
 
 #include <atomic>
@@ -19,7 +19,8 @@
 #include <utility>
 #include <version>
 
-#if defined(__cpp_lib_source_location) && __cpp_lib_source_location >= 201907L
+// libstdc++'s std::source_location is exactly the pointer __builtin_source_location gives.
+#if defined(__GLIBCXX__) && defined(__cpp_lib_source_location)
 #include <bit>
 #include <source_location>
 #define CORIO_SITE_RECORDS 1

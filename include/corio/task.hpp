@@ -93,7 +93,8 @@ class task_result<void> {
 template <typename T>
 class [[nodiscard]] task {
  public:
-  class promise_type : public detail::task_result<T> {
+  // await_tracing: the await_transform that notes each co_await's site (task_trace.hpp).
+  class promise_type : public detail::task_result<T>, public detail::await_tracing {
    public:
     // Frames come from the calling thread's pool; the sized delete tells the pool the class.
     static void* operator new(std::size_t size) { return detail::frame_allocate(size); }
@@ -117,20 +118,11 @@ class [[nodiscard]] task {
     void set_stop_token(detail::stop_ref stop) noexcept { stop_ = std::move(stop); }
 
     // The spawned task this frame runs for (null outside one): a co_await that suspends notes
-    // its site there for the diagnostics (corio/diagnostics.hpp). The defaulted arguments are
-    // evaluated at the co_await, which is the point; the awaiter is wrapped, never copied or
-    // moved, and writes the note only when it really suspends (one that completes at once
-    // costs two stores into its own frame).
+    // its site there for the diagnostics (corio/diagnostics.hpp). The awaiter is wrapped, never
+    // copied or moved, and writes the note only when it really suspends (one that completes at
+    // once costs one store of a constant into its own frame; task_trace.hpp).
     detail::task_trace* trace() const noexcept { return trace_; }
     void set_trace(detail::task_trace* t) noexcept { trace_ = t; }
-#if CORIO_DIAGNOSTICS_HOOKS
-    template <class A>
-    auto await_transform(A&& awaitable, const char* file = __builtin_FILE(),
-                         unsigned line = __builtin_LINE()) {
-      return detail::traced_awaiter_of<detail::wait_state_of<A>()>(static_cast<A&&>(awaitable),
-                                                                   file, line);
-    }
-#endif
 
    private:
     struct final_awaiter {

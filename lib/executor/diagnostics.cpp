@@ -170,17 +170,17 @@ std::string describe_task(const spawn_link& l, std::uint32_t now_ms, bool runnin
   const task_trace& t = l.trace;
   std::string s = "task spawned at " + site(t.spawned_at.file, t.spawned_at.line);
   if (*t.spawned_at.function) s += std::string(" in ") + t.spawned_at.function;
-  const task_state st = t.state();
+  const suspend_note last = t.last_suspend();
   const std::uint32_t since = t.since_ms.load(std::memory_order_relaxed);
   const std::uint32_t waited = now_ms >= since ? now_ms - since : 0;
   if (running) {
     s += ": running";
   } else {
     s += ": ";
-    s += to_string(st);
+    s += to_string(last.state);
     s += " for ~" + std::to_string(waited) + " ms";
   }
-  s += ", last co_await " + site(t.suspend_file.load(std::memory_order_relaxed), t.suspend_line());
+  s += ", last co_await " + site(last.file, last.line);
   return s;
 }
 

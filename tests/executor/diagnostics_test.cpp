@@ -7,6 +7,7 @@
 #include <corio/diagnostics.hpp>
 #include <corio/runtime.hpp>
 #include <corio/signal_set.hpp>
+#include <corio/tcp.hpp>
 #include <corio/sync/event.hpp>
 #include <corio/time.hpp>
 
@@ -194,31 +195,82 @@ TEST_P(diagnostics, a_worker_that_keeps_turning_is_not_reported) {
   EXPECT_EQ(report_count.load(), 0) << captured();
 }
 
+// The co_await lines each task of the dump test last suspended at.
+struct dump_lines {
+  unsigned sleeper = 0, waiter = 0, joiner = 0, acceptor = 0;
+};
+
+// Whether the dump has a task line "...: <state> for ~N ms, last co_await <path>/<file>:<line>".
+bool task_line(const std::string& dump, std::string_view state, unsigned line) {
+  const std::string site = "/" + at_line(line) + "\n";
+  for (std::size_t at = dump.find(site); at != std::string::npos; at = dump.find(site, at + 1)) {
+    const std::size_t begin = dump.rfind('\n', at);
+    const std::string_view task(dump.data() + begin, at - begin);
+    const std::size_t s = task.find(": " + std::string(state) + " for ~");
+    if (s == std::string_view::npos) continue;
+    if (task.find(" ms, last co_await ", s) != std::string_view::npos) return true;
+  }
+  return false;
+}
+
 TEST_P(diagnostics, dump_lists_every_task_with_its_state) {
+  dump_lines lines;
   const std::string text = corio::block_on(
-      []() -> corio::task<std::string> {
+      [](dump_lines& l) -> corio::task<std::string> {
         corio::manual_reset_event never;
-        auto sleeper = corio::spawn([]() -> corio::task<> { (void)co_await corio::sleep_for(1h); }());
+        auto sleeper = corio::spawn([](dump_lines& l) -> corio::task<> {
+          l.sleeper = __LINE__ + 1;
+          (void)co_await corio::sleep_for(1h);
+        }(l));
         auto waiter = corio::spawn(
-            [](corio::manual_reset_event& e) -> corio::task<> { (void)co_await e.wait(); }(never));
-        auto joiner = corio::spawn([](corio::join_handle<>& s) -> corio::task<> {
+            [](corio::manual_reset_event& e, dump_lines& l) -> corio::task<> {
+              l.waiter = __LINE__ + 1;
+              (void)co_await e.wait();
+            }(never, l));
+        auto joiner = corio::spawn([](corio::join_handle<>& s, dump_lines& l) -> corio::task<> {
+          l.joiner = __LINE__ + 1;
           co_await s;
-        }(sleeper));
+        }(sleeper, l));
+        auto listener = corio::tcp_listener::bind({corio::net::ip_address::loopback_v4(), 0});
+        EXPECT_TRUE(listener) << listener.error().message();
+        if (!listener) co_return std::string();
+        // Nobody connects: the accept waits on the reactor until the stop request.
+        auto acceptor = corio::spawn([](corio::tcp_listener& at, dump_lines& l) -> corio::task<> {
+          l.acceptor = __LINE__ + 1;
+          (void)co_await at.accept();
+        }(*listener, l));
         for (int i = 0; i < 3; ++i) co_await corio::yield();  // each has run to its wait
         std::string d = corio::dump();
         sleeper.request_stop();
         waiter.request_stop();
+        acceptor.request_stop();
         co_await joiner;
         co_await waiter;
+        co_await acceptor;
+        co_return d;
+      }(lines),
+      options());
+  EXPECT_NE(text.find("block_on executor"), std::string::npos) << text;
+  EXPECT_TRUE(task_line(text, "waiting on a timer", lines.sleeper)) << text;
+  EXPECT_TRUE(task_line(text, "waiting on a channel", lines.waiter)) << text;
+  EXPECT_TRUE(task_line(text, "waiting on a join", lines.joiner)) << text;
+  EXPECT_TRUE(task_line(text, "waiting on I/O", lines.acceptor)) << text;
+  EXPECT_NE(text.find(": running, last co_await"), std::string::npos) << text;  // the dumper
+  EXPECT_NE(text.find("tasks 5 spawned / 5 alive"), std::string::npos) << text;
+}
+
+// A task spawned and not yet run has no co_await to show.
+TEST_P(diagnostics, dump_shows_a_task_that_has_not_started) {
+  const std::string text = corio::block_on(
+      []() -> corio::task<std::string> {
+        auto later = corio::spawn([]() -> corio::task<> { co_return; }());
+        std::string d = corio::dump();
+        co_await later;
         co_return d;
       }(),
       options());
-  EXPECT_NE(text.find("block_on executor"), std::string::npos) << text;
-  EXPECT_NE(text.find("waiting on a timer"), std::string::npos) << text;
-  EXPECT_NE(text.find("waiting on a channel"), std::string::npos) << text;
-  EXPECT_NE(text.find("waiting on a join"), std::string::npos) << text;
-  EXPECT_NE(text.find(": running, last co_await"), std::string::npos) << text;  // the dumper
-  EXPECT_NE(text.find("tasks 4 spawned / 4 alive"), std::string::npos) << text;
+  EXPECT_NE(text.find(": not started for ~"), std::string::npos) << text;
+  EXPECT_NE(text.find("last co_await (none yet)"), std::string::npos) << text;
 }
 
 TEST_P(diagnostics, metrics_count_turns_tasks_and_timers) {

@@ -1,18 +1,32 @@
 // What the diagnostics (corio/diagnostics.hpp) know about a spawned task: where it was spawned,
 // where it last suspended, on what, and since when. Written on the task's own thread by plain
-// relaxed stores (a few per co_await that suspends, no clock read); read racily but safely by the dump and the
-// stall watchdog on other threads.
+// relaxed stores (three per co_await that suspends; the time is a load of the watchdog's coarse
+// clock); read racily but safely by the dump and the stall watchdog on other threads.
 //
-// The suspend site comes from task's await_transform: its defaulted __builtin_FILE/LINE arguments
-// are evaluated at the co_await expression (std::source_location would do the same, but clang 14
-// with libstdc++ has none).
+// The suspend site comes from task's await_transform (await_tracing, below), whose defaulted
+// arguments are evaluated at the co_await expression. With __builtin_source_location under
+// libstdc++ (g++; clang from 15) a site is one pointer to a static record, so a co_await's site
+// and what it waits on fit one word of constant: the awaiter stores one word per co_await and a
+// suspension copies it. clang 14 has no __builtin_source_location: there a site is a file and a
+// line, one more store each way.
 #pragma once
 
 #include <atomic>
+#include <cassert>
 #include <coroutine>
 #include <cstdint>
 #include <type_traits>
 #include <utility>
+#include <version>
+
+// libstdc++'s std::source_location is exactly the pointer __builtin_source_location gives.
+#if defined(__GLIBCXX__) && defined(__cpp_lib_source_location)
+#include <bit>
+#include <source_location>
+#define CORIO_SITE_RECORDS 1
+#else
+#define CORIO_SITE_RECORDS 0
+#endif
 
 // 0 only to measure what the diagnostics cost: every note and counter on the hot path, and the
 // watchdog thread, compiled out. All of corio and the program must agree (a whole build with
@@ -51,6 +65,78 @@ enum class task_state : std::uint8_t {
 
 namespace detail {
 
+// Where a co_await is and what it waits on, as the suspension noted it.
+struct suspend_note {
+  const char* file = nullptr;  // null: the task has not suspended yet
+  unsigned line = 0;
+  task_state state = task_state::not_started;
+};
+
+// site_note<S>: what a traced awaiter keeps of its co_await, made from await_transform's
+// defaulted arguments (await_tracing, below): scalars, because g++ keeps a class-type argument
+// of a co_await in the frame, one more store. suspend_site_cell: the task's copy of the last.
+#if CORIO_SITE_RECORDS
+// One word: the address of the site's std::source_location record (it holds pointers, so it is
+// 8-aligned) plus the state in the three low bits. A constant at each co_await.
+inline constexpr std::uintptr_t state_mask = 7;
+static_assert(static_cast<std::uintptr_t>(task_state::other) <= state_mask);
+static_assert(sizeof(std::source_location) == sizeof(std::uintptr_t),
+              "std::source_location is expected to be one pointer to a per-site record");
+using site_record = decltype(__builtin_source_location());  // what source_location wraps
+
+template <task_state S>
+struct site_note {
+  std::uintptr_t word;
+  [[gnu::always_inline]] explicit site_note(site_record at) noexcept
+      : word(reinterpret_cast<std::uintptr_t>(at) + static_cast<std::uintptr_t>(S)) {
+    assert((reinterpret_cast<std::uintptr_t>(at) & state_mask) == 0 &&
+           "a std::source_location record must be 8-aligned");
+  }
+};
+
+struct suspend_site_cell {
+  std::atomic<std::uintptr_t> word{static_cast<std::uintptr_t>(task_state::not_started)};
+
+  template <task_state S>
+  [[gnu::always_inline]] void store(const site_note<S>& n) noexcept {
+    word.store(n.word, std::memory_order_relaxed);
+  }
+  suspend_note load() const noexcept {
+    const std::uintptr_t w = word.load(std::memory_order_relaxed);
+    const auto s = static_cast<task_state>(w & state_mask);
+    if (w <= state_mask) return {nullptr, 0, s};
+    const auto at = std::bit_cast<std::source_location>(w & ~state_mask);
+    return {at.file_name(), static_cast<unsigned>(at.line()), s};
+  }
+};
+#else
+// A file and a line (clang 14: no std::source_location). The line and the state share a word.
+template <task_state S>
+struct site_note {
+  const char* file;
+  std::uint32_t line_and_state;
+  [[gnu::always_inline]] site_note(const char* f, unsigned line) noexcept
+      : file(f), line_and_state((static_cast<std::uint32_t>(line) << 8) |
+                                static_cast<std::uint32_t>(S)) {}
+};
+
+struct suspend_site_cell {
+  std::atomic<const char*> file{nullptr};
+  std::atomic<std::uint32_t> line_and_state{static_cast<std::uint32_t>(task_state::not_started)};
+
+  template <task_state S>
+  [[gnu::always_inline]] void store(const site_note<S>& n) noexcept {
+    file.store(n.file, std::memory_order_relaxed);
+    line_and_state.store(n.line_and_state, std::memory_order_relaxed);
+  }
+  // The two words may come from two suspensions; the dump is a racy snapshot anyway.
+  suspend_note load() const noexcept {
+    const std::uint32_t ls = line_and_state.load(std::memory_order_relaxed);
+    return {file.load(std::memory_order_relaxed), ls >> 8, static_cast<task_state>(ls & 0xFF)};
+  }
+};
+#endif
+
 // A process-wide coarse clock in milliseconds, advanced by the diagnostics watchdog thread
 // (every few tens of ms while any executor exists). Tasks copy it when they suspend: the dump
 // tells how long they waited without a clock read on the hot path.
@@ -58,30 +144,18 @@ extern std::atomic<std::uint32_t> coarse_clock_ms;
 
 struct task_trace {
   source_site spawned_at;
-  std::atomic<const char*> suspend_file{nullptr};
-  // The line and the state in one word: both are constants at a co_await, so noting them is
-  // one store of a constant.
-  std::atomic<std::uint32_t> line_and_state{pack(0, task_state::not_started)};
+  suspend_site_cell suspend_site;
   std::atomic<std::uint32_t> since_ms{0};
   // The frame that last suspended (the innermost task of this spawn): the executor knows which
   // frame it resumed, and the stall report finds the task by it.
   std::atomic<void*> frame{nullptr};
 
-  static constexpr std::uint32_t pack(unsigned line, task_state s) noexcept {
-    return (static_cast<std::uint32_t>(line) << 8) | static_cast<std::uint32_t>(s);
-  }
-  unsigned suspend_line() const noexcept {
-    return line_and_state.load(std::memory_order_relaxed) >> 8;
-  }
-  task_state state() const noexcept {
-    return static_cast<task_state>(line_and_state.load(std::memory_order_relaxed) & 0xFF);
-  }
+  suspend_note last_suspend() const noexcept { return suspend_site.load(); }
 
   // Inlined into every co_await of a task that suspends: a call would cost more than the stores.
-  [[gnu::always_inline]] void suspended(const char* file, unsigned line, task_state s,
-                                        void* at) noexcept {
-    suspend_file.store(file, std::memory_order_relaxed);
-    line_and_state.store(pack(line, s), std::memory_order_relaxed);
+  template <task_state S>
+  [[gnu::always_inline]] void suspended(const site_note<S>& site, void* at) noexcept {
+    suspend_site.store(site);
     since_ms.store(coarse_clock_ms.load(std::memory_order_relaxed), std::memory_order_relaxed);
     frame.store(at, std::memory_order_relaxed);
   }
@@ -114,8 +188,7 @@ constexpr task_state wait_state_of() noexcept {
 template <task_state State, class Awaiter>
 struct traced_awaiter {
   Awaiter inner;
-  const char* file;
-  unsigned line;
+  site_note<State> site;
   bool await_ready() noexcept(noexcept(inner.await_ready())) { return inner.await_ready(); }
   // Inlined: a call here would be a second call around the inner awaiter's own await_suspend.
   template <class Promise>
@@ -124,10 +197,10 @@ struct traced_awaiter {
     if constexpr (std::is_same_v<decltype(inner.await_suspend(h)), bool> &&
                   requires { std::remove_cvref_t<Awaiter>::corio_resumes_on_owner; }) {
       if (!inner.await_suspend(h)) return false;
-      if (task_trace* t = h.promise().trace()) t->suspended(file, line, State, h.address());
+      if (task_trace* t = h.promise().trace()) t->suspended(site, h.address());
       return true;
     } else {
-      if (task_trace* t = h.promise().trace()) t->suspended(file, line, State, h.address());
+      if (task_trace* t = h.promise().trace()) t->suspended(site, h.address());
       return inner.await_suspend(h);
     }
   }
@@ -136,18 +209,38 @@ struct traced_awaiter {
   }
 };
 
-template <task_state State, class A>
-auto traced_awaiter_of(A&& a, const char* file, unsigned line) {
+template <class A, class... Site>
+auto traced_awaiter_of(A&& a, Site... at) {
+  constexpr task_state state = wait_state_of<A>();
   if constexpr (requires { static_cast<A&&>(a).operator co_await(); }) {
-    return traced_awaiter<State, decltype(static_cast<A&&>(a).operator co_await())>{
-        static_cast<A&&>(a).operator co_await(), file, line};
+    return traced_awaiter<state, decltype(static_cast<A&&>(a).operator co_await())>{
+        static_cast<A&&>(a).operator co_await(), site_note<state>(at...)};
   } else if constexpr (requires { operator co_await(static_cast<A&&>(a)); }) {
-    return traced_awaiter<State, decltype(operator co_await(static_cast<A&&>(a)))>{
-        operator co_await(static_cast<A&&>(a)), file, line};
+    return traced_awaiter<state, decltype(operator co_await(static_cast<A&&>(a)))>{
+        operator co_await(static_cast<A&&>(a)), site_note<state>(at...)};
   } else {
-    return traced_awaiter<State, A&>{a, file, line};
+    return traced_awaiter<state, A&>{a, site_note<state>(at...)};
   }
 }
+
+// A promise that derives from this traces its co_awaits (task's does). The defaulted
+// arguments are evaluated at the co_await, which is the point. Empty without the hooks: no
+// await_transform at all then.
+struct await_tracing {
+#if !CORIO_DIAGNOSTICS_HOOKS
+#elif CORIO_SITE_RECORDS
+  template <class A>
+  auto await_transform(A&& awaitable, site_record at = __builtin_source_location()) {
+    return traced_awaiter_of(static_cast<A&&>(awaitable), at);
+  }
+#else
+  template <class A>
+  auto await_transform(A&& awaitable, const char* file = __builtin_FILE(),
+                       unsigned line = __builtin_LINE()) {
+    return traced_awaiter_of(static_cast<A&&>(awaitable), file, line);
+  }
+#endif
+};
 
 }  // namespace detail
 }  // namespace corio

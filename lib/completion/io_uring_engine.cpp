@@ -125,11 +125,41 @@ class io_uring_engine final : public completion_engine {
                      &in);
   }
 
-  // A request the kernel runs whole (a send, most often) queues its SQE with no call at all;
-  // reads answered from input received ahead, and accepts, are their own functions, so the
-  // registers they need are saved only on their way.
+  // A send (the request a busy connection makes most) queues its SQE here, with no call at
+  // all; every other kind goes through start_other, so the registers they need are saved only
+  // on their way.
   result<std::optional<std::int32_t>> start(socket_input& in, const io_request& req,
                                             io_callback& cb) noexcept override {
+    if (req.op == io_request::kind::send) [[likely]] {
+      io_uring_sqe* sqe = next_sqe();
+      if (sqe == nullptr) [[unlikely]] {
+        return std::make_error_code(std::errc::resource_unavailable_try_again);
+      }
+      // A peer that went away is EPIPE, never SIGPIPE.
+      ::io_uring_prep_send(sqe, req.fd, req.data, req.size, MSG_NOSIGNAL);
+      ::io_uring_sqe_set_data64(sqe, data_of(cb));
+      ++in_flight_;
+      return std::optional<std::int32_t>();
+    }
+    return start_other(in, req, cb);
+  }
+
+  // The bytes queued on the socket (as many as fit: a read of 0 bytes is answered 0), or how
+  // its stream ended; nothing while another operation waits on the socket's input.
+  std::optional<std::int32_t> take_received(socket_input& in, void* data,
+                                            std::size_t size) noexcept override {
+    receive_queue& q = in.received;
+    if (in.waiter != nullptr) return std::nullopt;
+    if (q.head != receive_queue::none) {  // then the head buffer holds a byte at least
+      return static_cast<std::int32_t>(
+          buffers_.copy_to(q, std::span<std::byte>(static_cast<std::byte*>(data), size)));
+    }
+    if (q.end == receive_queue::open) return std::nullopt;
+    return std::exchange(q.end, receive_queue::open);
+  }
+
+  [[gnu::noinline]] result<std::optional<std::int32_t>> start_other(
+      socket_input& in, const io_request& req, io_callback& cb) noexcept {
     if (req.op == io_request::kind::recv && req.stream && buffers_.available()) {
       return start_stream_read(in, req, cb);
     }
@@ -138,16 +168,7 @@ class io_uring_engine final : public completion_engine {
     return std::optional<std::int32_t>();
   }
 
-  std::optional<std::int32_t> take_received(socket_input& in, void* data,
-                                            std::size_t size) noexcept override {
-    if (in.waiter != nullptr || !buffers_.available()) return std::nullopt;
-    io_request req;
-    req.data = data;
-    req.size = size;
-    return answer_bytes(in, req);
-  }
-
-  [[gnu::noinline]] result<std::optional<std::int32_t>> start_stream_read(
+  result<std::optional<std::int32_t>> start_stream_read(
       socket_input& in, const io_request& req, io_callback& cb) noexcept {
     if (auto now = answer_bytes(in, req)) return now;
     if (in.received.armed) return park(in, req, cb);
@@ -509,7 +530,7 @@ class io_uring_engine final : public completion_engine {
       cb->complete(*cb, res);
       return;
     }
-    serve_waiter(in);
+    if (in.waiter != nullptr) serve_waiter(in);  // most bytes come while nobody waits
   }
 
   void on_accept(socket_input& in, std::int32_t res, bool more) noexcept {

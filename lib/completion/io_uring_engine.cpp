@@ -7,10 +7,11 @@
 //   slot reused since) misses. Tag 3: the engine's own (cancels, the waker's poll).
 // - Requests are only queued; wait() hands them to the kernel in the io_uring_enter that
 //   waits, so a loop turn costs one system call (none when there is neither anything to submit
-//   nor a reason to block).
-// - One reaping loop (reap()) serves wait(), wait_until() and the destructor. It takes one CQE
-//   at a time, so a callback may start requests, and a frame that is going away may wait for
-//   its request (wait_until) from anywhere.
+//   nor a reason to block), more while the kernel keeps bringing completions (bounded).
+// - One reaping loop (reap_some()) serves wait() and wait_until(); it never enters the kernel
+//   (wait() decides when to).
+//   It takes one CQE at a time, so a callback may start requests, and a frame that is going
+//   away may wait for its request (wait_until) from anywhere. The destructor only counts.
 // - A stream socket receives ahead: one multishot receive per socket fills the provided-buffer
 //   ring, each filled buffer is queued on the socket until a read copies it out and hands it
 //   straight back. A read that finds bytes queued is answered at once; one that finds none
@@ -71,17 +72,17 @@ class io_uring_engine final : public completion_engine {
   // task work and interrupt its next blocking wait (and polls keep their files open until
   // then). So cancel everything and reap until nothing is in flight (bounded).
   ~io_uring_engine() override {
-    closing_ = true;
     if (io_uring_sqe* sqe = ::io_uring_get_sqe(&ring_)) {
       ::io_uring_prep_cancel64(sqe, 0, IORING_ASYNC_CANCEL_ANY);
       ::io_uring_sqe_set_data64(sqe, cancel_data);
+      ++in_flight_;
       const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(1);
       (void)::io_uring_submit(&ring_);
       while (in_flight_ > 0 && std::chrono::steady_clock::now() < give_up) {
         io_uring_cqe* cqe = nullptr;
         __kernel_timespec ts{0, 10'000'000};
         (void)::io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, &ts, nullptr);
-        reap();
+        discard_completions();
       }
     }
     exit_ring(ring_);
@@ -125,11 +126,41 @@ class io_uring_engine final : public completion_engine {
                      &in);
   }
 
-  // A request the kernel runs whole (a send, most often) queues its SQE with no call at all;
-  // reads answered from input received ahead, and accepts, are their own functions, so the
-  // registers they need are saved only on their way.
+  // A send (the request a busy connection makes most) queues its SQE here, with no call at
+  // all; every other kind goes through start_other, so the registers they need are saved only
+  // on their way.
   result<std::optional<std::int32_t>> start(socket_input& in, const io_request& req,
                                             io_callback& cb) noexcept override {
+    if (req.op == io_request::kind::send) [[likely]] {
+      io_uring_sqe* sqe = next_sqe();
+      if (sqe == nullptr) [[unlikely]] {
+        return std::make_error_code(std::errc::resource_unavailable_try_again);
+      }
+      // A peer that went away is EPIPE, never SIGPIPE.
+      ::io_uring_prep_send(sqe, req.fd, req.data, req.size, MSG_NOSIGNAL);
+      ::io_uring_sqe_set_data64(sqe, data_of(cb));
+      ++in_flight_;
+      return std::optional<std::int32_t>();
+    }
+    return start_other(in, req, cb);
+  }
+
+  // The bytes queued on the socket (as many as fit: a read of 0 bytes is answered 0), or how
+  // its stream ended; nothing while another operation waits on the socket's input.
+  std::optional<std::int32_t> take_received(socket_input& in, void* data,
+                                            std::size_t size) noexcept override {
+    receive_queue& q = in.received;
+    if (in.waiter != nullptr) return std::nullopt;
+    if (q.head != receive_queue::none) {  // then the head buffer holds a byte at least
+      return static_cast<std::int32_t>(
+          buffers_.copy_to(q, std::span<std::byte>(static_cast<std::byte*>(data), size)));
+    }
+    if (q.end == receive_queue::open) return std::nullopt;
+    return std::exchange(q.end, receive_queue::open);
+  }
+
+  [[gnu::noinline]] result<std::optional<std::int32_t>> start_other(
+      socket_input& in, const io_request& req, io_callback& cb) noexcept {
     if (req.op == io_request::kind::recv && req.stream && buffers_.available()) {
       return start_stream_read(in, req, cb);
     }
@@ -138,16 +169,7 @@ class io_uring_engine final : public completion_engine {
     return std::optional<std::int32_t>();
   }
 
-  std::optional<std::int32_t> take_received(socket_input& in, void* data,
-                                            std::size_t size) noexcept override {
-    if (in.waiter != nullptr || !buffers_.available()) return std::nullopt;
-    io_request req;
-    req.data = data;
-    req.size = size;
-    return answer_bytes(in, req);
-  }
-
-  [[gnu::noinline]] result<std::optional<std::int32_t>> start_stream_read(
+  result<std::optional<std::int32_t>> start_stream_read(
       socket_input& in, const io_request& req, io_callback& cb) noexcept {
     if (auto now = answer_bytes(in, req)) return now;
     if (in.received.armed) return park(in, req, cb);
@@ -182,6 +204,7 @@ class io_uring_engine final : public completion_engine {
     if (io_uring_sqe* sqe = next_sqe()) {
       ::io_uring_prep_cancel64(sqe, data_of(cb), 0);
       ::io_uring_sqe_set_data64(sqe, cancel_data);
+      ++in_flight_;
     }
     return false;
   }
@@ -191,26 +214,15 @@ class io_uring_engine final : public completion_engine {
     // Read the clock only for a wait that has a deadline.
     const auto deadline = timeout && !non_blocking ? std::chrono::steady_clock::now() + *timeout
                                                    : std::chrono::steady_clock::time_point{};
-    for (;;) {
-      bool any = reap();
-      if (any || non_blocking) {
-        // Hand queued requests over without blocking; no system call when there are none.
-        if (::io_uring_sq_ready(&ring_) > 0 || work_pending()) {
-          const int r = ::io_uring_submit_and_get_events(&ring_);
-          if (r < 0 && r != -EINTR && r != -EBUSY && r != -EAGAIN) return os_error(r);
-          (void)reap();
-        }
-        return {};
-      }
+    bool any = reap_cq();  // a ring without DEFER_TASKRUN posts completions at any time
+    while (!any && !non_blocking) {
       io_uring_cqe* cqe = nullptr;
       int r = 0;
       if (wait_in_poll_) {
         const auto waited = wait_in_poll(timeout, deadline);
         if (!waited) return waited.error();
         if (!*waited) return {};  // the time is up
-        continue;
-      }
-      if (!timeout) {
+      } else if (!timeout) {
         r = ::io_uring_submit_and_wait(&ring_, 1);
       } else {
         const auto left = deadline - std::chrono::steady_clock::now();
@@ -221,8 +233,22 @@ class io_uring_engine final : public completion_engine {
       }
       // EINTR (a signal handler ran) waits again for the time left, like epoll.cpp.
       if (r < 0 && r != -ETIME && r != -EINTR && r != -EAGAIN && r != -EBUSY) return os_error(r);
-      // Loop: reap what came; only the engine's own completions means wait again.
+      // Only the engine's own completions (or none: a timeout, a signal) means wait again.
+      any = reap_cq();
     }
+    // Without blocking, hand the queued requests over (the turn's sends) and take what the
+    // kernel holds back as task work, in one system call (none when there is neither). While
+    // that brings completions and the kernel holds more (peers answer while a batch is
+    // reaped), call again, so that the next turn's reads find their bytes received ahead
+    // instead of waiting (bounded: a peer that never stops cannot hold the turn).
+    for (int calls = 0; calls < max_calls_after_wait &&
+                        (::io_uring_sq_ready(&ring_) > 0 || work_pending());
+         ++calls) {
+      const int r = ::io_uring_submit_and_get_events(&ring_);
+      if (r < 0 && r != -EINTR && r != -EBUSY && r != -EAGAIN) return os_error(r);
+      if (!reap_cq()) break;
+    }
+    return {};
   }
 
   bool wait_until(bool (*done)(const void*), const void* arg) noexcept override {
@@ -232,7 +258,7 @@ class io_uring_engine final : public completion_engine {
       io_uring_cqe* cqe = nullptr;
       __kernel_timespec ts{0, 10'000'000};
       (void)::io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, &ts, nullptr);
-      (void)reap();
+      (void)reap_cq();
     }
     return true;
   }
@@ -394,6 +420,7 @@ class io_uring_engine final : public completion_engine {
     if (!sqe) return;
     ::io_uring_prep_cancel64(sqe, input_data(in, tag), 0);
     ::io_uring_sqe_set_data64(sqe, cancel_data);
+    ++in_flight_;
     cancelling = true;
   }
 
@@ -406,13 +433,14 @@ class io_uring_engine final : public completion_engine {
     return {};
   }
 
-  // Takes every CQE there is, one at a time (a callback may reap further down: wait_until);
-  // true when one of them was for an operation, an input or the waker. Like liburing's peek,
-  // an empty ring with completions held back as task work (or overflowed) enters the kernel
-  // once for them, so they join this batch. It reads the CQ ring itself: the peek also checks
-  // CQE32 and looks for its own timeout CQEs (kernels without EXT_ARG) at every CQE.
-  bool reap() noexcept {
-    if (*ring_.cq.khead == io_uring_smp_load_acquire(ring_.cq.ktail) && !work_pending()) {
+  // Takes every completion the kernel has posted, one at a time (a callback may reap further
+  // down: wait_until), with no system call; true when one of them was for an operation, an
+  // input or the waker. It reads the CQ ring itself: liburing's peek also checks CQE32 and
+  // looks for its own timeout CQEs (kernels without EXT_ARG) at every CQE. Completions the
+  // kernel holds back as task work (DEFER_TASKRUN) are posted only by an io_uring_enter, which
+  // is wait()'s to make.
+  bool reap_cq() noexcept {
+    if (*ring_.cq.khead == io_uring_smp_load_acquire(ring_.cq.ktail)) {
       return false;  // a turn that finds nothing pays no more (few connections: half the turns)
     }
     return reap_some();
@@ -420,41 +448,47 @@ class io_uring_engine final : public completion_engine {
 
   [[gnu::noinline]] bool reap_some() noexcept {
     bool any = false;
-    bool entered = false;
     io_uring_cq& cq = ring_.cq;
     for (;;) {
       const unsigned head = *cq.khead;  // only this thread moves it
-      if (head == io_uring_smp_load_acquire(cq.ktail)) {
-        if (entered || !work_pending()) return any;
-        entered = true;
-        (void)::io_uring_get_events(&ring_);
-        continue;
-      }
-      entered = false;
+      if (head == io_uring_smp_load_acquire(cq.ktail)) return any;
       const io_uring_cqe& cqe = cq.cqes[head & cq.ring_mask];
       const std::uint64_t data = cqe.user_data;
       const std::int32_t res = cqe.res;
       const std::uint32_t flags = cqe.flags;
       io_uring_smp_store_release(cq.khead, head + 1);
-      if (data == cancel_data) continue;
       if ((flags & IORING_CQE_F_MORE) == 0) --in_flight_;
-      if (closing_) continue;
-      any = true;
-      on_completion(data, res, flags);
+      if ((data & tag_mask) == operation_tag) [[likely]] {
+        // A send's answer, most often: straight to the operation's callback.
+        auto* cb = reinterpret_cast<io_callback*>(static_cast<std::uintptr_t>(data));
+        cb->complete(*cb, res);
+        any = true;
+      } else {
+        any |= on_completion(data, res, flags);
+      }
     }
   }
 
-  void on_completion(std::uint64_t data, std::int32_t res, std::uint32_t flags) noexcept {
+  // The destructor's reaping: counts what ended, calls nothing (its owners are gone).
+  void discard_completions() noexcept {
+    io_uring_cq& cq = ring_.cq;
+    for (;;) {
+      const unsigned head = *cq.khead;
+      if (head == io_uring_smp_load_acquire(cq.ktail)) return;
+      if ((cq.cqes[head & cq.ring_mask].flags & IORING_CQE_F_MORE) == 0) --in_flight_;
+      io_uring_smp_store_release(cq.khead, head + 1);
+    }
+  }
+
+  // A socket's input (multishot receive or accept) or the engine's own; false when only the
+  // engine's own (a cancel's answer), which does not end a wait.
+  bool on_completion(std::uint64_t data, std::int32_t res, std::uint32_t flags) noexcept {
     const std::uint64_t tag = data & tag_mask;
-    if (data == waker_data) {
+    if (tag == engine_tag) {
+      if (data != waker_data) return false;  // a cancel's answer
       if ((flags & IORING_CQE_F_MORE) == 0 && waker_) (void)arm_waker();
       if (waker_) (void)waker_->drain();  // the wake only ended the wait
-      return;
-    }
-    if (tag == operation_tag) {
-      auto* cb = reinterpret_cast<io_callback*>(static_cast<std::uintptr_t>(data));
-      cb->complete(*cb, res);
-      return;
+      return true;
     }
     auto* in = reinterpret_cast<socket_input*>(static_cast<std::uintptr_t>(data & pointer_mask));
     const bool live = in->fd >= 0 && in->generation == data >> generation_shift;
@@ -470,6 +504,7 @@ class io_uring_engine final : public completion_engine {
     } else if (res >= 0) {
       ::close(res);  // accepted for a listener that closed since
     }
+    return true;
   }
 
   void on_receive(socket_input& in, std::int32_t res, std::uint32_t flags, bool more) noexcept {
@@ -509,7 +544,7 @@ class io_uring_engine final : public completion_engine {
       cb->complete(*cb, res);
       return;
     }
-    serve_waiter(in);
+    if (in.waiter != nullptr) serve_waiter(in);  // most bytes come while nobody waits
   }
 
   void on_accept(socket_input& in, std::int32_t res, bool more) noexcept {
@@ -555,10 +590,10 @@ class io_uring_engine final : public completion_engine {
   io_uring_buffer_ring ring_buffers_;  // unmapped after the destructor has closed the ring
   received_buffers buffers_;
   bool multishot_accept_ = true;  // until a kernel refuses it (before 5.19)
-  bool closing_ = false;
   std::shared_ptr<eventfd_waker> waker_;
-  std::size_t in_flight_ = 0;  // requests whose last completion has not been reaped
+  std::size_t in_flight_ = 0;  // requests (cancels too) whose last completion is not reaped
   bool wait_in_poll_ = false;  // the measurement seam, see wait_in_poll_if_asked
+  static constexpr int max_calls_after_wait = 16;
 };
 
 }  // namespace

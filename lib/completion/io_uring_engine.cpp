@@ -149,14 +149,8 @@ class io_uring_engine final : public completion_engine {
   // its stream ended; nothing while another operation waits on the socket's input.
   std::optional<std::int32_t> take_received(socket_input& in, void* data,
                                             std::size_t size) noexcept override {
-    receive_queue& q = in.received;
     if (in.waiter != nullptr) return std::nullopt;
-    if (q.head != receive_queue::none) {  // then the head buffer holds a byte at least
-      return static_cast<std::int32_t>(
-          buffers_.copy_to(q, std::span<std::byte>(static_cast<std::byte*>(data), size)));
-    }
-    if (q.end == receive_queue::open) return std::nullopt;
-    return std::exchange(q.end, receive_queue::open);
+    return answer_bytes(in, data, size);
   }
 
   [[gnu::noinline]] result<std::optional<std::int32_t>> start_other(
@@ -374,13 +368,22 @@ class io_uring_engine final : public completion_engine {
 
   // Bytes queued on the socket (as many as fit), or how the stream ended once none are left
   // (reported to one read; a later read asks the kernel again).
-  std::optional<std::int32_t> answer_bytes(socket_input& in, const io_request& req) noexcept {
-    const std::size_t n = buffers_.copy_to(
-        in.received, std::span<std::byte>(static_cast<std::byte*>(req.data), req.size));
-    if (n > 0 || req.size == 0) return static_cast<std::int32_t>(n);
+  // The bytes queued on the socket (as many as fit), 0 for a read of 0 bytes, how its stream
+  // ended once nothing is queued; nullopt when the read must wait. The empty queue is tested
+  // first: it is the case of every read that goes on to wait.
+  std::optional<std::int32_t> answer_bytes(socket_input& in, void* data,
+                                           std::size_t size) noexcept {
     receive_queue& q = in.received;
-    if (q.queued > 0 || q.end == receive_queue::open) return std::nullopt;
+    if (q.head != receive_queue::none) {  // then the head buffer holds a byte at least
+      return static_cast<std::int32_t>(
+          buffers_.copy_to(q, std::span<std::byte>(static_cast<std::byte*>(data), size)));
+    }
+    if (size == 0) return 0;
+    if (q.end == receive_queue::open) return std::nullopt;
     return std::exchange(q.end, receive_queue::open);
+  }
+  std::optional<std::int32_t> answer_bytes(socket_input& in, const io_request& req) noexcept {
+    return answer_bytes(in, req.data, req.size);
   }
 
   // A connection the multishot accept queued, with its peer's address asked for (the request's
